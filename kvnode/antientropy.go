@@ -1,0 +1,95 @@
+package kvnode
+
+import (
+	"context"
+	"slices"
+
+	"github.com/quorumlab/quorumlab/kvnode/kvpb"
+	"github.com/quorumlab/quorumlab/kvnode/merkle"
+	"github.com/quorumlab/quorumlab/kvnode/ring"
+)
+
+// Anti-entropy: every interval, each node compares a Merkle tree of the
+// ranges it shares with each peer (the token ranges both replicate, in the
+// current ring) against the peer's tree of the same ranges, and pulls the
+// entries of the leaves that differ. Each node pulls what it lacks, so every
+// pair is compared from both sides and nothing needs pushing. The tree code
+// is pure (package merkle); this file is the I/O around it.
+
+// sharedRanges returns the token ranges a and b both replicate in r.
+func sharedRanges(r *ring.Ring, n int, a, b string) []ring.Range {
+	return ring.Segments([]*ring.Ring{r}, n, func(prefs [][]string) bool {
+		return slices.Contains(prefs[0], a) && slices.Contains(prefs[0], b)
+	})
+}
+
+// antiEntropy runs one round against every reachable peer.
+func (n *Node) antiEntropy(ctx context.Context) {
+	v := n.view.Load()
+	switch v.status(n.cfg.ID) {
+	case StatusMember, StatusLeaving:
+	default:
+		return // a joining node pulls its ranges itself; others own nothing
+	}
+	for _, peer := range v.current.Nodes() {
+		if ctx.Err() != nil {
+			return
+		}
+		if peer.ID == n.cfg.ID || !n.live(ctx, peer.ID) {
+			continue
+		}
+		ranges := sharedRanges(v.current, n.cfg.N, n.cfg.ID, peer.ID)
+		if len(ranges) == 0 {
+			continue
+		}
+		repaired, err := n.syncWith(ctx, peer.ID, ranges)
+		switch {
+		case err != nil:
+			n.met.aeRounds.WithLabelValues("error").Inc()
+			n.log.Debug("anti-entropy", "peer", peer.ID, "err", err)
+		case repaired < 0:
+			n.met.aeRounds.WithLabelValues("in-sync").Inc()
+		default:
+			n.met.aeRounds.WithLabelValues("synced").Inc()
+			if repaired > 0 {
+				n.log.Info("anti-entropy: repaired keys", "peer", peer.ID, "keys", repaired)
+			}
+		}
+	}
+}
+
+// syncWith compares trees over ranges with a peer and pulls the entries of
+// differing leaves. It returns how many local keys changed, or -1 if the
+// trees matched.
+func (n *Node) syncWith(ctx context.Context, id string, ranges []ring.Range) (int, error) {
+	p := n.peer(id)
+	if p == nil {
+		return 0, nil
+	}
+	depth := n.cfg.MerkleDepth
+	local, _, err := n.buildTree(ranges, depth)
+	if err != nil {
+		return 0, err
+	}
+	leaves := local.Leaves()
+	root := merkle.Root(leaves)
+	tctx, cancel := context.WithTimeout(ctx, 10*n.cfg.RequestTimeout)
+	resp, err := p.replica.Tree(tctx, &kvpb.TreeRequest{Ranges: toPBRanges(ranges), Depth: uint32(depth), Root: root})
+	cancel()
+	if err != nil {
+		return 0, err
+	}
+	if resp.GetRoot() == root {
+		return -1, nil
+	}
+	diff, err := merkle.Diff(leaves, resp.GetLeaves())
+	if err != nil {
+		return 0, err
+	}
+	if len(diff) == 0 {
+		return 0, nil
+	}
+	_, changed, err := n.pull(ctx, id, ranges, depth, diff)
+	n.met.aeRepaired.Add(float64(changed))
+	return changed, err
+}

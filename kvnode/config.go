@@ -1,0 +1,279 @@
+package kvnode
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/quorumlab/quorumlab/kvnode/membership"
+	"github.com/quorumlab/quorumlab/kvnode/merkle"
+	"github.com/quorumlab/quorumlab/kvnode/vclock"
+)
+
+// Limits on client input.
+const (
+	MaxKeyBytes           = 1024
+	DefaultMaxValueBytes  = 10 * 1024
+	DefaultRequestTimeout = time.Second
+)
+
+// Read repair settings.
+const (
+	ReadRepairAsync = "async"
+	ReadRepairSync  = "sync"
+	ReadRepairOff   = "off"
+)
+
+// Peer is one member of the static cluster membership.
+type Peer struct {
+	ID     string
+	Addr   string
+	Zone   string
+	Weight int
+}
+
+// Config configures a node. Start from DefaultConfig.
+type Config struct {
+	ID      string
+	Listen  string // gRPC listen address, host:port
+	DataDir string
+	// Advertise is the gRPC address peers dial; empty means Listen, which
+	// then must be a specific IP.
+	Advertise string
+	// Peers is the static membership: the whole cluster including this node.
+	// With Gossip set it is optional and names the founding ring members.
+	Peers []Peer
+	// Gossip, if set, runs gossip membership (memberlist) and builds the ring
+	// from the members that joined it; nil keeps the membership static.
+	// Its Name is the node id and its Logger the node's.
+	Gossip *membership.Config
+	// Zone and Weight are this node's in gossip mode (0: its Peers entry's,
+	// else 1).
+	Zone   string
+	Weight int
+	// RingJoin makes a gossip node that is not in the ring join it at start.
+	// A node that was decommissioned stays out until told to join.
+	RingJoin bool
+
+	// Sloppy enables sloppy quorums: writes and reads go to the first N
+	// reachable nodes of the extended preference list, and stand-ins keep
+	// hints for the home replicas they replace.
+	Sloppy bool
+	// HandoffInterval is how often hints are delivered and data this node no
+	// longer owns is handed to its owners.
+	HandoffInterval time.Duration
+	// AntiEntropyInterval is how often each replica compares Merkle trees
+	// with the replicas it shares ranges with; 0 disables anti-entropy.
+	AntiEntropyInterval time.Duration
+	// MerkleDepth is the depth of the anti-entropy trees (2^depth leaves).
+	MerkleDepth int
+
+	N, W, R        int
+	Mode           Mode
+	VNodes         int
+	ReadRepair     string
+	Fsync          bool
+	MaxValueBytes  int
+	ClockTruncate  int
+	RequestTimeout time.Duration
+
+	// AdminToken enables the admin service; empty disables it.
+	AdminToken string
+	// MetricsListen serves Prometheus metrics on /metrics; empty disables it.
+	MetricsListen string
+
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the settings a three-node cluster would use.
+func DefaultConfig() Config {
+	return Config{
+		N: 3, W: 2, R: 2,
+		Mode:           ModeLWW,
+		VNodes:         128,
+		ReadRepair:     ReadRepairAsync,
+		Fsync:          true,
+		MaxValueBytes:  DefaultMaxValueBytes,
+		ClockTruncate:  vclock.DefaultTruncate,
+		RequestTimeout: DefaultRequestTimeout,
+		RingJoin:       true,
+
+		HandoffInterval:     time.Second,
+		AntiEntropyInterval: 10 * time.Second,
+		MerkleDepth:         12,
+		Logger:              slog.Default(),
+	}
+}
+
+// GossipPortOffset is what DefaultGossipAddr adds to the gRPC port.
+const GossipPortOffset = 1000
+
+// DefaultGossipAddr is the gossip address a node uses unless told: the
+// gRPC address's host with the port plus GossipPortOffset (7001 → 8001).
+func DefaultGossipAddr(grpcAddr string) (string, error) {
+	h, p, err := net.SplitHostPort(grpcAddr)
+	if err != nil {
+		return "", err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 1 || port+GossipPortOffset > 65535 {
+		return "", fmt.Errorf("address %q: no gossip port %s+%d", grpcAddr, p, GossipPortOffset)
+	}
+	return net.JoinHostPort(h, strconv.Itoa(port+GossipPortOffset)), nil
+}
+
+// advertise is the gRPC address peers dial.
+func (c Config) advertise() string {
+	if c.Advertise != "" {
+		return c.Advertise
+	}
+	return c.Listen
+}
+
+// selfPeer is this node's own zone and weight.
+func (c Config) selfPeer() Peer {
+	p := Peer{ID: c.ID, Addr: c.advertise(), Zone: c.Zone, Weight: c.Weight}
+	for _, q := range c.Peers {
+		if q.ID == c.ID {
+			if p.Zone == "" {
+				p.Zone = q.Zone
+			}
+			if p.Weight == 0 {
+				p.Weight = q.Weight
+			}
+		}
+	}
+	p.Weight = max(p.Weight, 1)
+	return p
+}
+
+// Validate reports the first thing wrong with the configuration.
+func (c Config) Validate() error {
+	if c.ID == "" {
+		return errors.New("node id is empty")
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("listen address %q: %w", c.Listen, err)
+	}
+	if c.DataDir == "" {
+		return errors.New("data dir is empty")
+	}
+	if _, err := ParseMode(string(c.Mode)); err != nil {
+		return err
+	}
+	self := false
+	seen := map[string]bool{}
+	for _, p := range c.Peers {
+		if seen[p.ID] {
+			return fmt.Errorf("peer %q listed twice", p.ID)
+		}
+		seen[p.ID] = true
+		self = self || p.ID == c.ID
+	}
+	if c.Gossip == nil {
+		if !self {
+			return fmt.Errorf("peers do not include this node (%s)", c.ID)
+		}
+		if c.N < 1 || c.N > len(c.Peers) {
+			return fmt.Errorf("N=%d: must be between 1 and the number of nodes (%d)", c.N, len(c.Peers))
+		}
+	} else {
+		// The ring grows and shrinks: N only has to be positive.
+		if c.N < 1 {
+			return fmt.Errorf("N=%d: must be at least 1", c.N)
+		}
+		g := *c.Gossip
+		g.Name = c.ID
+		if err := g.Validate(); err != nil {
+			return err
+		}
+		if ip := net.ParseIP(hostOf(c.advertise())); ip == nil || ip.IsUnspecified() {
+			return fmt.Errorf("advertised gRPC address %q: must be a specific IP (set the advertise address)", c.advertise())
+		}
+		if c.Weight < 0 {
+			return fmt.Errorf("weight=%d: must be positive", c.Weight)
+		}
+	}
+	if c.Advertise != "" {
+		if _, _, err := net.SplitHostPort(c.Advertise); err != nil {
+			return fmt.Errorf("advertise address %q: %w", c.Advertise, err)
+		}
+	}
+	if c.HandoffInterval <= 0 {
+		return fmt.Errorf("handoff interval %v: must be positive", c.HandoffInterval)
+	}
+	if c.AntiEntropyInterval < 0 {
+		return fmt.Errorf("anti-entropy interval %v: must not be negative", c.AntiEntropyInterval)
+	}
+	if c.MerkleDepth < 0 || c.MerkleDepth > merkle.MaxDepth {
+		return fmt.Errorf("merkle depth %d: must be between 0 and %d", c.MerkleDepth, merkle.MaxDepth)
+	}
+	if c.W < 1 || c.W > c.N || c.R < 1 || c.R > c.N {
+		return fmt.Errorf("W=%d R=%d: both must be between 1 and N=%d", c.W, c.R, c.N)
+	}
+	if c.Mode == ModeLinearizable && c.W+c.R <= c.N {
+		return fmt.Errorf("mode linearizable needs W + R > N so read and write quorums overlap; got N=%d W=%d R=%d", c.N, c.W, c.R)
+	}
+	switch c.ReadRepair {
+	case ReadRepairAsync, ReadRepairSync, ReadRepairOff:
+	default:
+		return fmt.Errorf("read repair %q: want async, sync or off", c.ReadRepair)
+	}
+	if c.VNodes < 1 {
+		return fmt.Errorf("vnodes=%d: must be at least 1", c.VNodes)
+	}
+	if c.MaxValueBytes < 1 {
+		return fmt.Errorf("max value bytes=%d: must be positive", c.MaxValueBytes)
+	}
+	if c.RequestTimeout <= 0 {
+		return fmt.Errorf("request timeout %v: must be positive", c.RequestTimeout)
+	}
+	return nil
+}
+
+// ParsePeers parses "id=host:port[/zone[/weight]],…".
+func ParsePeers(s string) ([]Peer, error) {
+	var peers []Peer
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		id, rest, ok := strings.Cut(item, "=")
+		if !ok || id == "" || rest == "" {
+			return nil, fmt.Errorf("peer %q: want id=host:port[/zone[/weight]]", item)
+		}
+		parts := strings.Split(rest, "/")
+		p := Peer{ID: id, Addr: parts[0], Weight: 1}
+		if _, _, err := net.SplitHostPort(p.Addr); err != nil {
+			return nil, fmt.Errorf("peer %q: address: %w", item, err)
+		}
+		if len(parts) > 1 {
+			p.Zone = parts[1]
+		}
+		if len(parts) > 2 {
+			w, err := strconv.Atoi(parts[2])
+			if err != nil || w < 1 {
+				return nil, fmt.Errorf("peer %q: weight %q must be a positive integer", item, parts[2])
+			}
+			p.Weight = w
+		}
+		if len(parts) > 3 {
+			return nil, fmt.Errorf("peer %q: want id=host:port[/zone[/weight]]", item)
+		}
+		peers = append(peers, p)
+	}
+	if len(peers) == 0 {
+		return nil, errors.New("no peers given")
+	}
+	return peers, nil
+}
+
+func hostOf(hostport string) string {
+	h, _, _ := net.SplitHostPort(hostport)
+	return h
+}

@@ -1,0 +1,163 @@
+package kvnode
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/quorumlab/quorumlab/kvnode/kvpb"
+	"github.com/quorumlab/quorumlab/kvnode/membership"
+)
+
+// The ring state travels two ways: each node's own entry is its gossip
+// metadata (so a change spreads with memberlist's alive messages within a
+// few gossip rounds), and the whole state goes with every push/pull (so a
+// node that was away, or new, learns the entries of nodes that are down).
+
+// startGossip starts memberlist and joins the seeds.
+func (n *Node) startGossip() error {
+	gc := *n.cfg.Gossip
+	gc.Name = n.cfg.ID
+	gc.Logger = n.log
+	m, err := membership.Start(gc, gossipDelegate{n})
+	if err != nil {
+		return err
+	}
+	n.gossip = m
+	return nil
+}
+
+// gossipDelegate plugs the ring state into gossip. memberlist calls it with
+// its locks held: nothing here blocks or calls into memberlist; storage
+// writes and metadata broadcasts happen in ringLoop.
+type gossipDelegate struct{ n *Node }
+
+func (d gossipDelegate) Meta() []byte {
+	n := d.n
+	n.ringMu.Lock()
+	e := n.ringState[n.cfg.ID]
+	n.ringMu.Unlock()
+	if e == nil {
+		e = n.ownEntry("", 0) // outside the ring: peers still learn the address
+	}
+	return encodeMember(e)
+}
+
+func (d gossipDelegate) LocalState() []byte {
+	n := d.n
+	n.ringMu.Lock()
+	defer n.ringMu.Unlock()
+	b, _ := proto.Marshal(&kvpb.RingState{Members: n.ringState.list()})
+	return b
+}
+
+func (d gossipDelegate) MergeRemoteState(buf []byte) {
+	var rs kvpb.RingState
+	if err := proto.Unmarshal(buf, &rs); err != nil {
+		d.n.log.Warn("gossip: bad ring state from a peer", "err", err)
+		return
+	}
+	d.n.mergeRing(rs.GetMembers())
+}
+
+func (d gossipDelegate) NotifyMember(m membership.Member) {
+	n := d.n
+	var e kvpb.RingMember
+	if len(m.Meta) > 0 && proto.Unmarshal(m.Meta, &e) == nil && e.GetStatus() != "" {
+		n.mergeRing([]*kvpb.RingMember{&e})
+	}
+	if m.State == membership.Alive {
+		n.wakePeer(m.Name)
+	}
+}
+
+// mergeRing merges entries learned from gossip.
+func (n *Node) mergeRing(in []*kvpb.RingMember) {
+	n.ringMu.Lock()
+	defer n.ringMu.Unlock()
+	changed := n.ringState.merge(in, n.cfg.ID)
+	own := n.ringState[n.cfg.ID]
+	if own == nil {
+		own = n.ownEntry("", 0)
+	}
+	if n.ringState.adoptSelf(in, own) {
+		changed = true
+		n.log.Info("ring: adopted this node's entry from the cluster", "status", n.ringState[n.cfg.ID].GetStatus(),
+			"version", n.ringState[n.cfg.ID].GetVersion())
+	}
+	if changed {
+		if err := n.publishLocked(); err != nil {
+			n.log.Error("ring: merged state does not build", "err", err)
+		}
+	}
+}
+
+// setStatus changes this node's ring status and spreads it.
+func (n *Node) setStatus(status string) error {
+	if n.gossip == nil {
+		return errors.New("static membership (--peers without --join): the ring cannot change")
+	}
+	n.ringMu.Lock()
+	cur := n.ringState[n.cfg.ID]
+	n.ringState[n.cfg.ID] = n.ownEntry(status, cur.GetVersion()+1)
+	err := n.publishLocked()
+	n.ringMu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := n.persistRing(); err != nil {
+		return err
+	}
+	n.log.Info("ring: status changed", "from", cur.GetStatus(), "to", status)
+	// Waits for the broadcast to leave, not for every node to hear it.
+	if err := n.gossip.UpdateMeta(2 * time.Second); err != nil {
+		n.log.Debug("ring: status broadcast", "err", err)
+	}
+	return nil
+}
+
+// persistRing writes the current ring state. The snapshot is taken under
+// persistMu, so concurrent writers never leave an older state on disk.
+func (n *Node) persistRing() error {
+	n.persistMu.Lock()
+	defer n.persistMu.Unlock()
+	n.ringMu.Lock()
+	b, err := proto.Marshal(&kvpb.RingState{Members: n.ringState.list()})
+	n.ringMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("encode ring state: %w", err)
+	}
+	return n.store.SetMeta(ringMetaKey, b)
+}
+
+// ringLoop persists the ring state, connects to new peers and re-announces
+// this node's entry after each change.
+func (n *Node) ringLoop() {
+	var lastOwn *kvpb.RingMember
+	for {
+		select {
+		case <-n.stop.Done():
+			return
+		case <-n.ringDirty:
+		}
+		if n.gossip != nil {
+			if err := n.persistRing(); err != nil {
+				n.log.Error("ring: persist", "err", err)
+			}
+		}
+		if err := n.syncPeers(); err != nil {
+			n.log.Error("ring: connect to peers", "err", err)
+		}
+		n.met.ringChanges.Inc()
+		own := n.view.Load().members[n.cfg.ID]
+		if n.gossip != nil && own != nil && (lastOwn == nil || !proto.Equal(own, lastOwn)) {
+			// Covers entries adopted from others, which setStatus did not send.
+			if err := n.gossip.UpdateMeta(time.Second); err != nil {
+				n.log.Debug("ring: entry broadcast", "err", err)
+			}
+		}
+		lastOwn = own
+	}
+}

@@ -1,0 +1,465 @@
+// Package kvnode is a Dynamo-style replicated key-value node: the gRPC
+// services (client, replica, admin), the coordinator of quorum reads and
+// writes in three consistency modes, and the wiring to storage and the ring.
+package kvnode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/quorumlab/quorumlab/kvnode/kvpb"
+	"github.com/quorumlab/quorumlab/kvnode/membership"
+	"github.com/quorumlab/quorumlab/kvnode/storage"
+)
+
+// counterBlock is how many vclock counters are reserved per synced write.
+const counterBlock = 10000
+
+// Node is a running kvnode.
+type Node struct {
+	cfg   Config
+	log   *slog.Logger
+	store *storage.Store
+	met   *metrics
+
+	// ringMu guards ringState; every change publishes a new view.
+	ringMu    sync.Mutex
+	ringState ringState
+	view      atomic.Pointer[view]
+	persistMu sync.Mutex // orders ring state writes to storage
+	ringDirty chan struct{}
+	gossip    *membership.Membership // nil: static membership
+
+	peersMu sync.RWMutex
+	peers   map[string]*peer
+
+	// ringOpCur is the join or decommission under way, or the last one.
+	ringOpMu  sync.Mutex
+	ringOpCur *ringOp
+
+	clockOffset atomic.Int64 // ns added to the wall clock for lww timestamps
+	lastTS      atomic.Int64
+
+	counterMu   sync.Mutex
+	counterNext uint64
+	counterEnd  uint64
+
+	grpc    *grpc.Server
+	health  *health.Server
+	lis     net.Listener
+	httpSrv *http.Server
+	bg      sync.WaitGroup // background work: replica calls, repair, handoff, anti-entropy
+	stop    context.Context
+	cancel  context.CancelFunc
+	closeMu sync.Once
+}
+
+type peer struct {
+	id        string
+	addr      string
+	conn      *grpc.ClientConn
+	replica   kvpb.ReplicaClient
+	kv        kvpb.KVClient
+	lastReset atomic.Int64 // unix ns of the last ResetConnectBackoff
+}
+
+// New opens storage, loads the ring and connects to the peers; Serve starts
+// answering.
+func New(cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	st, err := storage.Open(storage.Options{Dir: cfg.DataDir, Sync: cfg.Fsync})
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger, store: st, peers: map[string]*peer{}, met: newMetrics(), ringDirty: make(chan struct{}, 1)}
+	n.stop, n.cancel = context.WithCancel(context.Background())
+	if err := n.loadRing(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := n.syncPeers(); err != nil {
+		n.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+// loadRing builds the first view: the static peers, or in gossip mode the
+// persisted ring state plus the founding peers (version 0, so anything
+// learned since wins) and this node's own entry.
+func (n *Node) loadRing() error {
+	s := ringState{}
+	for _, p := range n.cfg.Peers {
+		s[p.ID] = &kvpb.RingMember{Id: p.ID, Addr: p.Addr, Zone: p.Zone, Weight: uint32(max(p.Weight, 1)),
+			Vnodes: uint32(n.cfg.VNodes), Status: StatusMember}
+	}
+	if n.cfg.Gossip != nil {
+		b, err := n.store.Meta(ringMetaKey)
+		if err != nil {
+			return err
+		}
+		if b != nil {
+			var saved kvpb.RingState
+			if err := proto.Unmarshal(b, &saved); err != nil {
+				return fmt.Errorf("stored ring state: %w", err)
+			}
+			s.merge(saved.GetMembers(), "")
+		}
+		if cur := s[n.cfg.ID]; cur != nil {
+			// Addresses, zone or weight may have changed since: say so.
+			own := n.ownEntry(cur.GetStatus(), cur.GetVersion())
+			if !sameFields(own, cur) {
+				own.Version++
+				s[n.cfg.ID] = own
+			}
+		}
+	}
+	n.ringState = s
+	return n.publishLocked()
+}
+
+const ringMetaKey = "ring"
+
+// ownEntry is this node's ring entry with the given status and version.
+func (n *Node) ownEntry(status string, version uint64) *kvpb.RingMember {
+	self := n.cfg.selfPeer()
+	e := &kvpb.RingMember{Id: n.cfg.ID, Addr: self.Addr, Zone: self.Zone, Weight: uint32(self.Weight),
+		Vnodes: uint32(n.cfg.VNodes), Status: status, Version: version}
+	if n.cfg.Gossip != nil {
+		e.GossipAddr = n.cfg.Gossip.AdvertiseAddr
+		if e.GossipAddr == "" {
+			e.GossipAddr = n.cfg.Gossip.BindAddr
+		}
+	}
+	return e
+}
+
+// publishLocked builds and publishes the view of ringState (ringMu held, or
+// before the node is shared).
+func (n *Node) publishLocked() error {
+	v, err := buildView(n.ringState.clone(), n.cfg.VNodes)
+	if err != nil {
+		return fmt.Errorf("ring: %w", err)
+	}
+	n.view.Store(v)
+	select {
+	case n.ringDirty <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (n *Node) peer(id string) *peer {
+	n.peersMu.RLock()
+	defer n.peersMu.RUnlock()
+	return n.peers[id]
+}
+
+// syncPeers connects to every node of the ring state that has an address
+// and is not connected yet (or moved).
+func (n *Node) syncPeers() error {
+	v := n.view.Load()
+	n.peersMu.Lock()
+	defer n.peersMu.Unlock()
+	for id, e := range v.members {
+		if id == n.cfg.ID || e.GetAddr() == "" {
+			continue
+		}
+		if p := n.peers[id]; p != nil {
+			if p.addr == e.GetAddr() {
+				continue
+			}
+			p.conn.Close()
+		}
+		conn, err := n.dial(e.GetAddr())
+		if err != nil {
+			return fmt.Errorf("peer %s: %w", id, err)
+		}
+		conn.Connect()
+		n.peers[id] = &peer{id: id, addr: e.GetAddr(), conn: conn, replica: kvpb.NewReplicaClient(conn), kv: kvpb.NewKVClient(conn)}
+	}
+	return nil
+}
+
+// dial connects to a peer from this node's own listen IP, so network faults
+// keyed on (source, destination) addresses see node-to-node traffic as such.
+// Keepalives detect a silently dropped connection within seconds, and short
+// backoff reconnects soon after a partition heals.
+func (n *Node) dial(addr string) (*grpc.ClientConn, error) {
+	host, _, _ := net.SplitHostPort(n.cfg.Listen)
+	var local net.Addr
+	if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() {
+		local = &net.TCPAddr{IP: ip}
+	}
+	dialer := func(ctx context.Context, a string) (net.Conn, error) {
+		d := net.Dialer{LocalAddr: local}
+		return d.DialContext(ctx, "tcp", a)
+	}
+	return grpc.NewClient(addr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(dialer),
+		grpc.WithIdleTimeout(0), // stay connected: liveness is read off the connection state
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: time.Second, Timeout: time.Second, PermitWithoutStream: true}),
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
+			MinConnectTimeout: time.Second,
+		}),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(n.maxMsg()), grpc.MaxCallSendMsgSize(n.maxMsg())),
+	)
+}
+
+func (n *Node) maxMsg() int { return 4<<20 + 4*n.cfg.MaxValueBytes }
+
+// Serve listens and serves until Close. It returns once the listener is up
+// and the node reports SERVING on the health service.
+func (n *Node) Serve() error {
+	lis, err := net.Listen("tcp", n.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", n.cfg.Listen, err)
+	}
+	n.lis = lis
+	opts := []grpc.ServerOption{
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 500 * time.Millisecond, PermitWithoutStream: true}),
+		grpc.MaxRecvMsgSize(n.maxMsg()),
+		grpc.MaxSendMsgSize(n.maxMsg()),
+	}
+	if n.cfg.AdminToken != "" {
+		opts = append(opts, grpc.UnaryInterceptor(n.checkAdminToken))
+	}
+	n.grpc = grpc.NewServer(opts...)
+	kvpb.RegisterKVServer(n.grpc, &kvService{n: n})
+	kvpb.RegisterReplicaServer(n.grpc, &replicaService{n: n})
+	if n.cfg.AdminToken != "" {
+		kvpb.RegisterAdminServer(n.grpc, &adminService{n: n})
+	}
+	n.health = health.NewServer()
+	n.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING) // until Serve is done
+	healthpb.RegisterHealthServer(n.grpc, n.health)
+	if n.cfg.MetricsListen != "" {
+		ml, err := net.Listen("tcp", n.cfg.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("metrics listen %s: %w", n.cfg.MetricsListen, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(n.met.reg, promhttp.HandlerOpts{}))
+		n.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := n.httpSrv.Serve(ml); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				n.log.Error("metrics server", "err", err)
+			}
+		}()
+	}
+	// Gossip is up before the first request is served: handlers read
+	// n.gossip. Peers that hear of this node early queue on the listener.
+	if n.cfg.Gossip != nil {
+		if err := n.startGossip(); err != nil {
+			return err
+		}
+	}
+	go func() {
+		if err := n.grpc.Serve(lis); err != nil {
+			n.log.Error("grpc server", "err", err)
+		}
+	}()
+	n.startBackground()
+	n.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	n.log.Info("serving", "id", n.cfg.ID, "listen", lis.Addr().String(), "mode", n.cfg.Mode,
+		"n", n.cfg.N, "w", n.cfg.W, "r", n.cfg.R, "ring", n.view.Load().current.Len(), "gossip", n.gossip != nil,
+		"sloppy", n.cfg.Sloppy, "fsync", n.cfg.Fsync)
+	if n.gossip != nil && n.cfg.RingJoin {
+		if st := n.view.Load().status(n.cfg.ID); st == StatusNone || st == StatusJoining {
+			n.startRingOp("join", n.join)
+		}
+	}
+	return nil
+}
+
+// Addr is the address the node listens on (after Serve).
+func (n *Node) Addr() string {
+	if n.lis == nil {
+		return n.cfg.Listen
+	}
+	return n.lis.Addr().String()
+}
+
+// Close stops serving, waits for in-flight replica work, and closes storage.
+func (n *Node) Close() error {
+	var err error
+	n.closeMu.Do(func() {
+		if n.health != nil {
+			n.health.Shutdown()
+		}
+		if n.grpc != nil {
+			stopped := make(chan struct{})
+			go func() { n.grpc.GracefulStop(); close(stopped) }()
+			select {
+			case <-stopped:
+			case <-time.After(5 * time.Second):
+				n.grpc.Stop()
+			}
+		}
+		if n.httpSrv != nil {
+			n.httpSrv.Close()
+		}
+		n.cancel()
+		if n.gossip != nil {
+			// A graceful leave tells peers at once not to wait for this node.
+			n.gossip.Close(time.Second)
+		}
+		n.bg.Wait()
+		n.peersMu.Lock()
+		for _, p := range n.peers {
+			p.conn.Close()
+		}
+		n.peersMu.Unlock()
+		err = n.store.Close()
+	})
+	return err
+}
+
+// crash stops the node as a kill would, as far as peers can tell: gossip
+// falls silent without a leave. For tests.
+func (n *Node) crash() error {
+	if n.gossip != nil {
+		n.gossip.Close(0)
+	}
+	return n.Close()
+}
+
+// now is the lww clock: wall clock plus the adjustable offset, never
+// returning the same value twice so two writes of one node never tie.
+func (n *Node) now() int64 {
+	for {
+		ts := time.Now().UnixNano() + n.clockOffset.Load()
+		last := n.lastTS.Load()
+		if ts == last {
+			ts++
+		}
+		if n.lastTS.CompareAndSwap(last, ts) {
+			return ts
+		}
+	}
+}
+
+// nextCounter returns a vclock counter for this node's entry that is above
+// both the client's view (seen) and every counter this node issued before,
+// including before a restart.
+func (n *Node) nextCounter(seen uint64) (uint64, error) {
+	n.counterMu.Lock()
+	defer n.counterMu.Unlock()
+	if n.counterNext < seen+1 {
+		n.counterNext = seen + 1
+	}
+	if n.counterNext >= n.counterEnd {
+		start, err := n.store.ReserveCounters(n.counterNext, counterBlock)
+		if err != nil {
+			return 0, err
+		}
+		n.counterNext, n.counterEnd = start, start+counterBlock
+	}
+	c := n.counterNext
+	n.counterNext++
+	return c, nil
+}
+
+// live reports whether a replica can be sent a request now. Writes are only
+// sent if at least W replicas are live, so a write that fails for want of
+// replicas certainly did not happen.
+func (n *Node) live(ctx context.Context, id string) bool {
+	if id == n.cfg.ID {
+		return true
+	}
+	p := n.peer(id)
+	if p == nil {
+		return false
+	}
+	// A node the failure detector declared dead is not waited for. If its
+	// connection is up nonetheless, gossip is behind (a partition healed):
+	// rejoin it now rather than at the next rejoin round.
+	if n.gossip != nil {
+		if st, ok := n.gossip.State(id); ok && st == membership.Dead {
+			if p.conn.GetState() == connectivity.Ready {
+				n.gossip.Nudge(id)
+			}
+			return false
+		}
+	}
+	st := p.conn.GetState()
+	if st == connectivity.TransientFailure {
+		// A peer that was down may be back: retry now rather than after the
+		// backoff, at most a few times a second. This request does not wait.
+		now := time.Now().UnixNano()
+		if last := p.lastReset.Load(); now-last > int64(250*time.Millisecond) && p.lastReset.CompareAndSwap(last, now) {
+			p.conn.ResetConnectBackoff()
+		}
+	}
+	if st == connectivity.Idle {
+		p.conn.Connect()
+		wctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		for st != connectivity.Ready && p.conn.WaitForStateChange(wctx, st) {
+			st = p.conn.GetState()
+		}
+	}
+	return st == connectivity.Ready
+}
+
+// connState is a peer's liveness read off its connection (static mode).
+func (n *Node) connState(id string) string {
+	if id == n.cfg.ID {
+		return string(membership.Alive)
+	}
+	p := n.peer(id)
+	if p == nil {
+		return string(membership.Dead)
+	}
+	n.live(context.Background(), id) // nudges a reconnect
+	switch p.conn.GetState() {
+	case connectivity.Ready:
+		return string(membership.Alive)
+	case connectivity.Connecting, connectivity.Idle:
+		return string(membership.Suspect)
+	}
+	return string(membership.Dead)
+}
+
+// connReady reports whether the gRPC connection to a peer is up, nudging a
+// reconnect if it is not.
+func (n *Node) connReady(id string) bool {
+	p := n.peer(id)
+	if p == nil {
+		return false
+	}
+	n.live(context.Background(), id)
+	return p.conn.GetState() == connectivity.Ready
+}
+
+// wakePeer retries a peer's connection now: gossip saw it come back.
+func (n *Node) wakePeer(id string) {
+	if p := n.peer(id); p != nil {
+		p.lastReset.Store(time.Now().UnixNano())
+		p.conn.ResetConnectBackoff()
+	}
+}

@@ -1,0 +1,280 @@
+package kvnode
+
+import (
+	"context"
+	"crypto/subtle"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/quorumlab/quorumlab/kvnode/kvpb"
+	"github.com/quorumlab/quorumlab/kvnode/membership"
+	"github.com/quorumlab/quorumlab/kvnode/merkle"
+	"github.com/quorumlab/quorumlab/kvnode/ring"
+)
+
+type kvService struct {
+	kvpb.UnimplementedKVServer
+	n *Node
+}
+
+func (s *kvService) Get(ctx context.Context, req *kvpb.GetRequest) (*kvpb.GetResponse, error) {
+	start := time.Now()
+	resp, err := s.n.get(ctx, req)
+	s.n.met.observe("get", start, err)
+	return resp, err
+}
+
+func (s *kvService) Put(ctx context.Context, req *kvpb.PutRequest) (*kvpb.PutResponse, error) {
+	start := time.Now()
+	resp, err := s.n.put(ctx, req.GetKey(), req.GetValue(), req.GetContext(), false, req.GetW())
+	s.n.met.observe("put", start, err)
+	return resp, err
+}
+
+func (s *kvService) Delete(ctx context.Context, req *kvpb.DeleteRequest) (*kvpb.DeleteResponse, error) {
+	start := time.Now()
+	_, err := s.n.put(ctx, req.GetKey(), nil, req.GetContext(), true, req.GetW())
+	s.n.met.observe("delete", start, err)
+	if err != nil {
+		return nil, err
+	}
+	return &kvpb.DeleteResponse{}, nil
+}
+
+type replicaService struct {
+	kvpb.UnimplementedReplicaServer
+	n *Node
+}
+
+func (s *replicaService) Read(ctx context.Context, req *kvpb.ReplicaReadRequest) (*kvpb.ReplicaReadResponse, error) {
+	if err := s.n.checkKey(req.GetKey()); err != nil {
+		return nil, err
+	}
+	vs, err := s.n.localRead(ring.Token(req.GetKey()), req.GetKey(), req.GetIncludeHints())
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "replica read: %v", err)
+	}
+	if vs == nil {
+		return &kvpb.ReplicaReadResponse{}, nil
+	}
+	return &kvpb.ReplicaReadResponse{Set: &kvpb.VersionSet{Versions: vs}}, nil
+}
+
+func (s *replicaService) Write(ctx context.Context, req *kvpb.ReplicaWriteRequest) (*kvpb.ReplicaWriteResponse, error) {
+	if err := s.n.checkKey(req.GetKey()); err != nil {
+		return nil, err
+	}
+	token := ring.Token(req.GetKey())
+	var err error
+	if req.GetHintFor() != "" {
+		err = s.n.storeHint(req.GetHintFor(), token, req.GetKey(), req.GetSet().GetVersions())
+	} else {
+		err = s.n.applyLocal(token, req.GetKey(), req.GetSet().GetVersions())
+	}
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "replica write: %v", err)
+	}
+	return &kvpb.ReplicaWriteResponse{}, nil
+}
+
+func (s *replicaService) Transfer(ctx context.Context, req *kvpb.TransferRequest) (*kvpb.TransferResponse, error) {
+	for _, e := range req.GetEntries() {
+		if err := s.n.checkKey(e.GetKey()); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := s.n.applyEntries(req.GetEntries()); err != nil {
+		return nil, status.Errorf(codes.Internal, "transfer: %v", err)
+	}
+	return &kvpb.TransferResponse{}, nil
+}
+
+func checkDepth(d uint32) error {
+	if d > merkle.MaxDepth {
+		return invalid("depth %d: at most %d", d, merkle.MaxDepth)
+	}
+	return nil
+}
+
+func (s *replicaService) Scan(req *kvpb.ScanRequest, stream kvpb.Replica_ScanServer) error {
+	if err := checkDepth(req.GetDepth()); err != nil {
+		return err
+	}
+	err := s.n.scanEntries(fromPBRanges(req.GetRanges()), int(req.GetDepth()), req.GetLeaves(), func(es []*kvpb.Entry) error {
+		return stream.Send(&kvpb.ScanResponse{Entries: es})
+	})
+	if err != nil && status.Code(err) == codes.Unknown {
+		return status.Errorf(codes.Internal, "scan: %v", err)
+	}
+	return err
+}
+
+func (s *replicaService) Tree(ctx context.Context, req *kvpb.TreeRequest) (*kvpb.TreeResponse, error) {
+	if err := checkDepth(req.GetDepth()); err != nil {
+		return nil, err
+	}
+	t, keys, err := s.n.buildTree(fromPBRanges(req.GetRanges()), int(req.GetDepth()))
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "tree: %v", err)
+	}
+	leaves := t.Leaves()
+	resp := &kvpb.TreeResponse{Root: merkle.Root(leaves), Keys: keys}
+	if resp.Root != req.GetRoot() {
+		resp.Leaves = leaves
+	}
+	return resp, nil
+}
+
+type adminService struct {
+	kvpb.UnimplementedAdminServer
+	n *Node
+}
+
+const adminPrefix = "/" + "quorumlab.kvnode.v1.Admin/"
+
+// checkAdminToken guards every admin call with the configured bearer token.
+func (n *Node) checkAdminToken(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	if strings.HasPrefix(info.FullMethod, adminPrefix) {
+		md, _ := metadata.FromIncomingContext(ctx)
+		got := ""
+		if v := md.Get("authorization"); len(v) > 0 {
+			got = strings.TrimPrefix(v[0], "Bearer ")
+		}
+		if subtle.ConstantTimeCompare([]byte(got), []byte(n.cfg.AdminToken)) != 1 {
+			return nil, status.Error(codes.Unauthenticated, "admin: missing or wrong token")
+		}
+	}
+	return h(ctx, req)
+}
+
+func (s *adminService) Status(ctx context.Context, _ *kvpb.StatusRequest) (*kvpb.StatusResponse, error) {
+	n := s.n
+	keys, err := n.store.Count()
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "count keys: %v", err)
+	}
+	hints, err := n.store.CountHints()
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "count hints: %v", err)
+	}
+	resp := &kvpb.StatusResponse{
+		Id: n.cfg.ID, Mode: string(n.cfg.Mode),
+		N: uint32(n.cfg.N), W: uint32(n.cfg.W), R: uint32(n.cfg.R),
+		ClockOffsetNs: n.clockOffset.Load(), Keys: keys,
+		Gossip: n.gossip != nil, Hints: hints, Sloppy: n.cfg.Sloppy,
+	}
+	resp.Members = n.members()
+	return resp, nil
+}
+
+// members lists every node this one knows of: the static peers in their
+// order, or every node of the ring state and of gossip, by id.
+func (n *Node) members() []*kvpb.Member {
+	v := n.view.Load()
+	share := v.current.Share()
+	if n.gossip == nil {
+		var out []*kvpb.Member
+		for _, p := range n.cfg.Peers {
+			out = append(out, &kvpb.Member{
+				Id: p.ID, Addr: p.Addr, Zone: p.Zone, Weight: uint32(max(p.Weight, 1)),
+				State: n.connState(p.ID), Share: share[p.ID], RingStatus: StatusMember,
+			})
+		}
+		return out
+	}
+	byID := map[string]*kvpb.Member{}
+	for id, e := range v.members {
+		byID[id] = &kvpb.Member{
+			Id: id, Addr: e.GetAddr(), GossipAddr: e.GetGossipAddr(), Zone: e.GetZone(), Weight: max(e.GetWeight(), 1),
+			State: string(membership.Dead), RingStatus: e.GetStatus(), Share: share[id],
+		}
+	}
+	for _, gm := range n.gossip.Members() {
+		m := byID[gm.Name]
+		if m == nil {
+			m = &kvpb.Member{Id: gm.Name, RingStatus: StatusNone, Weight: 1}
+			var e kvpb.RingMember
+			if proto.Unmarshal(gm.Meta, &e) == nil {
+				m.Addr, m.Zone, m.Weight = e.GetAddr(), e.GetZone(), max(e.GetWeight(), 1)
+			}
+			byID[gm.Name] = m
+		}
+		m.GossipAddr, m.State = gm.Addr, string(gm.State)
+		if gm.State == membership.Alive && m.RingStatus != StatusNone && !n.connReady(gm.Name) {
+			// Gossip still counts it alive, but its gRPC port does not answer.
+			m.State = string(membership.Suspect)
+		}
+	}
+	self := byID[n.cfg.ID]
+	if self == nil {
+		own := n.ownEntry(StatusNone, 0)
+		self = &kvpb.Member{Id: n.cfg.ID, Addr: own.GetAddr(), GossipAddr: own.GetGossipAddr(), Zone: own.GetZone(),
+			Weight: own.GetWeight(), RingStatus: StatusNone}
+		byID[n.cfg.ID] = self
+	}
+	self.State = string(membership.Alive)
+	out := make([]*kvpb.Member, 0, len(byID))
+	for _, id := range slices.Sorted(maps.Keys(byID)) {
+		out = append(out, byID[id])
+	}
+	return out
+}
+
+func (s *adminService) Ring(ctx context.Context, req *kvpb.RingRequest) (*kvpb.RingResponse, error) {
+	v := s.n.view.Load()
+	resp := &kvpb.RingResponse{}
+	for _, t := range v.current.Tokens() {
+		resp.Tokens = append(resp.Tokens, &kvpb.TokenOwner{Token: t.Token, Node: t.Node})
+	}
+	if len(req.GetKey()) > 0 {
+		resp.KeyToken = ring.Token(req.GetKey())
+		resp.PreferenceList = v.current.PreferenceList(req.GetKey(), s.n.cfg.N)
+	}
+	return resp, nil
+}
+
+func (s *adminService) Join(ctx context.Context, _ *kvpb.JoinRequest) (*kvpb.JoinResponse, error) {
+	if err := s.n.ringOp(ctx, "join", s.n.join); err != nil {
+		return nil, err
+	}
+	return &kvpb.JoinResponse{}, nil
+}
+
+func (s *adminService) Decommission(ctx context.Context, _ *kvpb.DecommissionRequest) (*kvpb.DecommissionResponse, error) {
+	if err := s.n.ringOp(ctx, "decommission", s.n.decommission); err != nil {
+		return nil, err
+	}
+	return &kvpb.DecommissionResponse{}, nil
+}
+
+// ringOp starts (or joins) a ring change and waits for it while ctx lasts.
+func (n *Node) ringOp(ctx context.Context, kind string, op func(context.Context) error) error {
+	if n.gossip == nil {
+		return status.Error(codes.FailedPrecondition, kind+": static membership (--peers without --join): the ring cannot change")
+	}
+	o, err := n.startRingOp(kind, op)
+	if err != nil {
+		return status.Errorf(codes.FailedPrecondition, "%s: %v", kind, err)
+	}
+	if err := o.wait(ctx); err != nil {
+		if ctx.Err() != nil {
+			return status.Errorf(codes.DeadlineExceeded, "%v (it goes on in the background)", err)
+		}
+		return status.Errorf(codes.FailedPrecondition, "%v", err)
+	}
+	return nil
+}
+
+func (s *adminService) SetClockOffset(ctx context.Context, req *kvpb.SetClockOffsetRequest) (*kvpb.SetClockOffsetResponse, error) {
+	prev := s.n.clockOffset.Swap(req.GetOffsetNs())
+	s.n.log.Info("clock offset set", "offset", time.Duration(req.GetOffsetNs()), "previous", time.Duration(prev))
+	return &kvpb.SetClockOffsetResponse{PreviousNs: prev}, nil
+}
