@@ -1,0 +1,64 @@
+package checker
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/quorumlab/quorumlab/history"
+)
+
+// Options configure Check.
+type Options struct {
+	Workload string // "register", "set" or "ycsb": which checkers apply
+	// Timeout bounds the linearizability check as a whole; 0 means none.
+	// Keys it cuts short are unknown.
+	Timeout time.Duration
+	// Visualize keeps porcupine's visualization of every invalid key.
+	Visualize bool
+}
+
+// Results are everything Check found: the content of results.json.
+type Results struct {
+	Verdict      Verdict          `json:"verdict"`
+	Error        string           `json:"error,omitempty"`
+	Linearizable *Linearizability `json:"linearizable,omitempty"`
+	Set          *SetResult       `json:"set,omitempty"`
+	Staleness    *Staleness       `json:"staleness,omitempty"`
+	Stats        Stats            `json:"stats"`
+	Latency      Latency          `json:"latency"`
+	Availability Availability     `json:"availability"`
+}
+
+// Check runs the checkers that apply to opts.Workload. The verdict combines
+// theirs; a history that cannot be checked (an unknown workload, a malformed
+// history) is unknown.
+func Check(ctx context.Context, ops []history.Op, opts Options) Results {
+	pairs, err := history.Pair(ops)
+	if err != nil {
+		return Results{Verdict: Unknown, Error: fmt.Sprintf("pair operations: %v", err)}
+	}
+	faults := history.Faults(ops)
+	r := Results{
+		Verdict:      Valid,
+		Stats:        stats(ops, pairs),
+		Latency:      latency(ops, pairs),
+		Availability: availability(pairs, faults),
+	}
+	switch opts.Workload {
+	case "register":
+		l := linearizable(ctx, pairs, faults, opts.Timeout, opts.Visualize)
+		s := staleness(pairs)
+		r.Linearizable, r.Staleness = &l, &s
+		r.Verdict = Combine(l.Verdict, s.Verdict)
+	case "set":
+		s := setCheck(pairs)
+		r.Set = &s
+		r.Verdict = s.Verdict
+	case "ycsb":
+		// Nothing to verify: ycsb measures.
+	default:
+		r.Verdict, r.Error = Unknown, fmt.Sprintf("unknown workload %q", opts.Workload)
+	}
+	return r
+}

@@ -1,0 +1,179 @@
+package checker
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	"github.com/quorumlab/quorumlab/history"
+)
+
+// SetResult is the result of SetCheck, as Jepsen's set checker reports it.
+// Counts are summed over keys; examples are at most 20 each.
+type SetResult struct {
+	Verdict Verdict `json:"verdict"`
+	// Attempted elements were invoked; Acknowledged ones were added ok.
+	Attempted    int `json:"attempted"`
+	Acknowledged int `json:"acknowledged"`
+	// Lost elements were acknowledged but missing from a final read invoked
+	// after the add completed.
+	Lost         int          `json:"lost"`
+	LostExamples []SetElement `json:"lost_examples,omitempty"`
+	// Recovered elements had an indeterminate add and are in a final read.
+	Recovered         int          `json:"recovered"`
+	RecoveredExamples []SetElement `json:"recovered_examples,omitempty"`
+	// Unexpected elements are in a final read but were never attempted, or
+	// their add failed (fail means it certainly did not happen).
+	Unexpected         int          `json:"unexpected"`
+	UnexpectedExamples []SetElement `json:"unexpected_examples,omitempty"`
+	Error              string       `json:"error,omitempty"`
+}
+
+// SetElement names an element of the set stored at Key.
+type SetElement struct {
+	Key     string `json:"key"`
+	Element int64  `json:"element"`
+}
+
+// SetCheck checks the set workload: adds of elements to keys, then final
+// reads (the workload reads only after healing, so every ok read is final).
+// It is invalid if an element is lost or unexpected, and unknown if a key
+// with acknowledged adds has no final read to judge them by.
+func SetCheck(ops []history.Op) SetResult {
+	pairs, err := history.Pair(ops)
+	if err != nil {
+		return SetResult{Verdict: Unknown, Error: err.Error()}
+	}
+	return setCheck(pairs)
+}
+
+func setCheck(pairs []history.Pairing) SetResult {
+	type add struct {
+		outcome history.Type
+		done    int64 // completion time
+	}
+	type read struct {
+		start int64
+		elems map[int64]bool
+	}
+	adds := make(map[string]map[int64]add)
+	reads := make(map[string][]read)
+	for _, p := range pairs {
+		k := p.Invoke.Key
+		switch p.Invoke.F {
+		case history.FAdd:
+			e, err := intValue(p.Invoke)
+			if err != nil {
+				return SetResult{Verdict: Unknown, Error: fmt.Sprintf("add: %v", err)}
+			}
+			if adds[k] == nil {
+				adds[k] = make(map[int64]add)
+			}
+			// An element added twice counts by its best outcome.
+			a := add{p.Completion.Type, p.Completion.Time}
+			if prev, ok := adds[k][e]; ok && outcomeRank(prev.outcome) > outcomeRank(a.outcome) {
+				a = prev
+			}
+			adds[k][e] = a
+		case history.FRead:
+			if p.Completion.Type != history.OK {
+				continue
+			}
+			vs, err := intsValue(p.Completion)
+			if err != nil {
+				return SetResult{Verdict: Unknown, Error: fmt.Sprintf("read: %v", err)}
+			}
+			r := read{start: p.Invoke.Time, elems: make(map[int64]bool, len(vs))}
+			for _, v := range vs {
+				r.elems[v] = true
+			}
+			reads[k] = append(reads[k], r)
+		}
+	}
+
+	res := SetResult{Verdict: Valid}
+	note := func(n *int, ex *[]SetElement, k string, e int64) {
+		*n++
+		if len(*ex) < maxExamples {
+			*ex = append(*ex, SetElement{k, e})
+		}
+	}
+	unjudged := false
+	keys := make(map[string]bool)
+	for k := range adds {
+		keys[k] = true
+	}
+	for k := range reads {
+		keys[k] = true
+	}
+	for _, k := range sortedKeys(keys) {
+		for _, e := range sortedKeys(adds[k]) {
+			a := adds[k][e]
+			res.Attempted++
+			present, judged, missing := false, false, false
+			for _, r := range reads[k] {
+				present = present || r.elems[e]
+				if a.outcome == history.OK && r.start > a.done {
+					judged = true
+					missing = missing || !r.elems[e]
+				}
+			}
+			switch a.outcome {
+			case history.OK:
+				res.Acknowledged++
+				if missing {
+					note(&res.Lost, &res.LostExamples, k, e)
+				}
+				unjudged = unjudged || !judged
+			case history.Info:
+				if present {
+					note(&res.Recovered, &res.RecoveredExamples, k, e)
+				}
+			case history.Fail:
+				if present {
+					note(&res.Unexpected, &res.UnexpectedExamples, k, e)
+				}
+			}
+		}
+		never := make(map[int64]bool)
+		for _, r := range reads[k] {
+			for e := range r.elems {
+				if _, ok := adds[k][e]; !ok {
+					never[e] = true
+				}
+			}
+		}
+		for _, e := range sortedKeys(never) {
+			note(&res.Unexpected, &res.UnexpectedExamples, k, e)
+		}
+	}
+	switch {
+	case res.Lost > 0 || res.Unexpected > 0:
+		res.Verdict = Invalid
+	case unjudged:
+		res.Verdict = Unknown
+	}
+	return res
+}
+
+// outcomeRank orders an add's outcomes by how sure we are it happened.
+func outcomeRank(t history.Type) int {
+	switch t {
+	case history.OK:
+		return 2
+	case history.Info:
+		return 1
+	default:
+		return 0
+	}
+}
+
+// sortedKeys returns the keys of m, sorted.
+func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
+	ks := make([]K, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}

@@ -1,0 +1,62 @@
+package checker
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/quorumlab/quorumlab/history"
+)
+
+func TestSetCheck(t *testing.T) {
+	const ok, fail, info = history.OK, history.Fail, history.Info
+	setRead := func(proc int, start int64, es ...int64) []history.Op {
+		return call(proc, history.FRead, nil, start, start+5, ok, history.Ints(es))
+	}
+	el := func(es ...int64) []SetElement {
+		var out []SetElement
+		for _, e := range es {
+			out = append(out, SetElement{"k", e})
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		ops  []history.Op
+		want SetResult
+	}{
+		{"all there", hist(
+			add(0, 1, 0, 10, ok), add(1, 2, 0, 10, ok), add(2, 3, 0, 10, fail), add(3, 4, 0, 10, info),
+			setRead(9, 100, 1, 2),
+		), SetResult{Verdict: Valid, Attempted: 4, Acknowledged: 2}},
+		{"lost", hist(
+			add(0, 1, 0, 10, ok), add(1, 2, 0, 10, ok), add(2, 3, 0, 10, ok),
+			setRead(9, 100, 2),
+		), SetResult{Verdict: Invalid, Attempted: 3, Acknowledged: 3, Lost: 2, LostExamples: el(1, 3)}},
+		{"lost from one of two final reads", hist(
+			add(0, 1, 0, 10, ok),
+			setRead(9, 100, 1), setRead(10, 100),
+		), SetResult{Verdict: Invalid, Attempted: 1, Acknowledged: 1, Lost: 1, LostExamples: el(1)}},
+		{"recovered", hist(
+			add(0, 1, 0, 10, ok), add(1, 2, 0, 10, info), add(2, 3, 0, 0, ""),
+			setRead(9, 100, 1, 2, 3),
+		), SetResult{Verdict: Valid, Attempted: 3, Acknowledged: 1, Recovered: 2, RecoveredExamples: el(2, 3)}},
+		{"unexpected", hist(
+			add(0, 1, 0, 10, ok), add(1, 2, 0, 10, fail),
+			setRead(9, 100, 1, 2, 99),
+		), SetResult{Verdict: Invalid, Attempted: 2, Acknowledged: 1, Unexpected: 2, UnexpectedExamples: el(2, 99)}},
+		{"no final read", hist(
+			add(0, 1, 0, 10, ok),
+		), SetResult{Verdict: Unknown, Attempted: 1, Acknowledged: 1}},
+		{"read before the ack judges nothing", hist(
+			add(0, 1, 0, 10, ok),
+			setRead(9, 5),
+		), SetResult{Verdict: Unknown, Attempted: 1, Acknowledged: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := SetCheck(tt.ops); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("SetCheck:\n got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,80 @@
+// Package cluster defines how the harness starts, stops and breaks a kvnode
+// cluster; backends (local processes, Docker containers) implement it.
+package cluster
+
+import (
+	"context"
+	"time"
+)
+
+// Config describes the cluster a backend starts. Every node runs
+// `kvnode serve` with these settings.
+type Config struct {
+	Nodes      int    // number of nodes, ids n1…nK
+	N, W, R    int    // replication settings
+	Mode       string // lww | vclock | linearizable
+	ReadRepair string // async | sync | off
+	Fsync      bool
+	VNodes     int
+	Sloppy     bool
+	// RequestTimeout is the coordinator's deadline for replica replies.
+	RequestTimeout time.Duration
+	// Dir is the run directory: nodes/<id>.log go under it, and the local
+	// backend's data dirs (the docker backend's are inside the containers).
+	Dir string
+	// KVNodeBin is the kvnode binary to run; empty means find or build it.
+	KVNodeBin string
+	// AdminToken enables the admin service on every node (clock offsets).
+	AdminToken string
+	// ExtraArgs are appended to every `kvnode serve` command line.
+	ExtraArgs []string
+}
+
+// Node is what the harness knows of one node.
+type Node struct {
+	ID      string
+	Addr    string // gRPC address reachable by the harness's clients
+	IP      string // the node's own IP, the unit of network faults
+	LogPath string
+}
+
+// Grudge says, per node id, which node ids it drops traffic from. Backends
+// apply it symmetrically only if the grudge is symmetric.
+type Grudge map[string][]string
+
+// Cluster is a running cluster. Every method is safe for concurrent use.
+type Cluster interface {
+	Nodes() []Node
+	// Kill sends SIGKILL; Stop shuts down cleanly (SIGTERM); Start restarts a
+	// killed or stopped node on the same data dir and waits until it is healthy.
+	Kill(ctx context.Context, id string) error
+	Stop(ctx context.Context, id string) error
+	Start(ctx context.Context, id string) error
+	// Pause freezes a node (SIGSTOP or docker pause); Resume thaws it.
+	Pause(ctx context.Context, id string) error
+	Resume(ctx context.Context, id string) error
+	// NetworkError is nil when partitions and packet loss can be applied, and
+	// otherwise says why not.
+	NetworkError() error
+	// Partition drops packets per the grudge (replacing any partition).
+	Partition(ctx context.Context, g Grudge) error
+	// Loss drops the given share (0..1) of packets between every pair of the
+	// given nodes.
+	Loss(ctx context.Context, ids []string, p float64) error
+	// HealNetwork removes every partition and loss rule.
+	HealNetwork(ctx context.Context) error
+	// Close heals, resumes, and stops every node and removes what the backend
+	// created (processes, rules, namespaces, containers, networks).
+	Close(ctx context.Context) error
+}
+
+// NodeAdder is a Cluster that can start nodes beyond the ones it started
+// with, for membership changes. Backends that cannot leave it out; the
+// membership fault then refuses to run.
+type NodeAdder interface {
+	// AddNode starts one more node (the next id, n<K+1>) that joins the
+	// running cluster by gossip, and waits until it is healthy. The node
+	// enters the ring on its own (kvnode --ring-join); it may still be
+	// joining when AddNode returns. Later calls of Nodes include it.
+	AddNode(ctx context.Context) (Node, error)
+}

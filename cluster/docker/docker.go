@@ -1,0 +1,396 @@
+// Package docker runs a kvnode cluster as Docker containers, through
+// testcontainers-go: one container per node, on a bridge network made for the
+// run. It implements cluster.Cluster like the local backend, so the same
+// workloads, nemesis and checkers run on it.
+//
+// Image: FROM scratch with the static kvnode binary the harness builds,
+// tagged by content hash (quorumlab-kvnode:<hash>) and kept, so an unchanged
+// binary is not rebuilt. Nothing is ever pulled: no registry is needed.
+// Ryuk, testcontainers' reaper, is disabled (it would be a pull); Close and
+// `quorumlab cleanup` remove what a run created, found by its labels. The
+// client negotiates the API version, so engines from 20.10 (API 1.41) on
+// work without DOCKER_API_VERSION.
+//
+// Client access: the harness reaches each node at its container IP on the
+// run's network, where node i has the fixed address .(10+i) of a subnet
+// Docker picks. On Linux the host routes to its bridge networks, and unlike
+// mapped host ports these addresses survive kill and restart, so the
+// harness's clients never re-dial. The price: the engine must run on this
+// Linux host (not in Docker Desktop's VM, not remote).
+//
+// Faults: partitions and packet loss are nftables rules inside each
+// container's network namespace, set by `kvnode netfault` run with docker
+// exec (containers get CAP_NET_ADMIN): each node drops what it receives from
+// the nodes it has a grudge against. The containers take a change in
+// parallel, within about 0.1 s of each other, not at one instant as in the
+// local backend's single namespace. A container gets a new namespace each
+// time it starts and a paused one cannot exec, so a node that was down or
+// paused when the rules changed gets them right after it starts or resumes.
+// Kill is SIGKILL and Start a docker start of the same container, so the data
+// dir (/data, in the container's writable layer) survives as a crashed
+// machine's disk does. Pause is docker pause. Each container's output goes
+// to nodes/<id>.log of the run, across restarts.
+package docker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
+	tcnetwork "github.com/testcontainers/testcontainers-go/network"
+
+	"github.com/quorumlab/quorumlab/cluster"
+)
+
+const (
+	nodePort = 7000
+	dataDir  = "/data"
+	// maxNodes keeps node addresses within .11–.254 of the network's first
+	// /24: .255 is a /24's broadcast address.
+	maxNodes = 244
+	// defaultStopGrace is how long a node may take to exit after SIGTERM.
+	defaultStopGrace = 10 * time.Second
+	// closeTimeout bounds a teardown, also when the caller's ctx is done.
+	closeTimeout = time.Minute
+)
+
+// Labels on everything a run creates; cleanup finds leftovers by them.
+const (
+	labelRun   = "quorumlab.run"   // the run id, on containers and the network
+	labelNode  = "quorumlab.node"  // the node id, on containers
+	labelDir   = "quorumlab.dir"   // the run directory
+	labelPID   = "quorumlab.pid"   // the harness process, to tell live runs
+	labelHost  = "quorumlab.host"  // from those a killed harness left
+	labelImage = "quorumlab.image" // on node images
+)
+
+// ErrNoDaemon is wrapped by errors that mean no Docker engine answered.
+var ErrNoDaemon = errors.New("no Docker daemon reachable")
+
+// Cluster is a cluster of kvnode containers; it implements cluster.Cluster.
+type Cluster struct {
+	log      *slog.Logger
+	provider *testcontainers.DockerProvider
+	cli      client.APIClient
+	runID    string
+	network  *testcontainers.DockerNetwork // nil until created
+	nodes    []*node                       // in id order
+	byID     map[string]*node
+	faults   faults
+	netErr   error
+	// stopGrace is how long a node may take to exit after SIGTERM.
+	stopGrace time.Duration
+
+	closing   atomic.Bool // no node may start once set
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ cluster.Cluster = (*Cluster)(nil)
+
+// Start builds the node image if needed, creates the run's network and one
+// container per node, starts them and waits until all are healthy. If
+// anything fails, everything created is removed.
+func Start(ctx context.Context, cfg cluster.Config, log *slog.Logger) (*Cluster, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Nodes < 1 || cfg.Nodes > maxNodes {
+		return nil, fmt.Errorf("start docker cluster: %d nodes: need 1 to %d", cfg.Nodes, maxNodes)
+	}
+	if cfg.Dir == "" {
+		return nil, errors.New("start docker cluster: no run directory (Config.Dir)")
+	}
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("start docker cluster: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "nodes"), 0o755); err != nil {
+		return nil, fmt.Errorf("start docker cluster: %w", err)
+	}
+	provider, err := connect(ctx, log)
+	if err != nil {
+		return nil, fmt.Errorf("start docker cluster: %w", err)
+	}
+	bin, err := cluster.KVNodeBinary(ctx, cfg.KVNodeBin, true)
+	if err != nil {
+		provider.Close()
+		return nil, fmt.Errorf("start docker cluster: %w", err)
+	}
+	image, err := ensureImage(ctx, provider, bin, log)
+	if err != nil {
+		provider.Close()
+		return nil, fmt.Errorf("start docker cluster: %w", err)
+	}
+
+	c := &Cluster{
+		log: log, provider: provider, cli: provider.Client(), runID: newRunID(),
+		byID: make(map[string]*node), stopGrace: defaultStopGrace,
+	}
+	if err := c.create(ctx, cfg, dir, image); err != nil {
+		return nil, c.abort(ctx, err)
+	}
+	if err := c.startAll(ctx); err != nil {
+		return nil, c.abort(ctx, err)
+	}
+	c.netErr = c.probeNetfault(ctx)
+	if c.netErr != nil {
+		log.Warn("network faults unavailable", "err", c.netErr)
+	}
+	log.Info("docker cluster up", "nodes", len(c.nodes), "run", c.runID, "image", image, "network", c.network.Name)
+	return c, nil
+}
+
+// abort tears down after a failed Start and returns err with what that hit.
+func (c *Cluster) abort(ctx context.Context, err error) error {
+	if cerr := c.Close(ctx); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("tear down: %w", cerr))
+	}
+	return fmt.Errorf("start docker cluster: %w", err)
+}
+
+// connect returns a provider whose engine answered.
+func connect(ctx context.Context, log *slog.Logger) (*testcontainers.DockerProvider, error) {
+	// Ryuk would be pulled; we remove what we create ourselves. Set here so
+	// that users need not; testcontainers reads it once, on first use.
+	os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	// Its default logger prints a banner on stderr when it first connects;
+	// what our runs do is logged through log instead.
+	tclog.SetDefault(tclog.NewNoopLogger())
+	provider, err := testcontainers.NewDockerProvider(testcontainers.WithLogger(tcLogger{log}))
+	if err != nil {
+		return nil, noDaemon(err)
+	}
+	if _, err := provider.Client().Ping(ctx, client.PingOptions{}); err != nil {
+		provider.Close()
+		return nil, noDaemon(err)
+	}
+	return provider, nil
+}
+
+// noDaemon is the one line a user without a Docker engine gets.
+func noDaemon(err error) error {
+	msg := strings.Join(strings.Fields(err.Error()), " ")
+	return fmt.Errorf("%w (looked at $DOCKER_HOST, /var/run/docker.sock and rootless sockets: %s): "+
+		"start Docker, or use --backend local", ErrNoDaemon, msg)
+}
+
+// Ping reports whether a Docker engine answers; its error wraps ErrNoDaemon.
+func Ping(ctx context.Context) error {
+	p, err := connect(ctx, nil)
+	if err != nil {
+		return err
+	}
+	return p.Close()
+}
+
+// create makes the network and the stopped containers.
+func (c *Cluster) create(ctx context.Context, cfg cluster.Config, dir, image string) error {
+	labels := c.labels(dir)
+	nw, subnet, err := createNetwork(ctx, c.cli, labels)
+	if err != nil {
+		return err
+	}
+	c.network = nw
+	infos, err := nodeInfos(dir, subnet, cfg.Nodes)
+	if err != nil {
+		return err
+	}
+	peers := make([]string, len(infos))
+	for i, info := range infos {
+		peers[i] = info.ID + "=" + info.Addr
+	}
+	for _, info := range infos {
+		n := &node{info: info, ip: netip.MustParseAddr(info.IP)}
+		n.args = cluster.ServeArgs(cfg, info, dataDir, strings.Join(peers, ","))
+		if err := c.createContainer(ctx, n, image, labels); err != nil {
+			return err
+		}
+		c.nodes = append(c.nodes, n)
+		c.byID[info.ID] = n
+	}
+	return nil
+}
+
+func (c *Cluster) labels(dir string) map[string]string {
+	return map[string]string{
+		labelRun:  c.runID,
+		labelDir:  dir,
+		labelPID:  pidString(),
+		labelHost: hostname(),
+	}
+}
+
+// createNetwork makes a bridge network with a subnet of Docker's choosing:
+// fixed container addresses need a subnet given at creation, so the network
+// is made once to learn a free subnet and again with it. Another run taking
+// that subnet in between makes the second create fail; then it tries again.
+func createNetwork(ctx context.Context, cli client.APIClient, labels map[string]string) (*testcontainers.DockerNetwork, netip.Prefix, error) {
+	var lastErr error
+	for range 5 {
+		probe, err := tcnetwork.New(ctx, tcnetwork.WithLabels(labels))
+		if err != nil {
+			return nil, netip.Prefix{}, fmt.Errorf("create network: %w", err)
+		}
+		res, err := cli.NetworkInspect(ctx, probe.ID, client.NetworkInspectOptions{})
+		if rerr := probe.Remove(ctx); rerr != nil {
+			return nil, netip.Prefix{}, fmt.Errorf("remove probe network: %w", rerr)
+		}
+		if err != nil {
+			return nil, netip.Prefix{}, fmt.Errorf("inspect network: %w", err)
+		}
+		var ipam []network.IPAMConfig
+		for _, cfg := range res.Network.IPAM.Config {
+			if cfg.Subnet.Addr().Is4() {
+				ipam = append(ipam, cfg)
+			}
+		}
+		if len(ipam) == 0 {
+			return nil, netip.Prefix{}, errors.New("create network: Docker gave it no IPv4 subnet")
+		}
+		subnet := ipam[0].Subnet.Masked()
+		nw, err := tcnetwork.New(ctx, tcnetwork.WithLabels(labels), tcnetwork.WithIPAM(&network.IPAM{
+			Config: []network.IPAMConfig{{Subnet: subnet, Gateway: ipam[0].Gateway}},
+		}))
+		if err == nil {
+			return nw, subnet, nil
+		}
+		lastErr = err
+	}
+	return nil, netip.Prefix{}, fmt.Errorf("create network: %w", lastErr)
+}
+
+// nodeInfos lays out node ids and addresses: n<i> at .(10+i) of subnet.
+func nodeInfos(dir string, subnet netip.Prefix, count int) ([]cluster.Node, error) {
+	if !subnet.Addr().Is4() || subnet.Bits() > 24 {
+		return nil, fmt.Errorf("network subnet %v: need an IPv4 /24 or larger", subnet)
+	}
+	base := subnet.Masked().Addr().As4()
+	infos := make([]cluster.Node, count)
+	for i := range infos {
+		id := "n" + strconv.Itoa(i+1)
+		ip := base
+		ip[3] = byte(10 + i + 1)
+		addr := netip.AddrFrom4(ip).String()
+		infos[i] = cluster.Node{
+			ID:      id,
+			Addr:    net.JoinHostPort(addr, strconv.Itoa(nodePort)),
+			IP:      addr,
+			LogPath: filepath.Join(dir, "nodes", id+".log"),
+		}
+	}
+	return infos, nil
+}
+
+func newRunID() string {
+	b := make([]byte, 5)
+	rand.Read(b) // never fails
+	return hex.EncodeToString(b)
+}
+
+// startAll starts every node before waiting for any: nodes may need their
+// peers to become healthy. Containers start in parallel: each start takes
+// the engine a good half second.
+func (c *Cluster) startAll(ctx context.Context) error {
+	errs := make([]error, len(c.nodes))
+	var wg sync.WaitGroup
+	for i, n := range c.nodes {
+		wg.Go(func() { errs[i] = c.startContainer(ctx, n) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	for _, n := range c.nodes {
+		wg.Go(func() {
+			if err := c.waitHealthy(ctx, n); err != nil {
+				cancel(err) // only the first cause sticks
+			}
+		})
+	}
+	wg.Wait()
+	return context.Cause(ctx)
+}
+
+// Nodes returns the nodes in id order.
+func (c *Cluster) Nodes() []cluster.Node {
+	out := make([]cluster.Node, len(c.nodes))
+	for i, n := range c.nodes {
+		out[i] = n.info
+	}
+	return out
+}
+
+func (c *Cluster) node(id string) (*node, error) {
+	n, ok := c.byID[id]
+	if !ok {
+		return nil, fmt.Errorf("unknown node %q", id)
+	}
+	return n, nil
+}
+
+// Close resumes and stops every node and removes the containers (with their
+// data) and the network; the logs and the image stay. It may be called more
+// than once and concurrently: later calls wait for the first and return its
+// result. A done ctx makes it kill rather than stop the nodes; teardown goes
+// on regardless.
+func (c *Cluster) Close(ctx context.Context) error {
+	c.closeOnce.Do(func() { c.closeErr = c.close(ctx) })
+	return c.closeErr
+}
+
+func (c *Cluster) close(ctx context.Context) error {
+	c.closing.Store(true)
+	grace := c.stopGrace
+	if ctx.Err() != nil {
+		grace = 0
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+	defer cancel()
+
+	// No need to heal: a container's rules go with its network namespace.
+	errs := make([]error, len(c.nodes))
+	var wg sync.WaitGroup
+	for i, n := range c.nodes {
+		wg.Go(func() { errs[i] = c.remove(ctx, n, grace) })
+	}
+	wg.Wait()
+	if c.network != nil {
+		if err := c.network.Remove(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("remove network %s: %w", c.network.Name, err))
+		}
+	}
+	errs = append(errs, c.provider.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close docker cluster: %w", err)
+	}
+	c.log.Info("docker cluster closed", "run", c.runID)
+	return nil
+}
+
+// tcLogger sends testcontainers' chatter to the debug level.
+type tcLogger struct{ log *slog.Logger }
+
+func (l tcLogger) Printf(format string, args ...any) {
+	if l.log != nil {
+		l.log.Debug(strings.TrimSpace(fmt.Sprintf(format, args...)), "from", "testcontainers")
+	}
+}

@@ -1,0 +1,179 @@
+package docker_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/quorumlab/quorumlab/checker"
+	"github.com/quorumlab/quorumlab/cluster/docker"
+	"github.com/quorumlab/quorumlab/harness"
+	"github.com/quorumlab/quorumlab/history"
+	"github.com/quorumlab/quorumlab/nemesis"
+	"github.com/quorumlab/quorumlab/results"
+)
+
+// dockerObjects is what the engine holds: container, network and image
+// names.
+type dockerObjects struct{ containers, networks, images []string }
+
+func listObjects(t *testing.T) dockerObjects {
+	t.Helper()
+	ctx := t.Context()
+	cli, err := client.New(client.FromEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	var o dockerObjects
+	ctrs, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range ctrs.Items {
+		o.containers = append(o.containers, c.Names...)
+	}
+	nets, err := cli.NetworkList(ctx, client.NetworkListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nets.Items {
+		o.networks = append(o.networks, n.Name)
+	}
+	imgs, err := cli.ImageList(ctx, client.ImageListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, img := range imgs.Items {
+		o.images = append(o.images, append(img.RepoTags, img.ID)...)
+	}
+	return o
+}
+
+func added(before, after []string) []string {
+	var out []string
+	for _, s := range after {
+		if !slices.Contains(before, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// runDocker runs one test on a 5-node docker cluster and checks that it
+// leaves no container or network, and no image but the node image.
+func runDocker(t *testing.T, mutate func(*harness.Config)) dockerOutcome {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end run; skipped with -short")
+	}
+	if err := docker.Ping(t.Context()); err != nil {
+		if !errors.Is(err, docker.ErrNoDaemon) || os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skipf("skipping: %v", err)
+	}
+	before := listObjects(t)
+
+	cfg := harness.DefaultConfig()
+	cfg.Backend = "docker"
+	cfg.Store = t.TempDir()
+	cfg.Cluster.Nodes = 5
+	cfg.Cluster.KVNodeBin = os.Getenv("QUORUMLAB_KVNODE_BIN")
+	cfg.Workload.TimeLimit = 20 * time.Second
+	cfg.Nemesis.Interval = 4 * time.Second
+	mutate(&cfg)
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	begin := time.Now()
+	out, err := harness.Run(ctx, cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		t.Fatalf("run failed: %v", err)
+	}
+
+	after := listObjects(t)
+	if c := added(before.containers, after.containers); len(c) > 0 {
+		t.Errorf("containers left behind: %v", c)
+	}
+	if n := added(before.networks, after.networks); len(n) > 0 {
+		t.Errorf("networks left behind: %v", n)
+	}
+	for _, img := range added(before.images, after.images) {
+		if !strings.HasPrefix(img, "quorumlab-kvnode:") && !strings.HasPrefix(img, "sha256:") {
+			t.Errorf("image left behind: %s", img)
+		}
+	}
+	if n := len(added(before.images, after.images)); n > 2 {
+		t.Errorf("%d new images (tags and ids), want at most the node image", n)
+	}
+
+	ops, err := history.ReadFile(filepath.Join(out.Dir, results.HistoryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	faults := history.Faults(ops)
+	if len(faults) == 0 {
+		t.Fatal("no fault was injected")
+	}
+	var kinds []string
+	for _, f := range faults {
+		kinds = append(kinds, f.Kind)
+	}
+	for i := 1; i <= cfg.Cluster.Nodes; i++ {
+		log, err := os.ReadFile(filepath.Join(out.Dir, "nodes", "n"+strconv.Itoa(i)+".log"))
+		if err != nil || !strings.Contains(string(log), `"msg":"serving"`) {
+			t.Errorf("node n%d's log lacks kvnode's output (%v)", i, err)
+		}
+	}
+	t.Logf("verdict %s in %v (cluster up in %v); faults %v; stats %+v",
+		out.Results.Verdict, time.Since(begin).Round(time.Millisecond), out.ClusterStart.Round(time.Millisecond),
+		kinds, out.Results.Stats.Total)
+	return dockerOutcome{out, kinds}
+}
+
+// dockerOutcome is a run's outcome and the kinds of the faults it injected.
+type dockerOutcome struct {
+	harness.Outcome
+	Kinds []string
+}
+
+func TestDockerLWWWeakQuorumIsNotLinearizable(t *testing.T) {
+	out := runDocker(t, func(c *harness.Config) {
+		c.Cluster.Mode, c.Cluster.N, c.Cluster.W, c.Cluster.R = "lww", 3, 1, 1
+		c.Cluster.ReadRepair = "off"
+		c.Nemesis.Faults = []string{nemesis.Partition}
+	})
+	if out.Results.Verdict != checker.Invalid {
+		t.Fatalf("lww N3 W1 R1 under partitions: verdict %s, want invalid", out.Results.Verdict)
+	}
+}
+
+func TestDockerLinearizableModeSurvivesFaults(t *testing.T) {
+	out := runDocker(t, func(c *harness.Config) {
+		c.Cluster.Mode, c.Cluster.N, c.Cluster.W, c.Cluster.R = "linearizable", 3, 2, 2
+		c.Nemesis.Faults = []string{nemesis.Partition, nemesis.Kill, nemesis.Pause}
+		// This seed's schedule has a partition, a pause and a kill in 20 s.
+		c.Workload.Seed, c.Nemesis.Seed = 5, 5
+	})
+	for _, kind := range []string{nemesis.Partition, nemesis.Kill, nemesis.Pause} {
+		if !slices.Contains(out.Kinds, kind) {
+			t.Errorf("no %s fault in the run (faults: %v)", kind, out.Kinds)
+		}
+	}
+	if out.Results.Verdict != checker.Valid {
+		t.Fatalf("linearizable N3 W2 R2 under partitions, kills, pauses: verdict %s, want valid (%+v)",
+			out.Results.Verdict, out.Results.Linearizable)
+	}
+	if ok := out.Results.Availability.Total.OK; ok < 1000 {
+		t.Fatalf("only %d ok operations: the test did not exercise the cluster", ok)
+	}
+}

@@ -1,0 +1,124 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+// What backends share about running a node.
+
+// ServeArgs is the `kvnode serve` command line of node n. Zero settings other
+// than Fsync are left out so that kvnode's defaults apply.
+func ServeArgs(cfg Config, n Node, dataDir, peers string) []string {
+	args := []string{"serve", "--id", n.ID, "--listen", n.Addr, "--data-dir", dataDir, "--peers", peers}
+	for _, f := range []struct {
+		name string
+		val  int
+	}{{"--n", cfg.N}, {"--w", cfg.W}, {"--r", cfg.R}} {
+		if f.val != 0 {
+			args = append(args, f.name, strconv.Itoa(f.val))
+		}
+	}
+	if cfg.Mode != "" {
+		args = append(args, "--mode", cfg.Mode)
+	}
+	if cfg.VNodes != 0 {
+		args = append(args, "--vnodes", strconv.Itoa(cfg.VNodes))
+	}
+	// Always passed: false is a setting here, not "unset" (kvnode's default
+	// is true, so omitting it would turn a requested fsync=false into true).
+	args = append(args, "--fsync="+strconv.FormatBool(cfg.Fsync))
+	if cfg.ReadRepair != "" {
+		args = append(args, "--read-repair", cfg.ReadRepair)
+	}
+	if cfg.RequestTimeout != 0 {
+		args = append(args, "--request-timeout", cfg.RequestTimeout.String())
+	}
+	if cfg.AdminToken != "" {
+		args = append(args, "--admin-token", cfg.AdminToken)
+	}
+	if cfg.Sloppy {
+		args = append(args, "--sloppy")
+	}
+	return append(args, cfg.ExtraArgs...)
+}
+
+// Redacted hides the admin token of a command line: logs end up in shared
+// reports.
+func Redacted(args []string) []string {
+	out := slices.Clone(args)
+	for i := 1; i < len(out); i++ {
+		if out[i-1] == "--admin-token" {
+			out[i] = "<redacted>"
+		}
+	}
+	return out
+}
+
+// CheckHealth asks addr's gRPC health service for the overall status and
+// returns nil if it is SERVING.
+func CheckHealth(ctx context.Context, addr string, timeout time.Duration) error {
+	conn, err := grpc.NewClient(addr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		// Nodes come up within a moment: retry connecting at that pace.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 20 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 200 * time.Millisecond},
+			MinConnectTimeout: timeout,
+		}))
+	if err != nil {
+		return fmt.Errorf("health check %s: %w", addr, err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true))
+	if err != nil {
+		return fmt.Errorf("health check %s: %w", addr, err)
+	}
+	if s := resp.GetStatus(); s != healthpb.HealthCheckResponse_SERVING {
+		return fmt.Errorf("health check %s: status %v", addr, s)
+	}
+	return nil
+}
+
+// logTailBytes is how much of a node's log LogTail reads.
+const logTailBytes = 4 << 10
+
+// LogTail returns the last lines of a log file, indented, for error messages.
+func LogTail(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() > logTailBytes {
+		if _, err := f.Seek(-logTailBytes, io.SeekEnd); err != nil {
+			return "(" + err.Error() + ")"
+		}
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	return Tail(string(data), 20)
+}
+
+// Tail returns the last n lines of text, indented.
+func Tail(text string, n int) string {
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return "  " + strings.Join(lines, "\n  ")
+}

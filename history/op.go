@@ -1,0 +1,112 @@
+// Package history holds the operation and nemesis-event records of a run and
+// the JSONL reader and writer for them.
+package history
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Type is the kind of a history record, as in Jepsen.
+type Type string
+
+const (
+	// Invoke is written before an operation is sent.
+	Invoke Type = "invoke"
+	// OK means the operation certainly happened.
+	OK Type = "ok"
+	// Fail means the operation certainly did not happen.
+	Fail Type = "fail"
+	// Info means the operation may or may not have happened. The process that
+	// issued it never issues another operation; its client continues under a
+	// new process id.
+	Info Type = "info"
+)
+
+// NemesisProcess is the process id of nemesis events.
+const NemesisProcess = -1
+
+// Operation names used by the workloads and the nemesis.
+const (
+	FRead  = "read"
+	FWrite = "write"
+	FAdd   = "add"
+	// FUpdate, FInsert and FRMW are the ycsb operations besides FRead.
+	FUpdate = "update"
+	FInsert = "insert"
+	FRMW    = "rmw"
+	// FMeasure is a marker, not a fault: a record of NemesisProcess whose
+	// Value is {"warmup_ns": W}. Latency and throughput figures cover only
+	// operations that start at or after its Time + W; what comes before (a
+	// ycsb load phase, a warmup) is in the history but not in the figures.
+	FMeasure = "measure"
+)
+
+// Op is one line of history.jsonl: an invoke or completion of a client
+// operation, or a nemesis event (Process == NemesisProcess).
+type Op struct {
+	Index   int64  `json:"index"`
+	Time    int64  `json:"time"` // monotonic nanoseconds since the run started
+	Process int    `json:"process"`
+	Type    Type   `json:"type"`
+	F       string `json:"f"`
+	Key     string `json:"key,omitempty"`
+	// Value is the argument of a write/add (a JSON integer), the result of a
+	// read (a JSON array of integers: the siblings of a register, the elements
+	// of a set; [] when the key is absent), or a nemesis event's description
+	// (a JSON object).
+	Value json.RawMessage `json:"value,omitempty"`
+	Node  string          `json:"node,omitempty"`
+	Error string          `json:"error,omitempty"`
+	// Intended is set on invocations of an open-loop run (a target rate): the
+	// time, on the same clock as Time, at which the schedule meant to send the
+	// operation. Time − Intended is how long it waited for a free client;
+	// latency measured from Intended is corrected for coordinated omission.
+	// 0 means none (closed loop), and completions never carry it.
+	Intended int64 `json:"intended,omitempty"`
+}
+
+// IsNemesis reports whether op is a nemesis event.
+func (op Op) IsNemesis() bool { return op.Process == NemesisProcess }
+
+// IntValue decodes Value as one integer.
+func (op Op) IntValue() (int64, error) {
+	var v int64
+	if err := json.Unmarshal(op.Value, &v); err != nil {
+		return 0, fmt.Errorf("op %d: value %q is not an integer: %w", op.Index, op.Value, err)
+	}
+	return v, nil
+}
+
+// IntsValue decodes Value as a list of integers; a missing value is nil.
+func (op Op) IntsValue() ([]int64, error) {
+	if len(op.Value) == 0 || string(op.Value) == "null" {
+		return nil, nil
+	}
+	var v []int64
+	if err := json.Unmarshal(op.Value, &v); err != nil {
+		return nil, fmt.Errorf("op %d: value %q is not a list of integers: %w", op.Index, op.Value, err)
+	}
+	return v, nil
+}
+
+// Int encodes an integer operation value.
+func Int(v int64) json.RawMessage { return json.RawMessage(fmt.Sprint(v)) }
+
+// Ints encodes a list of integers; nil encodes as [].
+func Ints(vs []int64) json.RawMessage {
+	if vs == nil {
+		vs = []int64{}
+	}
+	b, _ := json.Marshal(vs)
+	return b
+}
+
+// JSON encodes any value, for nemesis event descriptions.
+func JSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b, _ = json.Marshal(err.Error())
+	}
+	return b
+}

@@ -1,0 +1,462 @@
+// Package nemesis injects faults into a cluster on a schedule and records
+// each fault's start and stop in the history.
+package nemesis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/history"
+)
+
+// Fault kinds.
+const (
+	Partition = "partition"
+	Kill      = "kill"
+	Pause     = "pause"
+	Loss      = "loss"
+	Clock     = "clock"
+	// Membership changes the ring: it alternately adds a node (a spare
+	// the cluster starts, or one decommissioned before) and decommissions
+	// a member. Its stop undoes nothing: the next membership fault does.
+	Membership = "membership"
+)
+
+// Kinds lists every fault kind.
+var Kinds = []string{Partition, Kill, Pause, Loss, Clock, Membership}
+
+// Partition shapes.
+const (
+	IsolateOne     = "isolate-one"
+	Halves         = "halves"
+	MajoritiesRing = "majorities-ring"
+	Bridge         = "bridge"
+)
+
+// Shapes lists every partition shape.
+var Shapes = []string{IsolateOne, Halves, MajoritiesRing, Bridge}
+
+// Config is a fault schedule.
+type Config struct {
+	Faults []string
+	// Interval is the mean time between a heal and the next fault, and the
+	// mean length of a fault; each is drawn uniformly from ±50 % of it.
+	Interval time.Duration
+	// Shape is a partition shape, or "" for a random one each time.
+	Shape string
+	// LossRate is the share of packets dropped by a loss fault.
+	LossRate float64
+	// MaxSkew bounds clock offsets in both directions.
+	MaxSkew time.Duration
+	Seed    uint64
+}
+
+// DefaultConfig partitions and kills every 10 s.
+func DefaultConfig() Config {
+	return Config{Faults: []string{Partition, Kill}, Interval: 10 * time.Second, LossRate: 0.3, MaxSkew: 5 * time.Second, Seed: 1}
+}
+
+// ParseFaults parses "partition,kill" or "none".
+func ParseFaults(s string) ([]string, error) {
+	if s == "" || s == "none" {
+		return nil, nil
+	}
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if !slices.Contains(Kinds, f) {
+			return nil, fmt.Errorf("unknown fault %q (want some of %s, or none)", f, strings.Join(Kinds, ","))
+		}
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// Validate reports the first bad setting.
+func (c Config) Validate() error {
+	for _, f := range c.Faults {
+		if !slices.Contains(Kinds, f) {
+			return fmt.Errorf("unknown fault %q", f)
+		}
+	}
+	if len(c.Faults) > 0 && c.Interval <= 0 {
+		return fmt.Errorf("nemesis interval %v: must be positive", c.Interval)
+	}
+	if c.Shape != "" && !slices.Contains(Shapes, c.Shape) {
+		return fmt.Errorf("unknown partition shape %q (want %s)", c.Shape, strings.Join(Shapes, ", "))
+	}
+	if c.LossRate < 0 || c.LossRate > 1 {
+		return fmt.Errorf("loss rate %v: must be between 0 and 1", c.LossRate)
+	}
+	return nil
+}
+
+// ClockSetter sets a node's clock offset (the node's admin API).
+type ClockSetter func(ctx context.Context, node string, offset time.Duration) error
+
+// Ring changes a node's ring membership through its admin API.
+type Ring interface {
+	// Join makes the node enter the ring; it returns once it is a member.
+	Join(ctx context.Context, node string) error
+	// Decommission makes the node hand its data over and leave the ring; it
+	// returns once it has left. The node keeps running.
+	Decommission(ctx context.Context, node string) error
+}
+
+// Option configures a Nemesis.
+type Option func(*Nemesis)
+
+// WithRing gives the nemesis the admin API the membership fault needs.
+func WithRing(r Ring) Option { return func(n *Nemesis) { n.ring = r } }
+
+// Nemesis runs a schedule against a cluster. At most one fault is active at
+// a time; Heal ends it, whatever it is.
+type Nemesis struct {
+	cfg   Config
+	cl    cluster.Cluster
+	clock ClockSetter
+	ring  Ring
+	rec   *history.Recorder
+	rng   *rand.Rand
+
+	mu     sync.Mutex
+	active *fault
+	// Ring membership as the membership fault left it: the ring's size at
+	// the start, and the nodes it decommissioned (still running).
+	initial int
+	left    []string
+}
+
+// fault is what must be undone.
+type fault struct {
+	kind   string
+	nodes  []string
+	skewed []string
+}
+
+// New checks that every requested fault can be applied on this cluster.
+func New(cfg Config, cl cluster.Cluster, clock ClockSetter, rec *history.Recorder, opts ...Option) (*Nemesis, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	n := &Nemesis{cfg: cfg, cl: cl, clock: clock, rec: rec, rng: rand.New(rand.NewPCG(cfg.Seed, 0x6e656d)), initial: len(cl.Nodes())}
+	for _, o := range opts {
+		o(n)
+	}
+	for _, f := range cfg.Faults {
+		if f == Partition || f == Loss {
+			if err := cl.NetworkError(); err != nil {
+				return nil, fmt.Errorf("fault %s: %w", f, err)
+			}
+		}
+		if f == Clock && clock == nil {
+			return nil, errors.New("fault clock: needs the nodes' admin service")
+		}
+		if f == Membership {
+			if n.ring == nil {
+				return nil, errors.New("fault membership: needs the nodes' admin service")
+			}
+			if _, ok := cl.(cluster.NodeAdder); !ok {
+				return nil, errors.New("fault membership: this backend cannot add nodes")
+			}
+		}
+	}
+	return n, nil
+}
+
+// Active describes the active fault for progress output ("" if none).
+func (n *Nemesis) Active() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.active == nil {
+		return ""
+	}
+	return n.active.kind + " " + strings.Join(n.active.nodes, ",")
+}
+
+func (n *Nemesis) jitter() time.Duration {
+	return n.cfg.Interval/2 + time.Duration(n.rng.Int64N(int64(n.cfg.Interval)+1))
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// Run alternates healthy periods and faults until ctx ends, then heals. A
+// fault that cannot be applied is recorded and ends the run with an error.
+func (n *Nemesis) Run(ctx context.Context) error {
+	if len(n.cfg.Faults) == 0 {
+		<-ctx.Done()
+		return nil
+	}
+	for {
+		if !sleep(ctx, n.jitter()) {
+			return nil
+		}
+		kind := n.cfg.Faults[n.rng.IntN(len(n.cfg.Faults))]
+		if err := n.start(ctx, kind); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if !sleep(ctx, n.jitter()) {
+			return nil
+		}
+		if err := n.Heal(ctx, "stop-"+kind); err != nil && ctx.Err() == nil {
+			return err
+		}
+	}
+}
+
+func (n *Nemesis) record(f string, value any, err error) {
+	op := history.Op{Process: history.NemesisProcess, Type: history.Info, F: f, Value: history.JSON(value)}
+	if err != nil {
+		op.Error = err.Error()
+	}
+	n.rec.Record(op)
+}
+
+func (n *Nemesis) ids() []string {
+	var ids []string
+	for _, nd := range n.cl.Nodes() {
+		ids = append(ids, nd.ID)
+	}
+	return ids
+}
+
+// targets picks one node, a minority or a majority.
+func (n *Nemesis) targets() ([]string, string) {
+	ids := n.ids()
+	n.rng.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	switch n.rng.IntN(3) {
+	case 0:
+		return ids[:1], "one"
+	case 1:
+		return ids[:max(1, (len(ids)-1)/2)], "minority"
+	}
+	return ids[:len(ids)/2+1], "majority"
+}
+
+func (n *Nemesis) start(ctx context.Context, kind string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	f := &fault{kind: kind}
+	var value map[string]any
+	var err error
+	switch kind {
+	case Partition:
+		shape := n.cfg.Shape
+		if shape == "" {
+			shape = Shapes[n.rng.IntN(len(Shapes))]
+		}
+		g := Grudge(shape, n.ids(), n.rng)
+		value = map[string]any{"shape": shape, "grudge": g}
+		err = n.cl.Partition(ctx, g)
+	case Loss:
+		f.nodes = n.ids()
+		value = map[string]any{"nodes": f.nodes, "rate": n.cfg.LossRate}
+		err = n.cl.Loss(ctx, f.nodes, n.cfg.LossRate)
+	case Kill, Pause:
+		nodes, how := n.targets()
+		value = map[string]any{"nodes": nodes, "targets": how}
+		for _, id := range nodes {
+			if kind == Kill {
+				err = errors.Join(err, n.cl.Kill(ctx, id))
+			} else {
+				err = errors.Join(err, n.cl.Pause(ctx, id))
+			}
+		}
+		f.nodes = nodes
+	case Membership:
+		return n.changeRing(ctx, f)
+	case Clock:
+		nodes, how := n.targets()
+		offsets := map[string]string{}
+		for _, id := range nodes {
+			skew := time.Duration(n.rng.Int64N(2*int64(n.cfg.MaxSkew)+1)) - n.cfg.MaxSkew
+			offsets[id] = skew.String()
+			err = errors.Join(err, n.clock(ctx, id, skew))
+			f.skewed = append(f.skewed, id)
+		}
+		f.nodes = nodes
+		value = map[string]any{"offsets": offsets, "targets": how}
+	}
+	n.active = f
+	n.record("start-"+kind, value, err)
+	if err != nil {
+		return fmt.Errorf("nemesis %s: %w", kind, err)
+	}
+	return nil
+}
+
+// Ring changes.
+const (
+	AddNode      = "add-node"     // a spare node starts and joins the ring
+	Rejoin       = "join"         // a decommissioned node joins again
+	Decommission = "decommission" // a member hands its data over and leaves
+)
+
+// nextRingChange picks the next membership change. The ring alternates
+// between its initial size and one more: when it is at its initial size a
+// node joins (one decommissioned before, else a new spare); otherwise a
+// random member is decommissioned.
+func nextRingChange(initial int, members, left []string, rng *rand.Rand) (action, node string) {
+	if len(members) <= initial {
+		if len(left) > 0 {
+			return Rejoin, left[0]
+		}
+		return AddNode, ""
+	}
+	return Decommission, members[rng.IntN(len(members))]
+}
+
+// changeRing applies the next membership change (n.mu held). Its start is
+// recorded before the ring changes, since that takes a while (data
+// streams); a failure ends the fault at once.
+func (n *Nemesis) changeRing(ctx context.Context, f *fault) error {
+	members := slices.DeleteFunc(n.ids(), func(id string) bool { return slices.Contains(n.left, id) })
+	action, node := nextRingChange(n.initial, members, n.left, n.rng)
+	var err error
+	if action == AddNode {
+		// The backend names the node: start it first (it is not in the
+		// ring before it joins, which is the change recorded).
+		var added cluster.Node
+		added, err = n.cl.(cluster.NodeAdder).AddNode(ctx)
+		node = added.ID
+	}
+	value := map[string]any{"action": action, "node": node}
+	n.record("start-"+Membership, value, nil)
+	switch {
+	case err != nil:
+	case action == AddNode:
+		err = n.ring.Join(ctx, node)
+	case action == Rejoin:
+		if err = n.ring.Join(ctx, node); err == nil {
+			n.left = slices.DeleteFunc(n.left, func(id string) bool { return id == node })
+		}
+	case action == Decommission:
+		if err = n.ring.Decommission(ctx, node); err == nil {
+			n.left = append(n.left, node)
+		}
+	}
+	f.nodes = []string{node}
+	if err != nil {
+		n.record("stop-"+Membership, value, err)
+		return fmt.Errorf("nemesis membership %s %s: %w", action, node, err)
+	}
+	n.active = f
+	return nil
+}
+
+// Heal undoes the active fault and records f ("stop-<kind>" or
+// history.FinalHeal). The final heal also clears the network and resumes
+// every node, whatever is believed active, so a run always ends healed.
+func (n *Nemesis) Heal(ctx context.Context, f string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	a := n.active
+	final := f == history.FinalHeal
+	if a == nil && !final {
+		return nil
+	}
+	var err error
+	var value map[string]any
+	if a != nil {
+		value = map[string]any{"kind": a.kind, "nodes": a.nodes}
+		switch a.kind {
+		case Partition, Loss:
+			err = n.cl.HealNetwork(ctx)
+		case Kill:
+			for _, id := range a.nodes {
+				err = errors.Join(err, n.cl.Start(ctx, id))
+			}
+		case Pause:
+			for _, id := range a.nodes {
+				err = errors.Join(err, n.cl.Resume(ctx, id))
+			}
+		case Clock:
+			for _, id := range a.skewed {
+				err = errors.Join(err, n.clock(ctx, id, 0))
+			}
+		}
+	}
+	if final {
+		if n.cl.NetworkError() == nil {
+			err = errors.Join(err, n.cl.HealNetwork(ctx))
+		}
+		for _, id := range n.ids() {
+			err = errors.Join(err, n.cl.Resume(ctx, id))
+		}
+	}
+	n.active = nil
+	n.record(f, value, err)
+	if err != nil {
+		return fmt.Errorf("nemesis heal: %w", err)
+	}
+	return nil
+}
+
+// Grudge builds a partition of the given shape over ids: for each node, the
+// nodes whose packets it drops. Every grudge is symmetric.
+func Grudge(shape string, ids []string, rng *rand.Rand) cluster.Grudge {
+	ids = slices.Clone(ids)
+	rng.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	g := cluster.Grudge{}
+	cut := func(a, b []string) {
+		for _, x := range a {
+			for _, y := range b {
+				g[x] = append(g[x], y)
+				g[y] = append(g[y], x)
+			}
+		}
+	}
+	switch shape {
+	case IsolateOne:
+		cut(ids[:1], ids[1:])
+	case Halves:
+		h := len(ids) / 2
+		cut(ids[:h], ids[h:])
+	case Bridge:
+		// Two halves that cannot talk, and one node that talks to both.
+		h := (len(ids) - 1) / 2
+		cut(ids[1:1+h], ids[1+h:])
+	case MajoritiesRing:
+		// Each node sees itself and its m nearest neighbours on each side of
+		// a ring, a majority; no two nodes see the same majority. (With three
+		// nodes everyone is a neighbour: no cut.)
+		k := len(ids)
+		m := (k / 2) / 2
+		if (k/2)%2 == 1 {
+			m++
+		}
+		for i, x := range ids {
+			for j, y := range ids {
+				if d := (j - i + k) % k; min(d, k-d) > m {
+					g[x] = append(g[x], y)
+				}
+			}
+		}
+	}
+	for k := range g {
+		slices.Sort(g[k])
+		g[k] = slices.Compact(g[k])
+	}
+	return g
+}
