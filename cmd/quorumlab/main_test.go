@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const validHistory = `{"index":0,"time":0,"process":0,"type":"invoke","f":"write","key":"k","value":1}
+{"index":1,"time":10,"process":0,"type":"ok","f":"write","key":"k","value":1}
+{"index":2,"time":20,"process":1,"type":"invoke","f":"read","key":"k"}
+{"index":3,"time":30,"process":1,"type":"ok","f":"read","key":"k","value":[1]}
+`
+
+// A read after a completed write returns the initial (absent) value.
+const invalidHistory = `{"index":0,"time":0,"process":0,"type":"invoke","f":"write","key":"k","value":1}
+{"index":1,"time":10,"process":0,"type":"ok","f":"write","key":"k","value":1}
+{"index":2,"time":20,"process":1,"type":"invoke","f":"read","key":"k"}
+{"index":3,"time":30,"process":1,"type":"ok","f":"read","key":"k","value":[]}
+`
+
+func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name       string
+		args       []string
+		want       int
+		wantStderr string
+	}{
+		{"valid history", []string{"check", writeFile(t, dir, "valid.jsonl", validHistory)}, exitValid, ""},
+		{"invalid history", []string{"check", writeFile(t, dir, "invalid.jsonl", invalidHistory)}, exitInvalid, ""},
+		{"truncated last line is accepted", []string{"check", writeFile(t, dir, "trunc.jsonl", validHistory+`{"index":4,"ti`)}, exitValid, ""},
+		{"malformed line", []string{"check", writeFile(t, dir, "bad.jsonl", strings.Replace(validHistory, `"type":"ok","f":"write"`, `"type":ok`, 1))}, exitHarness, "line 2"},
+		{"missing history", []string{"check", filepath.Join(dir, "nope")}, exitHarness, "no such file"},
+		{"bad flag", []string{"run", "--nodes", "many"}, exitHarness, "invalid argument"},
+		{"unknown command", []string{"frobnicate"}, exitHarness, "unknown command"},
+		{"unknown fault", []string{"run", "--nemesis", "flood", "--backend", "none"}, exitHarness, "unknown fault"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			got := run(context.Background(), tt.args, &stdout, &stderr)
+			if got != tt.want {
+				t.Fatalf("exit %d, want %d; stderr: %s", got, tt.want, stderr.String())
+			}
+			if tt.wantStderr != "" && !strings.Contains(stderr.String(), tt.wantStderr) {
+				t.Fatalf("stderr %q does not mention %q", stderr.String(), tt.wantStderr)
+			}
+			if tt.want == exitHarness && strings.Count(strings.TrimSpace(stderr.String()), "\n") > 0 {
+				t.Fatalf("harness errors must be one line, got:\n%s", stderr.String())
+			}
+		})
+	}
+}
+
+func TestCheckRewritesResults(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "history.jsonl", invalidHistory)
+	var stdout, stderr bytes.Buffer
+	if got := run(context.Background(), []string{"check", dir}, &stdout, &stderr); got != exitInvalid {
+		t.Fatalf("exit %d, stderr %s", got, stderr.String())
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	if err != nil || !strings.Contains(string(b), `"verdict": "invalid"`) {
+		t.Fatalf("results.json: %v %s", err, b)
+	}
+	if !strings.Contains(stdout.String(), "INVALID") {
+		t.Fatalf("summary does not show the verdict:\n%s", stdout.String())
+	}
+}

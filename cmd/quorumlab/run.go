@@ -1,0 +1,164 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/cluster/local"
+	"github.com/quorumlab/quorumlab/harness"
+	"github.com/quorumlab/quorumlab/nemesis"
+	"github.com/quorumlab/quorumlab/results"
+)
+
+// envKVNodeBin passes the kvnode binary to the re-executed harness.
+const envKVNodeBin = "QUORUMLAB_KVNODE_BIN"
+
+func runCmd(stdout io.Writer, log *slog.Logger) *cobra.Command {
+	cfg := harness.DefaultConfig()
+	var faults string
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Start a cluster, run a workload under faults, check the history",
+		Long: `Start a cluster, run a workload under faults, check the history.
+
+With no flags: 5 local nodes, N3 W2 R2, lww, register workload, partitions and
+kills every ~10 s, for 60 s. Exit code 0 valid, 1 invalid, 2 unknown, 3 the
+harness itself failed.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := resolveRunFlags(cmd, &cfg, faults, quiet); err != nil {
+				return err
+			}
+			if cfg.Backend == "local" && !local.InNamespace() {
+				// Find or build kvnode out here, where the module proxy is
+				// reachable; the re-executed harness inherits the path.
+				bin, err := cluster.KVNodeBinary(cmd.Context(), cfg.Cluster.KVNodeBin, false)
+				if err != nil {
+					return err
+				}
+				os.Setenv(envKVNodeBin, bin)
+				cfg.Cluster.KVNodeBin = bin
+				// Run again inside a private user+network namespace, where
+				// network faults are nftables rules that touch nothing else.
+				code, err := local.Reexec(cmd.Context())
+				if err == nil {
+					return exitError{code}
+				}
+				if !errors.Is(err, local.ErrNoNamespace) {
+					return err
+				}
+				log.Warn("running without a private network namespace: partitions and packet loss are unavailable", "reason", err)
+			}
+			out, err := harness.Run(cmd.Context(), cfg, log)
+			if out.Dir != "" && (err == nil || out.Results.Verdict != "") {
+				results.Summary(stdout, out.Dir, out.Results)
+			}
+			if err != nil {
+				return err
+			}
+			if out.Interrupted {
+				return fmt.Errorf("interrupted; the history recorded until then was checked: %s", out.Results.Verdict)
+			}
+			return exitError{results.ExitCode(out.Results.Verdict)}
+		},
+	}
+	addRunFlags(cmd, &cfg, &faults, &quiet)
+	f := cmd.Flags()
+	f.IntVar(&cfg.Cluster.N, "n", cfg.Cluster.N, "replicas per key (N)")
+	f.IntVar(&cfg.Cluster.W, "w", cfg.Cluster.W, "write quorum (W)")
+	f.IntVar(&cfg.Cluster.R, "r", cfg.Cluster.R, "read quorum (R)")
+	f.StringVar(&cfg.Cluster.Mode, "mode", cfg.Cluster.Mode, "consistency mode: lww, vclock or linearizable")
+	f.BoolVar(&cfg.Cluster.Sloppy, "sloppy", false, "sloppy quorums with hinted handoff")
+	return cmd
+}
+
+// addRunFlags registers the flags `run` and `compare` share: the store, the
+// backend, the cluster except its quorums and mode, the workload, the
+// nemesis and the checker.
+func addRunFlags(cmd *cobra.Command, cfg *harness.Config, faults *string, quiet *bool) {
+	f := cmd.Flags()
+	f.StringVar(&cfg.Test, "test", cfg.Test, "test name, the store subdirectory (default: the workload name)")
+	f.StringVar(&cfg.Store, "store", cfg.Store, "root directory of stored runs")
+	f.StringVar(&cfg.Backend, "backend", cfg.Backend, "cluster backend: local (processes in a private network namespace) or docker (containers; needs a Docker engine on this Linux host)")
+	f.IntVar(&cfg.Cluster.Nodes, "nodes", cfg.Cluster.Nodes, "number of nodes")
+	f.StringVar(&cfg.Cluster.ReadRepair, "read-repair", cfg.Cluster.ReadRepair, "read repair: async, sync or off")
+	f.BoolVar(&cfg.Cluster.Fsync, "fsync", cfg.Cluster.Fsync, "nodes fsync before acknowledging writes")
+	f.IntVar(&cfg.Cluster.VNodes, "vnodes", cfg.Cluster.VNodes, "virtual nodes per node")
+	f.DurationVar(&cfg.Cluster.RequestTimeout, "request-timeout", cfg.Cluster.RequestTimeout, "coordinator deadline for replica replies")
+	f.StringVar(&cfg.Cluster.KVNodeBin, "kvnode-bin", "", "kvnode binary (default: build it from this module, or find it next to quorumlab or in PATH)")
+	f.StringVar(&cfg.Workload.Name, "workload", cfg.Workload.Name, "workload: register, set or ycsb")
+	f.IntVar(&cfg.Workload.Keys, "keys", cfg.Workload.Keys, "number of keys (register, set)")
+	f.StringVar(&cfg.Workload.YCSB, "ycsb", cfg.Workload.YCSB, "ycsb core workload: a (50/50 read/update), b (95/5), c (read only), d (95/5 read/insert, latest) or f (50/50 read/read-modify-write)")
+	f.IntVar(&cfg.Workload.Records, "records", cfg.Workload.Records, "keys the ycsb load phase inserts before the run")
+	f.IntVar(&cfg.Workload.ValueSize, "value-size", cfg.Workload.ValueSize, "bytes per ycsb value (at most kvnode's 10240-byte limit)")
+	f.StringVar(&cfg.Workload.Distribution, "distribution", cfg.Workload.Distribution, "ycsb key distribution: zipfian, uniform, latest or hotspot (default: latest for d, zipfian otherwise)")
+	f.DurationVar(&cfg.Workload.Warmup, "warmup", cfg.Workload.Warmup, "first part of the run left out of the latency and throughput figures")
+	f.IntVar(&cfg.Workload.Concurrency, "concurrency", cfg.Workload.Concurrency, "number of clients")
+	f.Float64Var(&cfg.Workload.Rate, "rate", 0, "total target rate in ops/s, open loop, latencies corrected for coordinated omission (0: closed loop)")
+	f.DurationVar(&cfg.Workload.TimeLimit, "time-limit", cfg.Workload.TimeLimit, "how long the workload runs")
+	f.Uint64Var(&cfg.Workload.Seed, "seed", cfg.Workload.Seed, "seed of the workload and nemesis choices")
+	f.DurationVar(&cfg.Workload.OpTimeout, "op-timeout", cfg.Workload.OpTimeout, "client deadline per operation; a write that times out is indeterminate")
+	f.StringVar(faults, "nemesis", "partition,kill", "faults: some of partition,kill,pause,loss,clock,membership, or none")
+	f.DurationVar(&cfg.Nemesis.Interval, "nemesis-interval", cfg.Nemesis.Interval, "mean time between faults and mean fault length (±50 %)")
+	f.StringVar(&cfg.Nemesis.Shape, "partition-shape", "", "isolate-one, halves, majorities-ring or bridge (default: random each time)")
+	f.Float64Var(&cfg.Nemesis.LossRate, "loss-rate", cfg.Nemesis.LossRate, "share of packets a loss fault drops")
+	f.DurationVar(&cfg.Nemesis.MaxSkew, "max-skew", cfg.Nemesis.MaxSkew, "largest clock offset of a clock fault, either direction")
+	f.DurationVar(&cfg.CheckTimeout, "check-timeout", cfg.CheckTimeout, "bound on the linearizability check; past it the verdict is unknown")
+	f.DurationVar(&cfg.Recovery, "recovery", cfg.Recovery, "time the healed cluster gets before final reads (set workload)")
+	f.BoolVar(quiet, "quiet", false, "no progress output")
+}
+
+// resolveRunFlags completes cfg from the flags addRunFlags registered.
+func resolveRunFlags(cmd *cobra.Command, cfg *harness.Config, faults string, quiet bool) error {
+	var err error
+	if cfg.Nemesis.Faults, err = nemesis.ParseFaults(faults); err != nil {
+		return err
+	}
+	if !cmd.Flags().Changed("test") {
+		cfg.Test = cfg.Workload.Name
+	}
+	cfg.Nemesis.Seed = cfg.Workload.Seed
+	if !quiet {
+		cfg.Progress = os.Stderr
+	}
+	if cfg.Cluster.KVNodeBin == "" {
+		cfg.Cluster.KVNodeBin = os.Getenv(envKVNodeBin)
+	}
+	return nil
+}
+
+func checkCmd(stdout io.Writer) *cobra.Command {
+	var workloadName string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "check RUN_DIR|HISTORY.jsonl",
+		Short: "Re-run the checkers on a stored history and rewrite results.json",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, hist, err := results.ResolveHistory(args[0])
+			if err != nil {
+				return err
+			}
+			if workloadName == "" {
+				workloadName = storedWorkload(dir)
+			}
+			res, err := harness.Check(cmd.Context(), hist, dir, workloadName, timeout)
+			if err != nil {
+				return err
+			}
+			results.Summary(stdout, dir, res)
+			return exitError{results.ExitCode(res.Verdict)}
+		},
+	}
+	cmd.Flags().StringVar(&workloadName, "workload", "", "register, set or ycsb (default: from the run's test.json, else register)")
+	cmd.Flags().DurationVar(&timeout, "check-timeout", 5*time.Minute, "bound on the linearizability check")
+	return cmd
+}

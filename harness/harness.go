@@ -1,0 +1,350 @@
+// Package harness runs one test end to end: it starts a cluster, drives the
+// workload and the nemesis, heals, makes the final reads, checks the history
+// and stores the results. It is the wiring between the packages that each do
+// one of those things.
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/quorumlab/quorumlab/checker"
+	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/cluster/docker"
+	"github.com/quorumlab/quorumlab/cluster/local"
+	"github.com/quorumlab/quorumlab/history"
+	"github.com/quorumlab/quorumlab/kvnode/client"
+	"github.com/quorumlab/quorumlab/nemesis"
+	"github.com/quorumlab/quorumlab/results"
+	"github.com/quorumlab/quorumlab/workload"
+)
+
+// Config is one test.
+type Config struct {
+	Test    string `json:"test"`
+	Store   string `json:"store"`
+	Backend string `json:"backend"`
+
+	Cluster  cluster.Config  `json:"cluster"`
+	Workload workload.Config `json:"workload"`
+	Nemesis  nemesis.Config  `json:"nemesis"`
+
+	// CheckTimeout bounds the linearizability check (0: none).
+	CheckTimeout time.Duration `json:"check_timeout"`
+	// Recovery is how long the healed cluster gets before the final reads.
+	Recovery time.Duration `json:"recovery"`
+	// Progress receives a progress line while the run goes (nil: none).
+	Progress io.Writer `json:"-"`
+}
+
+// DefaultConfig is the test `quorumlab run` runs with no flags: 5 local
+// nodes, N3 W2 R2 lww, a register workload, partitions and kills, 60 s.
+func DefaultConfig() Config {
+	return Config{
+		Test:    "register",
+		Store:   "store",
+		Backend: "local",
+		Cluster: cluster.Config{
+			Nodes: 5, N: 3, W: 2, R: 2, Mode: "lww", ReadRepair: "async", Fsync: true,
+			VNodes: 128, RequestTimeout: time.Second, AdminToken: "quorumlab",
+		},
+		Workload:     workload.DefaultConfig(),
+		Nemesis:      nemesis.DefaultConfig(),
+		CheckTimeout: 5 * time.Minute,
+		Recovery:     5 * time.Second,
+	}
+}
+
+// Outcome is what a run produced.
+type Outcome struct {
+	Dir     string
+	Results checker.Results
+	// Interrupted is set when ctx ended the run early; the results cover
+	// the history recorded until then.
+	Interrupted bool
+	// ClusterStart is the wall time from starting the nodes until every node
+	// saw every other as alive.
+	ClusterStart time.Duration
+}
+
+// testRecord is test.json: every setting, the seed, versions.
+type testRecord struct {
+	Config
+	Started   time.Time `json:"started"`
+	GoVersion string    `json:"go_version"`
+	Module    string    `json:"module_version"`
+}
+
+// Run runs one test. Errors are failures of the harness itself (the cluster
+// would not start, the store is not writable); a test that finds a bug is
+// not an error: see the verdict in the outcome.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err error) {
+	if err := validate(cfg); err != nil {
+		return Outcome{}, err
+	}
+	dir, err := results.NewRunDir(cfg.Store, cfg.Test, time.Now())
+	if err != nil {
+		return Outcome{}, err
+	}
+	out.Dir = dir
+	rec := testRecord{Config: cfg, Started: time.Now().UTC()}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		rec.GoVersion, rec.Module = bi.GoVersion, bi.Main.Version
+	}
+	if err := results.WriteJSON(filepath.Join(dir, results.TestFile), rec); err != nil {
+		return out, err
+	}
+
+	ccfg := cfg.Cluster
+	ccfg.Dir = dir
+	startedAt := time.Now()
+	cl, err := startCluster(ctx, cfg.Backend, ccfg, log)
+	if err != nil {
+		return out, err
+	}
+	defer func() {
+		// Teardown must happen even when ctx is already cancelled (Ctrl-C).
+		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if cerr := cl.Close(cctx); cerr != nil {
+			log.Error("tear down cluster", "err", cerr)
+			err = errors.Join(err, fmt.Errorf("tear down cluster: %w", cerr))
+		}
+	}()
+
+	targets, closeClients, err := dialAll(cl, cfg)
+	if err != nil {
+		return out, err
+	}
+	defer closeClients()
+	if err := waitMesh(ctx, targets, 30*time.Second); err != nil {
+		return out, fmt.Errorf("cluster did not form: %w", err)
+	}
+	out.ClusterStart = time.Since(startedAt)
+	if cfg.Progress != nil {
+		fmt.Fprintf(cfg.Progress, "cluster of %d nodes up in %v\n", len(targets), out.ClusterStart.Round(time.Millisecond))
+	}
+
+	hw, err := history.Create(filepath.Join(dir, results.HistoryFile))
+	if err != nil {
+		return out, err
+	}
+	recorder := history.NewRecorder(hw, history.NewClock())
+	nem, err := nemesis.New(cfg.Nemesis, cl, clockSetter(targets), recorder,
+		nemesis.WithRing(ringAdmin{cl: cl, token: cfg.Cluster.AdminToken}))
+	if err != nil {
+		hw.Close()
+		return out, err
+	}
+	// The ycsb load phase runs before the nemesis starts: faults are for the
+	// measured run.
+	if cfg.Workload.Name == workload.YCSB {
+		log.Info("loading ycsb records", "records", cfg.Workload.Records)
+	}
+	if err := workload.Load(ctx, cfg.Workload, targets, recorder); err != nil {
+		hw.Close()
+		return out, err
+	}
+
+	runCtx, stopRun := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var nemErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		nemErr = nem.Run(runCtx)
+	}()
+	stopProgress := progress(cfg, recorder, nem)
+	werr := workload.Run(runCtx, cfg.Workload, targets, recorder)
+	stopRun()
+	wg.Wait()
+	healCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	herr := nem.Heal(healCtx, history.FinalHeal)
+	cancel()
+	stopProgress()
+	out.Interrupted = ctx.Err() != nil
+
+	var ferr error
+	if werr == nil && herr == nil && !out.Interrupted {
+		if cfg.Workload.Name == workload.Set {
+			sleepCtx(ctx, cfg.Recovery)
+		}
+		ferr = workload.FinalReads(ctx, cfg.Workload, targets, recorder)
+	}
+	if cerr := hw.Close(); cerr != nil {
+		return out, fmt.Errorf("history: %w", cerr)
+	}
+	if err := errors.Join(werr, nemErr, herr, ferr, recorder.Err()); err != nil {
+		return out, err
+	}
+
+	// Check what is on disk, exactly what `quorumlab check` would read.
+	// An interrupted run is still checked: the history so far is data.
+	out.Results, err = Check(context.WithoutCancel(ctx), filepath.Join(dir, results.HistoryFile), dir, cfg.Workload.Name, cfg.CheckTimeout)
+	return out, err
+}
+
+// Check checks a stored history and writes its results into dir.
+func Check(ctx context.Context, hist, dir, workloadName string, timeout time.Duration) (checker.Results, error) {
+	ops, err := history.ReadFile(hist)
+	if err != nil {
+		return checker.Results{}, err
+	}
+	res := checker.Check(ctx, ops, checker.Options{Workload: workloadName, Timeout: timeout, Visualize: true})
+	if err := results.Write(dir, res); err != nil {
+		return res, err
+	}
+	return res, results.WriteReport(dir, ops, res)
+}
+
+func validate(cfg Config) error {
+	if err := cfg.Workload.Validate(); err != nil {
+		return err
+	}
+	if err := cfg.Nemesis.Validate(); err != nil {
+		return err
+	}
+	c := cfg.Cluster
+	if c.Nodes < 1 {
+		return fmt.Errorf("nodes=%d: need at least one", c.Nodes)
+	}
+	if c.N < 1 || c.N > c.Nodes {
+		return fmt.Errorf("N=%d: must be between 1 and the number of nodes (%d)", c.N, c.Nodes)
+	}
+	if c.W < 1 || c.W > c.N || c.R < 1 || c.R > c.N {
+		return fmt.Errorf("W=%d R=%d: both must be between 1 and N=%d", c.W, c.R, c.N)
+	}
+	if c.Mode == "linearizable" && c.W+c.R <= c.N {
+		return fmt.Errorf("mode linearizable needs W + R > N; got N=%d W=%d R=%d", c.N, c.W, c.R)
+	}
+	return nil
+}
+
+func startCluster(ctx context.Context, backend string, cfg cluster.Config, log *slog.Logger) (cluster.Cluster, error) {
+	switch backend {
+	case "local":
+		return local.Start(ctx, cfg, log)
+	case "docker":
+		return docker.Start(ctx, cfg, log)
+	}
+	return nil, fmt.Errorf("unknown backend %q (want local or docker)", backend)
+}
+
+func dialAll(cl cluster.Cluster, cfg Config) ([]workload.Target, func(), error) {
+	var targets []workload.Target
+	closeAll := func() {
+		for _, t := range targets {
+			t.Client.Close()
+		}
+	}
+	for _, n := range cl.Nodes() {
+		c, err := client.Dial(n.Addr, client.Options{Timeout: cfg.Workload.OpTimeout, AdminToken: cfg.Cluster.AdminToken})
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		targets = append(targets, workload.Target{Node: n.ID, Client: c})
+	}
+	return targets, closeAll, nil
+}
+
+// waitMesh waits until every node sees every other as alive, so the first
+// operations do not fail only because peer connections are still forming.
+func waitMesh(ctx context.Context, targets []workload.Target, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	var last error
+	for {
+		last = nil
+		for _, t := range targets {
+			st, err := t.Client.Status(ctx)
+			if err != nil {
+				last = fmt.Errorf("%s: %w", t.Node, err)
+				break
+			}
+			for _, m := range st.GetMembers() {
+				if m.GetState() != "alive" {
+					last = fmt.Errorf("%s sees %s as %s", t.Node, m.GetId(), m.GetState())
+				}
+				if rs := m.GetRingStatus(); rs == "joining" || rs == "leaving" {
+					last = fmt.Errorf("%s sees %s %s the ring", t.Node, m.GetId(), rs)
+				}
+			}
+		}
+		if last == nil {
+			return nil
+		}
+		if !sleepCtx(ctx, 100*time.Millisecond) {
+			return last
+		}
+	}
+}
+
+func clockSetter(targets []workload.Target) nemesis.ClockSetter {
+	return func(ctx context.Context, node string, offset time.Duration) error {
+		for _, t := range targets {
+			if t.Node == node {
+				return t.Client.SetClockOffset(ctx, offset)
+			}
+		}
+		return fmt.Errorf("no node %s", node)
+	}
+}
+
+// ringAdmin changes ring membership through the nodes' admin API, for the
+// membership fault; it dials nodes by id, added ones included.
+type ringAdmin struct {
+	cl    cluster.Cluster
+	token string
+}
+
+func (r ringAdmin) call(ctx context.Context, node string, f func(*client.Client, context.Context) error) error {
+	for _, n := range r.cl.Nodes() {
+		if n.ID == node {
+			c, err := client.Dial(n.Addr, client.Options{Timeout: 5 * time.Minute, AdminToken: r.token})
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			return f(c, ctx)
+		}
+	}
+	return fmt.Errorf("no node %s", node)
+}
+
+func (r ringAdmin) Join(ctx context.Context, node string) error {
+	return r.call(ctx, node, (*client.Client).Join)
+}
+
+func (r ringAdmin) Decommission(ctx context.Context, node string) error {
+	return r.call(ctx, node, (*client.Client).Decommission)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,135 @@
+package harness_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/quorumlab/quorumlab/checker"
+	"github.com/quorumlab/quorumlab/cluster/local"
+	"github.com/quorumlab/quorumlab/harness"
+	"github.com/quorumlab/quorumlab/history"
+	"github.com/quorumlab/quorumlab/nemesis"
+	"github.com/quorumlab/quorumlab/results"
+)
+
+// TestMain runs the tests inside a private user+network namespace, as
+// `quorumlab run` runs itself, so partitions are real nftables rules.
+func TestMain(m *testing.M) {
+	if !local.InNamespace() {
+		code, err := local.Reexec(context.Background())
+		if err == nil {
+			os.Exit(code)
+		}
+		if !errors.Is(err, local.ErrNoNamespace) || os.Getenv("CI") == "true" {
+			fmt.Fprintln(os.Stderr, "re-executing the tests in a namespace:", err)
+			os.Exit(3)
+		}
+		fmt.Fprintln(os.Stderr, "running without a private namespace; network fault tests will skip:", err)
+	}
+	os.Exit(m.Run())
+}
+
+func runTest(t *testing.T, mutate func(*harness.Config)) harness.Outcome {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end run; skipped with -short")
+	}
+	cfg := harness.DefaultConfig()
+	cfg.Store = t.TempDir()
+	cfg.Workload.TimeLimit = 25 * time.Second
+	cfg.Nemesis.Interval = 4 * time.Second
+	cfg.Cluster.Nodes = 5
+	mutate(&cfg)
+	for _, f := range cfg.Nemesis.Faults {
+		if (f == nemesis.Partition || f == nemesis.Loss) && !local.InNamespace() {
+			t.Skip("network faults need a private network namespace")
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, err := harness.Run(ctx, cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		t.Fatalf("run failed: %v", err)
+	}
+	for _, f := range []string{results.TestFile, results.HistoryFile, results.ResultsFile} {
+		if _, err := os.Stat(filepath.Join(out.Dir, f)); err != nil {
+			t.Errorf("run dir lacks %s: %v", f, err)
+		}
+	}
+	ops, err := history.ReadFile(filepath.Join(out.Dir, results.HistoryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	faults := history.Faults(ops)
+	if len(cfg.Nemesis.Faults) > 0 && len(faults) == 0 {
+		t.Fatalf("no fault was injected")
+	}
+	s := out.Results.Stats
+	t.Logf("verdict %s; %d faults; stats %+v", out.Results.Verdict, len(faults), s.Total)
+	return out
+}
+
+func TestLWWWeakQuorumIsNotLinearizable(t *testing.T) {
+	out := runTest(t, func(c *harness.Config) {
+		c.Cluster.Mode, c.Cluster.W, c.Cluster.R = "lww", 1, 1
+		c.Cluster.ReadRepair = "off"
+		c.Nemesis.Faults = []string{nemesis.Partition}
+	})
+	if out.Results.Verdict != checker.Invalid {
+		t.Fatalf("lww N3 W1 R1 under partitions: verdict %s, want invalid", out.Results.Verdict)
+	}
+	if out.Results.Staleness == nil || out.Results.Staleness.Stale == 0 {
+		t.Fatalf("no stale reads counted: %+v", out.Results.Staleness)
+	}
+	t.Logf("stale reads: %d of %d", out.Results.Staleness.Stale, out.Results.Staleness.Reads)
+}
+
+func TestLinearizableModeSurvivesFaults(t *testing.T) {
+	out := runTest(t, func(c *harness.Config) {
+		c.Cluster.Mode = "linearizable"
+		c.Nemesis.Faults = []string{nemesis.Partition, nemesis.Kill, nemesis.Pause}
+	})
+	if out.Results.Verdict != checker.Valid {
+		t.Fatalf("linearizable N3 W2 R2 under partitions, kills, pauses: verdict %s, want valid (%+v)",
+			out.Results.Verdict, out.Results.Linearizable)
+	}
+	if ok := out.Results.Availability.Total.OK; ok < 1000 {
+		t.Fatalf("only %d ok operations: the test did not exercise the cluster", ok)
+	}
+}
+
+func TestLWWSetLosesConcurrentAddsUnderClockSkew(t *testing.T) {
+	out := runTest(t, func(c *harness.Config) {
+		c.Cluster.Mode = "lww"
+		c.Workload.Name = "set"
+		c.Workload.Keys = 3
+		c.Nemesis.Faults = []string{nemesis.Clock}
+		c.Recovery = 2 * time.Second
+	})
+	set := out.Results.Set
+	if set == nil || set.Lost == 0 || out.Results.Verdict != checker.Invalid {
+		t.Fatalf("lww set under clock skew: verdict %s, set %+v; want lost adds", out.Results.Verdict, set)
+	}
+	t.Logf("lost %d of %d acknowledged adds", set.Lost, set.Acknowledged)
+}
+
+func TestVClockSetLosesNothing(t *testing.T) {
+	out := runTest(t, func(c *harness.Config) {
+		c.Cluster.Mode = "vclock"
+		c.Workload.Name = "set"
+		c.Nemesis.Faults = []string{nemesis.Partition, nemesis.Kill}
+	})
+	set := out.Results.Set
+	if set == nil || out.Results.Verdict != checker.Valid || set.Lost != 0 {
+		t.Fatalf("vclock set under partitions and kills: verdict %s, set %+v; want nothing lost", out.Results.Verdict, set)
+	}
+	if set.Acknowledged < 500 {
+		t.Fatalf("only %d acknowledged adds: the test did not exercise the cluster", set.Acknowledged)
+	}
+}

@@ -1,0 +1,170 @@
+package results
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"os"
+	"path"
+	"slices"
+
+	"github.com/quorumlab/quorumlab/checker"
+)
+
+// Server serves a run store over HTTP: an index of runs and comparisons at
+// /, and the store's files below it. Files are opened through an os.Root, so
+// neither ".." nor a symlink leads outside the store.
+type Server struct {
+	root  *os.Root
+	files http.Handler
+}
+
+// NewServer serves the store at dir.
+func NewServer(dir string) (*Server, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return &Server{root: root, files: http.FileServerFS(root.FS())}, nil
+}
+
+// Close releases the store directory.
+func (s *Server) Close() error { return s.root.Close() }
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if r.URL.Path != "/" {
+		s.files.ServeHTTP(w, r)
+		return
+	}
+	page, err := s.index()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(page)
+}
+
+type indexRun struct {
+	Dir     string // slash path relative to the store
+	Stamp   string
+	Info    testInfo
+	Verdict checker.Verdict
+	// Which files the run has so far.
+	Report, Results, History bool
+}
+
+type indexComparison struct {
+	Dir   string
+	Stamp string
+	C     Comparison
+}
+
+// index scans the store on every request: it is a directory of files that
+// runs add to, and a scan of even a few thousand runs is quick.
+func (s *Server) index() ([]byte, error) {
+	fsys := s.root.FS()
+	tests, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return nil, fmt.Errorf("read store: %w", err)
+	}
+	var runs []indexRun
+	var comps []indexComparison
+	for _, t := range tests {
+		if !t.IsDir() { // files, and symlinks such as latest
+			continue
+		}
+		stamps, err := fs.ReadDir(fsys, t.Name())
+		if err != nil {
+			continue
+		}
+		for _, st := range stamps {
+			if !st.IsDir() {
+				continue
+			}
+			dir := path.Join(t.Name(), st.Name())
+			if b, err := fs.ReadFile(fsys, path.Join(dir, CompareJSON)); err == nil {
+				ic := indexComparison{Dir: dir, Stamp: st.Name()}
+				if json.Unmarshal(b, &ic.C) == nil {
+					comps = append(comps, ic)
+				}
+				continue
+			}
+			run, ok := readIndexRun(fsys, dir)
+			if ok {
+				run.Stamp = st.Name()
+				runs = append(runs, run)
+			}
+		}
+	}
+	// Newest first; timestamps in directory names sort as strings.
+	slices.SortFunc(runs, func(a, b indexRun) int { return cmp.Or(cmp.Compare(b.Stamp, a.Stamp), cmp.Compare(a.Dir, b.Dir)) })
+	slices.SortFunc(comps, func(a, b indexComparison) int { return cmp.Compare(b.Stamp, a.Stamp) })
+	var buf bytes.Buffer
+	if err := indexTemplate.Execute(&buf, struct {
+		Runs        []indexRun
+		Comparisons []indexComparison
+	}{runs, comps}); err != nil {
+		return nil, fmt.Errorf("render index: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// readIndexRun reads what the index shows of the run in dir; ok is false if
+// dir holds no run.
+func readIndexRun(fsys fs.FS, dir string) (run indexRun, ok bool) {
+	run.Dir = dir
+	tb, terr := fs.ReadFile(fsys, path.Join(dir, TestFile))
+	if terr == nil {
+		_ = json.Unmarshal(tb, &run.Info) // a damaged test.json still lists the run
+	}
+	rb, rerr := fs.ReadFile(fsys, path.Join(dir, ResultsFile))
+	if rerr == nil {
+		var v struct {
+			Verdict checker.Verdict `json:"verdict"`
+		}
+		if json.Unmarshal(rb, &v) == nil {
+			run.Verdict = v.Verdict
+		}
+	}
+	_, herr := fs.Stat(fsys, path.Join(dir, HistoryFile))
+	if terr != nil && rerr != nil && herr != nil {
+		return run, false
+	}
+	_, err := fs.Stat(fsys, path.Join(dir, ReportFile))
+	run.Report, run.Results, run.History = err == nil, rerr == nil, herr == nil
+	return run, true
+}
+
+var indexTemplate = template.Must(template.Must(reportTemplate.Clone()).New("index").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>quorumlab store</title>
+<style>` + styles + `</style></head>
+<body><main>
+<h1>quorumlab store</h1>
+<p class="sub">{{len .Runs}} runs, {{len .Comparisons}} comparisons</p>
+<h2>Comparisons</h2>
+{{if .Comparisons}}<table><tr><th>time</th><th>workload</th><th>faults</th><th>configurations</th><th></th></tr>
+{{range .Comparisons}}<tr><td>{{if .C.Started.IsZero}}{{.Stamp}}{{else}}{{time .C.Started}}{{end}}</td><td>{{.C.Workload}}</td><td>{{.C.Nemesis}}</td>
+<td>{{range .C.Rows}}<span style="white-space:nowrap">{{.Label}} <span class="verdict v-{{.Verdict}}">{{if .Error}}FAILED{{else}}{{upper .Verdict}}{{end}}</span></span> {{end}}</td>
+<td><a href="{{.Dir}}/compare.html">compare.html</a> · <a href="{{.Dir}}/compare.md">.md</a></td></tr>
+{{end}}</table>{{else}}<p>None yet: <code>quorumlab compare</code> makes one.</p>{{end}}
+<h2>Runs</h2>
+{{if .Runs}}<table><tr><th>time</th><th>test</th><th>configuration</th><th>workload</th><th>faults</th><th>verdict</th><th>files</th></tr>
+{{range .Runs}}<tr><td>{{if .Info.Started.IsZero}}{{.Stamp}}{{else}}{{time .Info.Started}}{{end}}</td><td>{{.Info.Test}}</td><td>{{.Info.Quorum}}</td><td>{{.Info.Workload.Name}}</td><td>{{with .Info.Nemesis.Faults}}{{join .}}{{else}}none{{end}}</td>
+<td>{{if .Verdict}}<span class="verdict v-{{.Verdict}}">{{upper .Verdict}}</span>{{else}}<span class="note">not checked</span>{{end}}</td>
+<td>{{if .Report}}<a href="{{.Dir}}/report.html">report</a> · {{end}}{{if .Results}}<a href="{{.Dir}}/results.json">results.json</a> · {{end}}{{if .History}}<a href="{{.Dir}}/history.jsonl">history</a> · {{end}}<a href="{{.Dir}}/">all files</a></td></tr>
+{{end}}</table>{{else}}<p>No runs yet: <code>quorumlab run</code> makes one.</p>{{end}}
+</main></body></html>
+`))

@@ -1,0 +1,164 @@
+// Package results lays out the run store (store/<test>/<timestamp>/), writes
+// a run's results and summary, and reads stored runs back.
+package results
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/quorumlab/quorumlab/checker"
+)
+
+// File names inside a run directory.
+const (
+	TestFile    = "test.json"
+	HistoryFile = "history.jsonl"
+	ResultsFile = "results.json"
+	NodesDir    = "nodes"
+	LatestLink  = "latest"
+)
+
+// NewRunDir creates store/<test>/<timestamp>/ (and nodes/ inside it) and
+// points store/latest at it.
+func NewRunDir(store, test string, now time.Time) (string, error) {
+	if test == "" || strings.ContainsAny(test, `/\`) || test == "." || test == ".." {
+		return "", fmt.Errorf("test name %q: must be a plain name", test)
+	}
+	stamp := now.UTC().Format("20060102T150405.000Z")
+	dir := filepath.Join(store, test, stamp)
+	if err := os.MkdirAll(filepath.Join(dir, NodesDir), 0o755); err != nil {
+		return "", fmt.Errorf("create run dir: %w", err)
+	}
+	link := filepath.Join(store, LatestLink)
+	rel, err := filepath.Rel(store, dir)
+	if err != nil {
+		return "", err
+	}
+	tmp := link + ".tmp"
+	os.Remove(tmp)
+	if err := os.Symlink(rel, tmp); err != nil {
+		return "", fmt.Errorf("link %s: %w", link, err)
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		return "", fmt.Errorf("link %s: %w", link, err)
+	}
+	return dir, nil
+}
+
+// WriteJSON writes v, indented, to path (atomically: temp file and rename).
+func WriteJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return os.Rename(tmp, path)
+}
+
+// ResolveHistory accepts a run directory or a history file and returns the
+// run directory and the history path.
+func ResolveHistory(path string) (dir, hist string, err error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", "", fmt.Errorf("%s: %w", path, err)
+	}
+	if fi.IsDir() {
+		hist = filepath.Join(path, HistoryFile)
+		if _, err := os.Stat(hist); err != nil {
+			return "", "", fmt.Errorf("%s is not a run directory: %w", path, err)
+		}
+		return path, hist, nil
+	}
+	return filepath.Dir(path), path, nil
+}
+
+// Write stores a run's results in dir: results.json, porcupine's
+// visualization of every failing key (linear-<key>.html) and the latency
+// percentile distributions in HdrHistogram's text format (latency-<f>-<outcome>.hgrm).
+func Write(dir string, res checker.Results) error {
+	if err := WriteJSON(filepath.Join(dir, ResultsFile), res); err != nil {
+		return err
+	}
+	var errs []error
+	if res.Linearizable != nil {
+		for key, html := range res.Linearizable.Visualizations {
+			p := filepath.Join(dir, linearFile(key))
+			errs = append(errs, os.WriteFile(p, html, 0o644))
+		}
+	}
+	for _, s := range res.Latency.Ops {
+		p := filepath.Join(dir, hgrmFile(s.F, s.Outcome))
+		errs = append(errs, os.WriteFile(p, []byte(res.Latency.Percentiles(s.F, s.Outcome)), 0o644))
+	}
+	return errors.Join(errs...)
+}
+
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// Summary prints the verdicts, counts and latencies of a run.
+func Summary(w io.Writer, dir string, res checker.Results) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "verdict\t%s\n", strings.ToUpper(string(res.Verdict)))
+	if res.Error != "" {
+		fmt.Fprintf(tw, "error\t%s\n", res.Error)
+	}
+	if l := res.Linearizable; l != nil {
+		line := string(l.Verdict)
+		for _, a := range l.Anomalies {
+			line += fmt.Sprintf("; %s on key %s (%d ops)", a.Kind, a.Key, a.Count)
+		}
+		if l.Error != "" {
+			line += "; " + l.Error
+		}
+		fmt.Fprintf(tw, "linearizable\t%s\n", line)
+	}
+	if s := res.Staleness; s != nil {
+		fmt.Fprintf(tw, "stale reads\t%d of %d (%.1f%%)\n", s.Stale, s.Reads, 100*s.StaleShare)
+	}
+	if s := res.Set; s != nil {
+		fmt.Fprintf(tw, "set\t%s: attempted %d, acknowledged %d, lost %d, recovered %d, unexpected %d\n",
+			s.Verdict, s.Attempted, s.Acknowledged, s.Lost, s.Recovered, s.Unexpected)
+	}
+	a := res.Availability
+	fmt.Fprintf(tw, "availability\thealthy %.1f%% ok, under faults %.1f%% ok\n", 100*a.Healthy.Share, 100*a.Faulty.Share)
+	fmt.Fprintf(tw, "throughput\t%.0f ok ops/s\n", res.Latency.Throughput)
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "op\toutcome\tcount\tp50 ms\tp90 ms\tp99 ms\tp99.9 ms\tmax ms\t")
+	ops := slices.Clone(res.Latency.Ops)
+	for _, s := range ops {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", s.F, s.Outcome, s.Count, s.P50, s.P90, s.P99, s.P999, s.Max)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nrun stored in %s\n", dir)
+}
+
+// ExitCode maps a verdict to quorumlab's exit code.
+func ExitCode(v checker.Verdict) int {
+	switch v {
+	case checker.Valid:
+		return 0
+	case checker.Invalid:
+		return 1
+	}
+	return 2
+}
