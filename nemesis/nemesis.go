@@ -205,11 +205,13 @@ func (n *Nemesis) Run(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
+	var deck []string
 	for {
 		if !sleep(ctx, n.jitter()) {
 			return nil
 		}
-		kind := n.cfg.Faults[n.rng.IntN(len(n.cfg.Faults))]
+		var kind string
+		kind, deck = deal(deck, n.cfg.Faults, n.rng)
 		if err := n.start(ctx, kind); err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -223,6 +225,17 @@ func (n *Nemesis) Run(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// deal draws the next fault from a shuffled deck of every configured kind,
+// reshuffling when it is empty: the order is random, yet every kind occurs
+// once per round, so a short run still exercises each requested fault.
+func deal(deck, faults []string, rng *rand.Rand) (string, []string) {
+	if len(deck) == 0 {
+		deck = slices.Clone(faults)
+		rng.Shuffle(len(deck), func(i, j int) { deck[i], deck[j] = deck[j], deck[i] })
+	}
+	return deck[0], deck[1:]
 }
 
 func (n *Nemesis) record(f string, value any, err error) {

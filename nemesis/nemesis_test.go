@@ -90,3 +90,28 @@ func TestParseFaults(t *testing.T) {
 		}
 	}
 }
+
+func TestDealRunsEveryKindEachRound(t *testing.T) {
+	faults := []string{Partition, Kill, Pause, Clock}
+	rng := rand.New(rand.NewPCG(3, 3))
+	var deck []string
+	var orders [][]string
+	for round := 0; round < 50; round++ {
+		var got []string
+		for range faults {
+			var kind string
+			kind, deck = deal(deck, faults, rng)
+			got = append(got, kind)
+		}
+		sorted := slices.Clone(got)
+		slices.Sort(sorted)
+		want := slices.Sorted(slices.Values(faults))
+		if !slices.Equal(sorted, want) {
+			t.Fatalf("round %d dealt %v, want each of %v once", round, got, faults)
+		}
+		orders = append(orders, got)
+	}
+	if slices.EqualFunc(orders[1:], orders[:len(orders)-1], slices.Equal) {
+		t.Fatalf("every round dealt the same order %v: not shuffled", orders[0])
+	}
+}
