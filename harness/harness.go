@@ -90,6 +90,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 	if err := validate(cfg); err != nil {
 		return Outcome{}, err
 	}
+	// Blind ycsb updates would pile up siblings under vclock.
+	cfg.Workload.ReadBeforeUpdate = cfg.Cluster.Mode == "vclock"
 	dir, err := results.NewRunDir(cfg.Store, cfg.Test, time.Now())
 	if err != nil {
 		return Outcome{}, err

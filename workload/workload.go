@@ -52,6 +52,10 @@ type Config struct {
 	// latest or hotspot; "" is the workload's own (latest for d, else
 	// zipfian).
 	Distribution string
+	// ReadBeforeUpdate makes a ycsb update read the key first and write
+	// with the read's context, as Riak's YCSB binding does: under vclock
+	// blind writes would each add a sibling. Its latency covers both calls.
+	ReadBeforeUpdate bool
 }
 
 // DefaultConfig is a register workload on 8 keys, 10 clients, closed loop.

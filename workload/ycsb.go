@@ -260,7 +260,8 @@ type ycsb struct {
 	keyspace int64
 	// latestZeta is zeta(records−1), computed once for every client's
 	// latest generator.
-	latestZeta float64
+	latestZeta       float64
+	readBeforeUpdate bool
 }
 
 func newYCSB(cfg Config) (*ycsb, error) {
@@ -271,7 +272,7 @@ func newYCSB(cfg Config) (*ycsb, error) {
 	if cfg.Distribution != "" {
 		dist = cfg.Distribution
 	}
-	y := &ycsb{mix: mix, dist: dist, valueSize: cfg.ValueSize, records: int64(cfg.Records), ins: newInsertSeq(int64(cfg.Records))}
+	y := &ycsb{mix: mix, dist: dist, valueSize: cfg.ValueSize, records: int64(cfg.Records), ins: newInsertSeq(int64(cfg.Records)), readBeforeUpdate: cfg.ReadBeforeUpdate}
 	y.keyspace = y.records
 	if share := y.share(history.FInsert); share > 0 {
 		// YCSB predicts from its operation count; a run here is timed, so
@@ -368,14 +369,21 @@ func (y *ycsb) exec(ctx context.Context, c *client.Client, o op) (history.Type, 
 	case history.FRMW:
 		// YCSB's read-modify-write; the write carries the read's context so
 		// that under vclock it supersedes what it read.
-		res, err := c.Get(ctx, o.key)
-		if err != nil {
-			return history.Fail, nil, fmt.Errorf("read before write: %w", err)
-		}
-		_, err = c.Put(ctx, o.key, o.data, res.Context)
-		return outcome(err), nil, err
+		return readWrite(ctx, c, o)
+	}
+	if y.readBeforeUpdate {
+		return readWrite(ctx, c, o)
 	}
 	return put(ctx, c, o) // update: a blind write, as in YCSB
+}
+
+func readWrite(ctx context.Context, c *client.Client, o op) (history.Type, []int64, error) {
+	res, err := c.Get(ctx, o.key)
+	if err != nil {
+		return history.Fail, nil, fmt.Errorf("read before write: %w", err)
+	}
+	_, err = c.Put(ctx, o.key, o.data, res.Context)
+	return outcome(err), nil, err
 }
 
 func put(ctx context.Context, c *client.Client, o op) (history.Type, []int64, error) {
