@@ -29,7 +29,8 @@
 // Kill is SIGKILL and Start a docker start of the same container, so the data
 // dir (/data, in the container's writable layer) survives as a crashed
 // machine's disk does. Pause is docker pause. Each container's output goes
-// to nodes/<id>.log of the run, across restarts.
+// to nodes/<id>.log of the run, across restarts. The nodes gossip (port
+// 8000), so AddNode can start one more container that joins the ring.
 package docker
 
 import (
@@ -43,6 +44,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,7 +62,9 @@ import (
 
 const (
 	nodePort = 7000
-	dataDir  = "/data"
+	// gossipPort is kvnode's default gossip port for nodePort.
+	gossipPort = nodePort + 1000
+	dataDir    = "/data"
 	// maxNodes keeps node addresses within .11–.254 of the network's first
 	// /24: .255 is a /24's broadcast address.
 	maxNodes = 244
@@ -89,11 +93,19 @@ type Cluster struct {
 	provider *testcontainers.DockerProvider
 	cli      client.APIClient
 	runID    string
+	cfg      cluster.Config // with Dir absolute, for AddNode
+	image    string
+	labels   map[string]string
 	network  *testcontainers.DockerNetwork // nil until created
-	nodes    []*node                       // in id order
-	byID     map[string]*node
-	faults   faults
-	netErr   error
+	subnet   netip.Prefix
+
+	adding sync.Mutex   // one AddNode at a time
+	mu     sync.RWMutex // guards nodes and byID, which AddNode extends
+	nodes  []*node      // in id order
+	byID   map[string]*node
+
+	faults faults
+	netErr error
 	// stopGrace is how long a node may take to exit after SIGTERM.
 	stopGrace time.Duration
 
@@ -102,7 +114,10 @@ type Cluster struct {
 	closeErr  error
 }
 
-var _ cluster.Cluster = (*Cluster)(nil)
+var (
+	_ cluster.Cluster   = (*Cluster)(nil)
+	_ cluster.NodeAdder = (*Cluster)(nil)
+)
 
 // Start builds the node image if needed, creates the run's network and one
 // container per node, starts them and waits until all are healthy. If
@@ -139,11 +154,13 @@ func Start(ctx context.Context, cfg cluster.Config, log *slog.Logger) (*Cluster,
 		return nil, fmt.Errorf("start docker cluster: %w", err)
 	}
 
+	cfg.Dir = dir
 	c := &Cluster{
 		log: log, provider: provider, cli: provider.Client(), runID: newRunID(),
-		byID: make(map[string]*node), stopGrace: defaultStopGrace,
+		cfg: cfg, image: image, byID: make(map[string]*node), stopGrace: defaultStopGrace,
 	}
-	if err := c.create(ctx, cfg, dir, image); err != nil {
+	c.labels = c.makeLabels()
+	if err := c.create(ctx); err != nil {
 		return nil, c.abort(ctx, err)
 	}
 	if err := c.startAll(ctx); err != nil {
@@ -153,7 +170,7 @@ func Start(ctx context.Context, cfg cluster.Config, log *slog.Logger) (*Cluster,
 	if c.netErr != nil {
 		log.Warn("network faults unavailable", "err", c.netErr)
 	}
-	log.Info("docker cluster up", "nodes", len(c.nodes), "run", c.runID, "image", image, "network", c.network.Name)
+	log.Info("docker cluster up", "nodes", cfg.Nodes, "run", c.runID, "image", image, "network", c.network.Name)
 	return c, nil
 }
 
@@ -200,38 +217,86 @@ func Ping(ctx context.Context) error {
 	return p.Close()
 }
 
-// create makes the network and the stopped containers.
-func (c *Cluster) create(ctx context.Context, cfg cluster.Config, dir, image string) error {
-	labels := c.labels(dir)
-	nw, subnet, err := createNetwork(ctx, c.cli, labels)
+// create makes the network and the stopped containers. The nodes are the
+// founding ring (--peers) and gossip with each other (--join, gossip on
+// port nodePort+1000), so that nodes added later can join.
+func (c *Cluster) create(ctx context.Context) error {
+	nw, subnet, err := createNetwork(ctx, c.cli, c.labels)
 	if err != nil {
 		return err
 	}
-	c.network = nw
-	infos, err := nodeInfos(dir, subnet, cfg.Nodes)
-	if err != nil {
-		return err
-	}
+	c.network, c.subnet = nw, subnet
+	infos := make([]cluster.Node, c.cfg.Nodes)
 	peers := make([]string, len(infos))
-	for i, info := range infos {
-		peers[i] = info.ID + "=" + info.Addr
-	}
-	for _, info := range infos {
-		n := &node{info: info, ip: netip.MustParseAddr(info.IP)}
-		n.args = cluster.ServeArgs(cfg, info, dataDir, strings.Join(peers, ","))
-		if err := c.createContainer(ctx, n, image, labels); err != nil {
+	for i := range infos {
+		if infos[i], err = nodeInfo(c.cfg.Dir, subnet, i); err != nil {
 			return err
 		}
-		c.nodes = append(c.nodes, n)
-		c.byID[info.ID] = n
+		peers[i] = infos[i].ID + "=" + infos[i].Addr
+	}
+	for _, info := range infos {
+		if _, err := c.newNode(ctx, info, strings.Join(peers, ","), infos); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-func (c *Cluster) labels(dir string) map[string]string {
+// newNode creates the stopped container of a node and records it: a
+// founding ring member if peers is set, else one that joins the ring by
+// gossip. It gossips with seeds.
+func (c *Cluster) newNode(ctx context.Context, info cluster.Node, peers string, seeds []cluster.Node) (*node, error) {
+	cfg := c.cfg
+	cfg.ExtraArgs = nil
+	gossip := make([]string, len(seeds))
+	for i, s := range seeds {
+		gossip[i] = net.JoinHostPort(s.IP, strconv.Itoa(gossipPort))
+	}
+	args := cluster.ServeArgs(cfg, info, dataDir, peers)
+	args = append(args, "--join", strings.Join(gossip, ","))
+	n := &node{info: info, ip: netip.MustParseAddr(info.IP), args: append(args, c.cfg.ExtraArgs...)}
+	if err := c.createContainer(ctx, n, c.image, c.labels); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.nodes = append(c.nodes, n)
+	c.byID[info.ID] = n
+	c.mu.Unlock()
+	return n, nil
+}
+
+// AddNode starts node n<K+1> in a new container, which joins the cluster by
+// gossip and enters the ring on its own, and waits until it is healthy.
+// Network faults in effect apply to it from its start.
+func (c *Cluster) AddNode(ctx context.Context) (cluster.Node, error) {
+	c.adding.Lock()
+	defer c.adding.Unlock()
+	if c.closing.Load() {
+		return cluster.Node{}, errors.New("add node: cluster is closed")
+	}
+	seeds := c.Nodes()
+	info, err := nodeInfo(c.cfg.Dir, c.subnet, len(seeds))
+	if err != nil {
+		return cluster.Node{}, fmt.Errorf("add node: %w", err)
+	}
+	n, err := c.newNode(ctx, info, "", seeds)
+	if err == nil {
+		err = c.startContainer(ctx, n)
+	}
+	if err == nil {
+		err = c.waitHealthy(ctx, n)
+	}
+	if err != nil {
+		return cluster.Node{}, fmt.Errorf("add node: %w", err)
+	}
+	c.log.Info("node added", "node", info.ID, "addr", info.Addr)
+	return info, nil
+}
+
+func (c *Cluster) makeLabels() map[string]string {
 	return map[string]string{
 		labelRun:  c.runID,
-		labelDir:  dir,
+		labelDir:  c.cfg.Dir,
 		labelPID:  pidString(),
 		labelHost: hostname(),
 	}
@@ -276,26 +341,24 @@ func createNetwork(ctx context.Context, cli client.APIClient, labels map[string]
 	return nil, netip.Prefix{}, fmt.Errorf("create network: %w", lastErr)
 }
 
-// nodeInfos lays out node ids and addresses: n<i> at .(10+i) of subnet.
-func nodeInfos(dir string, subnet netip.Prefix, count int) ([]cluster.Node, error) {
+// nodeInfo lays out node i (from 0): n<i+1> at .(11+i) of subnet.
+func nodeInfo(dir string, subnet netip.Prefix, i int) (cluster.Node, error) {
 	if !subnet.Addr().Is4() || subnet.Bits() > 24 {
-		return nil, fmt.Errorf("network subnet %v: need an IPv4 /24 or larger", subnet)
+		return cluster.Node{}, fmt.Errorf("network subnet %v: need an IPv4 /24 or larger", subnet)
 	}
-	base := subnet.Masked().Addr().As4()
-	infos := make([]cluster.Node, count)
-	for i := range infos {
-		id := "n" + strconv.Itoa(i+1)
-		ip := base
-		ip[3] = byte(10 + i + 1)
-		addr := netip.AddrFrom4(ip).String()
-		infos[i] = cluster.Node{
-			ID:      id,
-			Addr:    net.JoinHostPort(addr, strconv.Itoa(nodePort)),
-			IP:      addr,
-			LogPath: filepath.Join(dir, "nodes", id+".log"),
-		}
+	if i >= maxNodes {
+		return cluster.Node{}, fmt.Errorf("node %d: at most %d nodes", i+1, maxNodes)
 	}
-	return infos, nil
+	ip := subnet.Masked().Addr().As4()
+	ip[3] = byte(10 + i + 1)
+	id := "n" + strconv.Itoa(i+1)
+	addr := netip.AddrFrom4(ip).String()
+	return cluster.Node{
+		ID:      id,
+		Addr:    net.JoinHostPort(addr, strconv.Itoa(nodePort)),
+		IP:      addr,
+		LogPath: filepath.Join(dir, "nodes", id+".log"),
+	}, nil
 }
 
 func newRunID() string {
@@ -308,9 +371,10 @@ func newRunID() string {
 // peers to become healthy. Containers start in parallel: each start takes
 // the engine a good half second.
 func (c *Cluster) startAll(ctx context.Context) error {
-	errs := make([]error, len(c.nodes))
+	nodes := c.all()
+	errs := make([]error, len(nodes))
 	var wg sync.WaitGroup
-	for i, n := range c.nodes {
+	for i, n := range nodes {
 		wg.Go(func() { errs[i] = c.startContainer(ctx, n) })
 	}
 	wg.Wait()
@@ -319,7 +383,7 @@ func (c *Cluster) startAll(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	for _, n := range c.nodes {
+	for _, n := range nodes {
 		wg.Go(func() {
 			if err := c.waitHealthy(ctx, n); err != nil {
 				cancel(err) // only the first cause sticks
@@ -332,15 +396,25 @@ func (c *Cluster) startAll(ctx context.Context) error {
 
 // Nodes returns the nodes in id order.
 func (c *Cluster) Nodes() []cluster.Node {
-	out := make([]cluster.Node, len(c.nodes))
-	for i, n := range c.nodes {
+	nodes := c.all()
+	out := make([]cluster.Node, len(nodes))
+	for i, n := range nodes {
 		out[i] = n.info
 	}
 	return out
 }
 
+// all returns the nodes, in id order.
+func (c *Cluster) all() []*node {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return slices.Clone(c.nodes)
+}
+
 func (c *Cluster) node(id string) (*node, error) {
+	c.mu.RLock()
 	n, ok := c.byID[id]
+	c.mu.RUnlock()
 	if !ok {
 		return nil, fmt.Errorf("unknown node %q", id)
 	}
@@ -367,9 +441,10 @@ func (c *Cluster) close(ctx context.Context) error {
 	defer cancel()
 
 	// No need to heal: a container's rules go with its network namespace.
-	errs := make([]error, len(c.nodes))
+	nodes := c.all()
+	errs := make([]error, len(nodes))
 	var wg sync.WaitGroup
-	for i, n := range c.nodes {
+	for i, n := range nodes {
 		wg.Go(func() { errs[i] = c.remove(ctx, n, grace) })
 	}
 	wg.Wait()

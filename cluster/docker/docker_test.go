@@ -12,6 +12,18 @@ import (
 	"github.com/quorumlab/quorumlab/cluster"
 )
 
+// nodeInfos lays out count nodes as Start and AddNode do.
+func nodeInfos(dir string, subnet netip.Prefix, count int) ([]cluster.Node, error) {
+	infos := make([]cluster.Node, count)
+	for i := range infos {
+		var err error
+		if infos[i], err = nodeInfo(dir, subnet, i); err != nil {
+			return nil, err
+		}
+	}
+	return infos, nil
+}
+
 func TestNodeInfos(t *testing.T) {
 	tests := []struct {
 		subnet  string
@@ -22,6 +34,7 @@ func TestNodeInfos(t *testing.T) {
 		{"172.18.0.0/16", 3, []string{"172.18.0.11", "172.18.0.12", "172.18.0.13"}, false},
 		{"192.168.32.0/20", 1, []string{"192.168.32.11"}, false},
 		{"10.1.2.0/24", maxNodes, nil, false},
+		{"10.1.2.0/24", maxNodes + 1, nil, true},
 		{"10.1.2.0/25", 3, nil, true},
 		{"fd00::/64", 3, nil, true},
 	}

@@ -104,9 +104,10 @@ func (c *Cluster) update(ctx context.Context, change func(*faults)) error {
 	change(&c.faults)
 	c.faults.mu.Unlock()
 
-	errs := make([]error, len(c.nodes))
+	nodes := c.all()
+	errs := make([]error, len(nodes))
 	var wg sync.WaitGroup
-	for i, n := range c.nodes {
+	for i, n := range nodes {
 		wg.Go(func() {
 			n.mu.Lock()
 			defer n.mu.Unlock()
@@ -163,14 +164,14 @@ func (c *Cluster) netfaultArgs(id string) []string {
 	defer c.faults.mu.Unlock()
 	var from, lossFrom []string
 	for _, src := range c.faults.grudge[id] {
-		if src != id {
-			from = append(from, c.byID[src].info.IP)
+		if n, _ := c.node(src); n != nil && src != id {
+			from = append(from, n.info.IP)
 		}
 	}
 	if c.faults.lossRate > 0 && slices.Contains(c.faults.lossIDs, id) {
 		for _, src := range c.faults.lossIDs {
-			if src != id {
-				lossFrom = append(lossFrom, c.byID[src].info.IP)
+			if n, _ := c.node(src); n != nil && src != id {
+				lossFrom = append(lossFrom, n.info.IP)
 			}
 		}
 	}
@@ -195,9 +196,10 @@ func (c *Cluster) netfaultArgs(id string) []string {
 // probeNetfault checks that every container can change its rules (the
 // kernel has nftables, the binary has the subcommand) by removing them.
 func (c *Cluster) probeNetfault(ctx context.Context) error {
-	errs := make([]error, len(c.nodes))
+	nodes := c.all()
+	errs := make([]error, len(nodes))
 	var wg sync.WaitGroup
-	for i, n := range c.nodes {
+	for i, n := range nodes {
 		wg.Go(func() {
 			n.mu.Lock()
 			defer n.mu.Unlock()

@@ -2,6 +2,7 @@ package docker_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"os"
@@ -176,5 +177,45 @@ func TestDockerLinearizableModeSurvivesFaults(t *testing.T) {
 	}
 	if ok := out.Results.Availability.Total.OK; ok < 1000 {
 		t.Fatalf("only %d ok operations: the test did not exercise the cluster", ok)
+	}
+}
+
+func TestDockerVClockSetSurvivesMembershipChanges(t *testing.T) {
+	out := runDocker(t, func(c *harness.Config) {
+		c.Cluster.Mode = "vclock"
+		c.Workload.Name = "set"
+		c.Workload.TimeLimit = 30 * time.Second
+		c.Nemesis.Faults = []string{nemesis.Membership, nemesis.Partition}
+		c.Nemesis.Interval = 2 * time.Second
+	})
+	set := out.Results.Set
+	if set == nil || out.Results.Verdict != checker.Valid || set.Lost != 0 {
+		t.Fatalf("vclock set under ring changes and partitions: verdict %s, set %+v; want nothing lost", out.Results.Verdict, set)
+	}
+	if set.Acknowledged < 200 {
+		t.Fatalf("only %d acknowledged adds: the test did not exercise the cluster", set.Acknowledged)
+	}
+	ops, err := history.ReadFile(filepath.Join(out.Dir, results.HistoryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	actions := map[string]int{}
+	for _, f := range history.Faults(ops) {
+		if f.Kind != nemesis.Membership {
+			continue
+		}
+		var v struct{ Action, Node string }
+		if err := json.Unmarshal(f.Value, &v); err != nil {
+			t.Fatal(err)
+		}
+		actions[v.Action]++
+		t.Logf("membership change: %s %s", v.Action, v.Node)
+	}
+	if actions[nemesis.AddNode] == 0 || actions[nemesis.Decommission] == 0 {
+		t.Fatalf("ring changes in the history: %v; want a node added and one decommissioned", actions)
+	}
+	// The added node's container ran and logged under the run like the others.
+	if log, err := os.ReadFile(filepath.Join(out.Dir, "nodes", "n6.log")); err != nil || !strings.Contains(string(log), `"msg":"serving"`) {
+		t.Errorf("added node n6's log lacks kvnode's output (%v)", err)
 	}
 }
