@@ -2,9 +2,11 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,6 +54,25 @@ func ServeArgs(cfg Config, n Node, dataDir, peers string) []string {
 		args = append(args, "--sloppy")
 	}
 	return append(args, cfg.ExtraArgs...)
+}
+
+// NodesDir checks a backend's node count and run directory, makes the
+// run's nodes/ directory and returns the run directory, absolute.
+func NodesDir(cfg Config, maxNodes int) (string, error) {
+	if cfg.Nodes < 1 || cfg.Nodes > maxNodes {
+		return "", fmt.Errorf("%d nodes: need 1 to %d", cfg.Nodes, maxNodes)
+	}
+	if cfg.Dir == "" {
+		return "", errors.New("no run directory (Config.Dir)")
+	}
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "nodes"), 0o755); err != nil {
+		return "", err
+	}
+	return dir, nil
 }
 
 // Redacted hides the admin token of a command line: logs end up in shared

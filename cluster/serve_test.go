@@ -84,3 +84,34 @@ func TestRedacted(t *testing.T) {
 		t.Error("Redacted changed its argument")
 	}
 }
+
+func TestNodesDir(t *testing.T) {
+	tmp := t.TempDir()
+	tests := []struct {
+		name    string
+		cfg     Config
+		wantErr string
+	}{
+		{"ok", Config{Nodes: 3, Dir: tmp + "/run"}, ""},
+		{"no nodes", Config{Nodes: 0, Dir: tmp}, "0 nodes: need 1 to 5"},
+		{"too many", Config{Nodes: 6, Dir: tmp}, "6 nodes: need 1 to 5"},
+		{"no dir", Config{Nodes: 3}, "no run directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir, err := NodesDir(tt.cfg, 5)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi, err := os.Stat(filepath.Join(dir, "nodes")); err != nil || !fi.IsDir() || !filepath.IsAbs(dir) {
+				t.Fatalf("run dir %q: nodes/ missing or path not absolute (%v)", dir, err)
+			}
+		})
+	}
+}

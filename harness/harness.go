@@ -21,6 +21,7 @@ import (
 	"github.com/quorumlab/quorumlab/cluster/docker"
 	"github.com/quorumlab/quorumlab/cluster/local"
 	"github.com/quorumlab/quorumlab/history"
+	"github.com/quorumlab/quorumlab/internal/ctxtime"
 	"github.com/quorumlab/quorumlab/kvnode/client"
 	"github.com/quorumlab/quorumlab/nemesis"
 	"github.com/quorumlab/quorumlab/results"
@@ -177,7 +178,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 	var ferr error
 	if werr == nil && herr == nil && !out.Interrupted {
 		if cfg.Workload.Name == workload.Set {
-			sleepCtx(ctx, cfg.Recovery)
+			ctxtime.Sleep(ctx, cfg.Recovery)
 		}
 		ferr = workload.FinalReads(ctx, cfg.Workload, targets, recorder)
 	}
@@ -284,7 +285,7 @@ func waitMesh(ctx context.Context, targets []workload.Target, limit time.Duratio
 		if last == nil {
 			return nil
 		}
-		if !sleepCtx(ctx, 100*time.Millisecond) {
+		if !ctxtime.Sleep(ctx, 100*time.Millisecond) {
 			return last
 		}
 	}
@@ -328,17 +329,6 @@ func (r ringAdmin) Join(ctx context.Context, node string) error {
 
 func (r ringAdmin) Decommission(ctx context.Context, node string) error {
 	return r.call(ctx, node, (*client.Client).Decommission)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // isTerminal reports whether w is a character device (a terminal).

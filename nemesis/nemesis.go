@@ -14,6 +14,7 @@ import (
 
 	"github.com/quorumlab/quorumlab/cluster"
 	"github.com/quorumlab/quorumlab/history"
+	"github.com/quorumlab/quorumlab/internal/ctxtime"
 )
 
 // Fault kinds.
@@ -187,17 +188,6 @@ func (n *Nemesis) jitter() time.Duration {
 	return n.cfg.Interval/2 + time.Duration(n.rng.Int64N(int64(n.cfg.Interval)+1))
 }
 
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
 // Run alternates healthy periods and faults until ctx ends, then heals. A
 // fault that cannot be applied is recorded and ends the run with an error.
 func (n *Nemesis) Run(ctx context.Context) error {
@@ -207,7 +197,7 @@ func (n *Nemesis) Run(ctx context.Context) error {
 	}
 	var deck []string
 	for {
-		if !sleep(ctx, n.jitter()) {
+		if !ctxtime.Sleep(ctx, n.jitter()) {
 			return nil
 		}
 		var kind string
@@ -218,7 +208,7 @@ func (n *Nemesis) Run(ctx context.Context) error {
 			}
 			return err
 		}
-		if !sleep(ctx, n.jitter()) {
+		if !ctxtime.Sleep(ctx, n.jitter()) {
 			return nil
 		}
 		if err := n.Heal(ctx, "stop-"+kind); err != nil && ctx.Err() == nil {

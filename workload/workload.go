@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/quorumlab/quorumlab/history"
+	"github.com/quorumlab/quorumlab/internal/ctxtime"
 	"github.com/quorumlab/quorumlab/kvnode/client"
 )
 
@@ -171,7 +172,7 @@ func Run(ctx context.Context, cfg Config, targets []Target, rec *history.Recorde
 					// The op may still take effect: this process is done.
 					process += cfg.Concurrency
 				}
-				if typ != history.OK && !sleepCtx(ctx, cfg.FailurePause) {
+				if typ != history.OK && !ctxtime.Sleep(ctx, cfg.FailurePause) {
 					return
 				}
 			}
@@ -370,23 +371,8 @@ func (p *pacer) wait(ctx context.Context) (int64, bool) {
 	at := max(p.start+int64(float64(k)*1e9/p.rate), 1) // 0 would mean none
 	// A slot due as the run ends is not issued (the timer and ctx can fire
 	// together, and select then picks either).
-	if !sleepCtx(ctx, time.Duration(at-p.now())) || ctx.Err() != nil {
+	if !ctxtime.Sleep(ctx, time.Duration(at-p.now())) || ctx.Err() != nil {
 		return 0, false
 	}
 	return at, true
-}
-
-// sleepCtx sleeps for d (not at all if d <= 0); false if ctx ended first.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

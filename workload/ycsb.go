@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 
 	"github.com/quorumlab/quorumlab/history"
+	"github.com/quorumlab/quorumlab/internal/ctxtime"
 	"github.com/quorumlab/quorumlab/kvnode/client"
 )
 
@@ -453,7 +454,7 @@ func Load(ctx context.Context, cfg Config, targets []Target, rec *history.Record
 					if typ == history.Info {
 						process += workers
 					}
-					if typ == history.OK || !sleepCtx(ctx, cfg.FailurePause) {
+					if typ == history.OK || !ctxtime.Sleep(ctx, cfg.FailurePause) {
 						break
 					}
 				}

@@ -126,17 +126,8 @@ func Start(ctx context.Context, cfg cluster.Config, log *slog.Logger) (*Cluster,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Nodes < 1 || cfg.Nodes > maxNodes {
-		return nil, fmt.Errorf("start docker cluster: %d nodes: need 1 to %d", cfg.Nodes, maxNodes)
-	}
-	if cfg.Dir == "" {
-		return nil, errors.New("start docker cluster: no run directory (Config.Dir)")
-	}
-	dir, err := filepath.Abs(cfg.Dir)
+	dir, err := cluster.NodesDir(cfg, maxNodes)
 	if err != nil {
-		return nil, fmt.Errorf("start docker cluster: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "nodes"), 0o755); err != nil {
 		return nil, fmt.Errorf("start docker cluster: %w", err)
 	}
 	provider, err := connect(ctx, log)
