@@ -58,7 +58,7 @@ func benchCluster(b *testing.B, mode kvnode.Mode, preload bool) *testCluster {
 				defer wg.Done()
 				for i := g; i < benchKeys; i += benchClients {
 					// W=3 so every replica holds the key before reads start.
-					if _, err := tc.clients[g%3].Put(ctx, benchKey(i), benchValue(i), nil, client.WithW(3)); err != nil {
+					if err := tc.clients[g%3].Put(ctx, benchKey(i), benchValue(i), nil, client.WithW(3)); err != nil {
 						errs <- fmt.Errorf("preload %s: %w", benchKey(i), err)
 						return
 					}
@@ -133,7 +133,7 @@ func stopCluster(tc *testCluster) {
 
 func BenchmarkPut(b *testing.B) {
 	put := func(ctx context.Context, cl *client.Client, i int) error {
-		_, err := cl.Put(ctx, benchKey(i), benchValue(i), nil)
+		err := cl.Put(ctx, benchKey(i), benchValue(i), nil)
 		return err
 	}
 	// vclock: blind writes from an empty context would pile up siblings
@@ -144,7 +144,7 @@ func BenchmarkPut(b *testing.B) {
 		if err != nil {
 			return err
 		}
-		_, err = cl.Put(ctx, benchKey(i), benchValue(i), res.Context)
+		err = cl.Put(ctx, benchKey(i), benchValue(i), res.Context)
 		return err
 	}
 	tests := []struct {

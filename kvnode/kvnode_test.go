@@ -28,7 +28,7 @@ func TestQuorumReadWrite(t *testing.T) {
 			tc := startCluster(t, 3, func(c *kvnode.Config) { c.Mode = mode })
 			ctx := ctxT(t)
 			c1, c2 := tc.clients[0], tc.clients[1]
-			if _, err := c1.Put(ctx, "k", []byte("v1"), nil); err != nil {
+			if err := c1.Put(ctx, "k", []byte("v1"), nil); err != nil {
 				t.Fatalf("put: %v", err)
 			}
 			res, err := c2.Get(ctx, "k")
@@ -50,7 +50,7 @@ func TestQuorumReadWrite(t *testing.T) {
 
 			// One replica down: W=2 and R=2 still succeed.
 			tc.stop(2)
-			if _, err := c1.Put(ctx, "k2", []byte("v2"), nil); err != nil {
+			if err := c1.Put(ctx, "k2", []byte("v2"), nil); err != nil {
 				t.Fatalf("put with one replica down: %v", err)
 			}
 			if res, err := c2.Get(ctx, "k2"); err != nil || !slices.Equal(strs(res.Values), []string{"v2"}) {
@@ -59,7 +59,7 @@ func TestQuorumReadWrite(t *testing.T) {
 
 			// Two down: the write is definitely not applied…
 			tc.stop(1)
-			_, err = c1.Put(ctx, "k3", []byte("lost"), nil)
+			err = c1.Put(ctx, "k3", []byte("lost"), nil)
 			if client.KindOf(err) != client.Unavailable {
 				t.Fatalf("put with two replicas down: err = %v, want unavailable", err)
 			}
@@ -87,7 +87,7 @@ func TestVClockSiblings(t *testing.T) {
 	// coordinators, and one more through the first coordinator: three
 	// concurrent versions.
 	for i, v := range []string{"a", "b", "c"} {
-		if _, err := tc.clients[i%2].Put(ctx, "cart", []byte(v), nil); err != nil {
+		if err := tc.clients[i%2].Put(ctx, "cart", []byte(v), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -100,7 +100,7 @@ func TestVClockSiblings(t *testing.T) {
 	}
 	// A write with the merged context supersedes all three.
 	merged := strings.Join(client.SetElements([][]byte{[]byte("a"), []byte("b,c")}), ",")
-	if _, err := tc.clients[2].Put(ctx, "cart", []byte(merged), res.Context); err != nil {
+	if err := tc.clients[2].Put(ctx, "cart", []byte(merged), res.Context); err != nil {
 		t.Fatal(err)
 	}
 	for i, c := range tc.clients {
@@ -114,10 +114,10 @@ func TestVClockSiblings(t *testing.T) {
 	}
 	// A write with a stale context (it saw only the reconciled version's
 	// ancestors) becomes a sibling, not an overwrite.
-	if _, err := tc.clients[0].Put(ctx, "cart", []byte("d"), res.Context); err != nil {
+	if err := tc.clients[0].Put(ctx, "cart", []byte("d"), res.Context); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tc.clients[1].Put(ctx, "cart", []byte("e"), res.Context); err != nil {
+	if err := tc.clients[1].Put(ctx, "cart", []byte("e"), res.Context); err != nil {
 		t.Fatal(err)
 	}
 	res, _ = tc.clients[2].Get(ctx, "cart", client.WithR(3))
@@ -129,10 +129,10 @@ func TestVClockSiblings(t *testing.T) {
 func TestLWWHigherTimestampWins(t *testing.T) {
 	tc := startCluster(t, 3, func(c *kvnode.Config) { c.Mode = kvnode.ModeLWW })
 	ctx := ctxT(t)
-	if _, err := tc.clients[0].Put(ctx, "k", []byte("first"), nil); err != nil {
+	if err := tc.clients[0].Put(ctx, "k", []byte("first"), nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tc.clients[1].Put(ctx, "k", []byte("second"), nil); err != nil {
+	if err := tc.clients[1].Put(ctx, "k", []byte("second"), nil); err != nil {
 		t.Fatal(err)
 	}
 	if res, _ := tc.clients[2].Get(ctx, "k"); !slices.Equal(strs(res.Values), []string{"second"}) {
@@ -142,7 +142,7 @@ func TestLWWHigherTimestampWins(t *testing.T) {
 	if err := tc.clients[0].SetClockOffset(ctx, -time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tc.clients[0].Put(ctx, "k", []byte("skewed"), nil); err != nil {
+	if err := tc.clients[0].Put(ctx, "k", []byte("skewed"), nil); err != nil {
 		t.Fatal(err)
 	}
 	if res, _ := tc.clients[2].Get(ctx, "k", client.WithR(3)); !slices.Equal(strs(res.Values), []string{"second"}) {
@@ -172,20 +172,20 @@ func TestInvalidArguments(t *testing.T) {
 		call func() error
 		want string
 	}{
-		{"empty key", func() error { _, err := c.Put(ctx, "", []byte("v"), nil); return err }, "key is empty"},
-		{"oversize key", func() error { _, err := c.Put(ctx, strings.Repeat("k", 1025), []byte("v"), nil); return err }, "limit is 1024"},
+		{"empty key", func() error { err := c.Put(ctx, "", []byte("v"), nil); return err }, "key is empty"},
+		{"oversize key", func() error { err := c.Put(ctx, strings.Repeat("k", 1025), []byte("v"), nil); return err }, "limit is 1024"},
 		{"oversize key get", func() error { _, err := c.Get(ctx, strings.Repeat("k", 1025)); return err }, "limit is 1024"},
-		{"oversize value", func() error { _, err := c.Put(ctx, "k", make([]byte, 10*1024+1), nil); return err }, "limit is 10240 bytes"},
-		{"W too large", func() error { _, err := c.Put(ctx, "k", []byte("v"), nil, client.WithW(4)); return err }, "W=4"},
+		{"oversize value", func() error { err := c.Put(ctx, "k", make([]byte, 10*1024+1), nil); return err }, "limit is 10240 bytes"},
+		{"W too large", func() error { err := c.Put(ctx, "k", []byte("v"), nil, client.WithW(4)); return err }, "W=4"},
 		{"R too large", func() error { _, err := c.Get(ctx, "k", client.WithR(9)); return err }, "R=9"},
-		{"malformed context", func() error { _, err := c.Put(ctx, "k", []byte("v"), []byte{0xff, 0x01}); return err }, "malformed context"},
+		{"malformed context", func() error { err := c.Put(ctx, "k", []byte("v"), []byte{0xff, 0x01}); return err }, "malformed context"},
 		{"unsorted context", func() error {
 			c.Put(ctx, "k", []byte("v"), nil)
 			res, _ := c.Get(ctx, "k", client.WithR(3))
 			// Two encoded contexts one after the other decode as one clock
 			// with every entry twice: not a valid clock.
 			bad := append(append([]byte{}, res.Context...), res.Context...)
-			_, err := c.Put(ctx, "k", []byte("v"), bad)
+			err := c.Put(ctx, "k", []byte("v"), bad)
 			return err
 		}, "malformed context"},
 	}
@@ -198,7 +198,7 @@ func TestInvalidArguments(t *testing.T) {
 		})
 	}
 	// A value at the limit is fine.
-	if _, err := c.Put(ctx, "k", make([]byte, 10*1024), nil); err != nil {
+	if err := c.Put(ctx, "k", make([]byte, 10*1024), nil); err != nil {
 		t.Fatalf("value at the limit: %v", err)
 	}
 }
@@ -220,7 +220,7 @@ func TestRestartKeepsAcknowledgedWrites(t *testing.T) {
 			ctx := ctxT(t)
 			const keys = 200
 			for i := range keys {
-				if _, err := tc.clients[i%3].Put(ctx, fmt.Sprintf("k%d", i), []byte(fmt.Sprint(i)), nil); err != nil {
+				if err := tc.clients[i%3].Put(ctx, fmt.Sprintf("k%d", i), []byte(fmt.Sprint(i)), nil); err != nil {
 					t.Fatal(err)
 				}
 			}

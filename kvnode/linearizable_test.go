@@ -94,7 +94,7 @@ func testLinearizableUnderRestart(t *testing.T, w, r int) {
 				if i%2 == 0 {
 					v := strconv.FormatInt(nextVal.Add(1), 10)
 					op.Input = regInput{write: true, value: v}
-					_, err := cl.Put(octx, key, []byte(v), nil)
+					err := cl.Put(octx, key, []byte(v), nil)
 					switch {
 					case err == nil:
 						op.Output, op.Return = regOutput{}, time.Since(start).Nanoseconds()

@@ -39,7 +39,7 @@ func load(b *testing.B, tc *testCluster, coords []int, n int, opts ...client.Cal
 		wg.Go(func() {
 			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
 				k := fmt.Sprintf("k%d", i)
-				if _, err := tc.clients[coords[w%len(coords)]].Put(ctx, k, []byte(k), nil, opts...); err != nil {
+				if err := tc.clients[coords[w%len(coords)]].Put(ctx, k, []byte(k), nil, opts...); err != nil {
 					failed.Add(1)
 				}
 			}

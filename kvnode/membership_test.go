@@ -121,7 +121,7 @@ func TestGossipMembership(t *testing.T) {
 		map[string]string{"n1": "alive/member", "n2": "alive/member", "n3": "alive/member"})
 
 	ctx := ctxT(t)
-	if _, err := tc.clients[0].Put(ctx, "k", []byte("v"), nil); err != nil {
+	if err := tc.clients[0].Put(ctx, "k", []byte("v"), nil); err != nil {
 		t.Fatalf("put on a gossip-formed ring: %v", err)
 	}
 
@@ -131,10 +131,10 @@ func TestGossipMembership(t *testing.T) {
 		map[string]string{"n1": "alive/member", "n2": "alive/member", "n3": "dead/member"})
 	// The coordinator does not count on the dead replica: W=2 of the two
 	// alive ones succeeds, W=3 is refused without being sent.
-	if _, err := tc.clients[0].Put(ctx, "k2", []byte("v"), nil); err != nil {
+	if err := tc.clients[0].Put(ctx, "k2", []byte("v"), nil); err != nil {
 		t.Fatalf("W=2 put with one node dead: %v", err)
 	}
-	if _, err := tc.clients[0].Put(ctx, "k3", []byte("v"), nil, client.WithW(3)); client.KindOf(err) != client.Unavailable {
+	if err := tc.clients[0].Put(ctx, "k3", []byte("v"), nil, client.WithW(3)); client.KindOf(err) != client.Unavailable {
 		t.Fatalf("W=3 put with one node dead: err = %v, want unavailable", err)
 	}
 
@@ -197,7 +197,7 @@ func TestHintedHandoff(t *testing.T) {
 			}
 			tc.stop(3)
 			for i, k := range keys {
-				_, err := tc.clients[i%3].Put(ctx, k, []byte("v-"+k), nil)
+				err := tc.clients[i%3].Put(ctx, k, []byte("v-"+k), nil)
 				switch {
 				case sloppy && err != nil:
 					t.Fatalf("sloppy W=N put of %s with a home replica down: %v", k, err)
@@ -250,7 +250,7 @@ func TestAntiEntropyRestoresWipedNode(t *testing.T) {
 	ctx := ctxT(t)
 	const keys = 300
 	for i := range keys {
-		if _, err := tc.clients[i%3].Put(ctx, fmt.Sprintf("k%d", i), []byte(fmt.Sprint(i)), nil, client.WithW(3)); err != nil {
+		if err := tc.clients[i%3].Put(ctx, fmt.Sprintf("k%d", i), []byte(fmt.Sprint(i)), nil, client.WithW(3)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -308,14 +308,14 @@ func TestSloppyQuorumsDoNotOverlap(t *testing.T) {
 			others = append(others, i)
 		}
 	}
-	if _, err := tc.clients[others[0]].Put(ctx, key, []byte("old"), nil, client.WithW(3)); err != nil {
+	if err := tc.clients[others[0]].Put(ctx, key, []byte("old"), nil, client.WithW(3)); err != nil {
 		t.Fatal(err)
 	}
 	// Two home replicas down: the write goes to the third and a stand-in.
 	a, b, c := index[homes[0]], index[homes[1]], index[homes[2]]
 	tc.stop(a)
 	tc.stop(b)
-	if _, err := tc.clients[c].Put(ctx, key, []byte("new"), nil); err != nil {
+	if err := tc.clients[c].Put(ctx, key, []byte("new"), nil); err != nil {
 		t.Fatalf("sloppy W=2 put with two home replicas down: %v", err)
 	}
 	// The home replicas that saw it, and every stand-in, go down; the two

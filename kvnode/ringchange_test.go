@@ -24,7 +24,7 @@ func writers(tc *testCluster, coords []int, n int) (stop func() (acked, failed [
 			for i := 0; ctx.Err() == nil; i++ {
 				k := fmt.Sprintf("w%d-%d", w, i)
 				c := tc.clients[coords[i%len(coords)]]
-				_, err := c.Put(ctx, k, []byte(k), nil)
+				err := c.Put(ctx, k, []byte(k), nil)
 				mu.Lock()
 				if err == nil {
 					acked = append(acked, k)
@@ -60,7 +60,7 @@ func TestJoinAndDecommission(t *testing.T) {
 	defer cancelAll()
 	const before = 300
 	for i := range before {
-		if _, err := tc.clients[i%3].Put(ctx, fmt.Sprintf("k%d", i), []byte(fmt.Sprintf("k%d", i)), nil); err != nil {
+		if err := tc.clients[i%3].Put(ctx, fmt.Sprintf("k%d", i), []byte(fmt.Sprintf("k%d", i)), nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -40,7 +40,7 @@ func TestVClockConcurrentAddsLoseNothing(t *testing.T) {
 				}
 				elem := fmt.Sprintf("%d-%d", c, i)
 				elems := append(client.SetElements(res.Values), elem)
-				if _, err := cl.Put(ctx, key, client.EncodeSet(elems), res.Context); err == nil {
+				if err := cl.Put(ctx, key, client.EncodeSet(elems), res.Context); err == nil {
 					mu.Lock()
 					acked = append(acked, elem)
 					mu.Unlock()

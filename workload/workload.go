@@ -288,7 +288,7 @@ func registerOp(ctx context.Context, c *client.Client, o op) (history.Type, []in
 		}
 		return history.OK, vals, nil
 	}
-	_, err := c.Put(ctx, o.key, []byte(strconv.FormatInt(o.value, 10)), nil)
+	err := c.Put(ctx, o.key, []byte(strconv.FormatInt(o.value, 10)), nil)
 	return outcome(err), nil, err
 }
 
@@ -301,7 +301,7 @@ func addElement(ctx context.Context, c *client.Client, o op) (history.Type, []in
 		return history.Fail, nil, fmt.Errorf("read before add: %w", err)
 	}
 	elems := append(client.SetElements(res.Values), strconv.FormatInt(o.value, 10))
-	_, err = c.Put(ctx, o.key, client.EncodeSet(elems), res.Context)
+	err = c.Put(ctx, o.key, client.EncodeSet(elems), res.Context)
 	return outcome(err), nil, err
 }
 

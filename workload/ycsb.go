@@ -383,12 +383,12 @@ func readWrite(ctx context.Context, c *client.Client, o op) (history.Type, []int
 	if err != nil {
 		return history.Fail, nil, fmt.Errorf("read before write: %w", err)
 	}
-	_, err = c.Put(ctx, o.key, o.data, res.Context)
+	err = c.Put(ctx, o.key, o.data, res.Context)
 	return outcome(err), nil, err
 }
 
 func put(ctx context.Context, c *client.Client, o op) (history.Type, []int64, error) {
-	_, err := c.Put(ctx, o.key, o.data, nil)
+	err := c.Put(ctx, o.key, o.data, nil)
 	return outcome(err), nil, err
 }
 

@@ -74,7 +74,7 @@ func TestCluster(t *testing.T) {
 	// putAll writes through via with W=3: it succeeds only if via reaches
 	// every replica.
 	putAll := func(via, value string) error {
-		_, err := clients[via].Put(ctx, "k", []byte(value), nil, kvclient.WithW(3))
+		err := clients[via].Put(ctx, "k", []byte(value), nil, kvclient.WithW(3))
 		return err
 	}
 	// eventually retries a write for a while: after a heal, nodes take a
@@ -111,7 +111,7 @@ func TestCluster(t *testing.T) {
 	if err := putAll("n2", "v2"); err == nil {
 		t.Error("W=3 write succeeded with n1 isolated")
 	}
-	if _, err := clients["n2"].Put(ctx, "k", []byte("v2"), nil, kvclient.WithW(2)); err != nil {
+	if err := clients["n2"].Put(ctx, "k", []byte("v2"), nil, kvclient.WithW(2)); err != nil {
 		t.Errorf("W=2 write between n2 and n3 while n1 is isolated: %v", err)
 	}
 	must("healthy n1 while isolated (the harness is not cut off)", healthy("n1"))

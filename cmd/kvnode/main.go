@@ -218,7 +218,7 @@ func putCmd() *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			_, err = c.Put(cmd.Context(), args[0], []byte(args[1]), ctxb, client.WithW(w))
+			err = c.Put(cmd.Context(), args[0], []byte(args[1]), ctxb, client.WithW(w))
 			return err
 		},
 	}

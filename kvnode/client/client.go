@@ -108,16 +108,16 @@ func (c *Client) Get(ctx context.Context, key string, opts ...CallOption) (Resul
 }
 
 // Put writes value under key. context is what the last Get returned (nil for
-// a blind write); the returned context is that of the new version.
-func (c *Client) Put(ctx context.Context, key string, value, context []byte, opts ...CallOption) ([]byte, error) {
+// a blind write). No context comes back: under vclock one covering only the
+// new version would hide concurrent siblings, so read again to write again.
+func (c *Client) Put(ctx context.Context, key string, value, context []byte, opts ...CallOption) error {
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
 	o := collect(opts)
-	resp, err := c.kv.Put(ctx, &kvpb.PutRequest{Key: []byte(key), Value: value, Context: context, W: o.w})
-	if err != nil {
-		return nil, classify("put", err)
+	if _, err := c.kv.Put(ctx, &kvpb.PutRequest{Key: []byte(key), Value: value, Context: context, W: o.w}); err != nil {
+		return classify("put", err)
 	}
-	return resp.GetContext(), nil
+	return nil
 }
 
 // Delete writes a tombstone for key.
