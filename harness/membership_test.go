@@ -19,7 +19,6 @@ func TestVClockSetSurvivesMembershipChanges(t *testing.T) {
 		c.Workload.Name = "set"
 		c.Workload.TimeLimit = 40 * time.Second
 		c.Nemesis.Faults = []string{nemesis.Membership, nemesis.Partition, nemesis.Kill}
-		c.Nemesis.Interval = 3 * time.Second
 	})
 	set := out.Results.Set
 	if set == nil || out.Results.Verdict != checker.Valid || set.Lost != 0 {

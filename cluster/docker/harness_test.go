@@ -90,8 +90,10 @@ func runDocker(t *testing.T, mutate func(*harness.Config)) dockerOutcome {
 	cfg.Store = t.TempDir()
 	cfg.Cluster.Nodes = 5
 	cfg.Cluster.KVNodeBin = os.Getenv("QUORUMLAB_KVNODE_BIN")
-	cfg.Workload.TimeLimit = 20 * time.Second
-	cfg.Nemesis.Interval = 4 * time.Second
+	cfg.Workload.TimeLimit = 30 * time.Second
+	// Short phases (0.5–1.5 s): a round of every requested kind fits in the
+	// run with room to spare on a loaded 2-core machine.
+	cfg.Nemesis.Interval = time.Second
 	mutate(&cfg)
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
@@ -121,13 +123,14 @@ func runDocker(t *testing.T, mutate func(*harness.Config)) dockerOutcome {
 	if err != nil {
 		t.Fatal(err)
 	}
-	faults := history.Faults(ops)
-	if len(faults) == 0 {
-		t.Fatal("no fault was injected")
-	}
 	var kinds []string
-	for _, f := range faults {
+	for _, f := range history.Faults(ops) {
 		kinds = append(kinds, f.Kind)
+	}
+	for _, kind := range cfg.Nemesis.Faults {
+		if !slices.Contains(kinds, kind) {
+			t.Errorf("no %s fault in the run (faults: %v)", kind, kinds)
+		}
 	}
 	for i := 1; i <= cfg.Cluster.Nodes; i++ {
 		log, err := os.ReadFile(filepath.Join(out.Dir, "nodes", "n"+strconv.Itoa(i)+".log"))
@@ -162,15 +165,7 @@ func TestDockerLinearizableModeSurvivesFaults(t *testing.T) {
 	out := runDocker(t, func(c *harness.Config) {
 		c.Cluster.Mode, c.Cluster.N, c.Cluster.W, c.Cluster.R = "linearizable", 3, 2, 2
 		c.Nemesis.Faults = []string{nemesis.Partition, nemesis.Kill, nemesis.Pause}
-		// Each round deals every kind once; at a 2 s interval (1–3 s per
-		// phase) the three faults start within about 15 s of the 20 s run.
-		c.Nemesis.Interval = 2 * time.Second
 	})
-	for _, kind := range []string{nemesis.Partition, nemesis.Kill, nemesis.Pause} {
-		if !slices.Contains(out.Kinds, kind) {
-			t.Errorf("no %s fault in the run (faults: %v)", kind, out.Kinds)
-		}
-	}
 	if out.Results.Verdict != checker.Valid {
 		t.Fatalf("linearizable N3 W2 R2 under partitions, kills, pauses: verdict %s, want valid (%+v)",
 			out.Results.Verdict, out.Results.Linearizable)
@@ -184,9 +179,8 @@ func TestDockerVClockSetSurvivesMembershipChanges(t *testing.T) {
 	out := runDocker(t, func(c *harness.Config) {
 		c.Cluster.Mode = "vclock"
 		c.Workload.Name = "set"
-		c.Workload.TimeLimit = 30 * time.Second
+		c.Workload.TimeLimit = 40 * time.Second
 		c.Nemesis.Faults = []string{nemesis.Membership, nemesis.Partition}
-		c.Nemesis.Interval = 2 * time.Second
 	})
 	set := out.Results.Set
 	if set == nil || out.Results.Verdict != checker.Valid || set.Lost != 0 {
