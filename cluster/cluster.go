@@ -56,10 +56,12 @@ type Cluster interface {
 	// NetworkError is nil when partitions and packet loss can be applied, and
 	// otherwise says why not.
 	NetworkError() error
-	// Partition drops packets per the grudge (replacing any partition).
+	// Partition drops packets per the grudge, replacing any partition (an
+	// empty grudge removes it); loss rules stay.
 	Partition(ctx context.Context, g Grudge) error
 	// Loss drops the given share (0..1) of packets between every pair of the
-	// given nodes.
+	// given nodes, replacing any loss rules (no nodes or p = 0 removes them);
+	// partition rules stay.
 	Loss(ctx context.Context, ids []string, p float64) error
 	// HealNetwork removes every partition and loss rule.
 	HealNetwork(ctx context.Context) error

@@ -96,16 +96,21 @@ func TestLWWWeakQuorumIsNotLinearizable(t *testing.T) {
 }
 
 func TestLinearizableModeSurvivesFaults(t *testing.T) {
-	out := runTest(t, func(c *harness.Config) {
-		c.Cluster.Mode = "linearizable"
-		c.Nemesis.Faults = []string{nemesis.Partition, nemesis.Kill, nemesis.Pause}
-	})
-	if out.Results.Verdict != checker.Valid {
-		t.Fatalf("linearizable N3 W2 R2 under partitions, kills, pauses: verdict %s, want valid (%+v)",
-			out.Results.Verdict, out.Results.Linearizable)
-	}
-	if ok := out.Results.Availability.Total.OK; ok < 1000 {
-		t.Fatalf("only %d ok operations: the test did not exercise the cluster", ok)
+	for _, overlap := range []bool{false, true} {
+		t.Run(fmt.Sprintf("overlap=%v", overlap), func(t *testing.T) {
+			out := runTest(t, func(c *harness.Config) {
+				c.Cluster.Mode = "linearizable"
+				c.Nemesis.Faults = []string{nemesis.Partition, nemesis.Kill, nemesis.Pause}
+				c.Nemesis.Overlap = overlap
+			})
+			if out.Results.Verdict != checker.Valid {
+				t.Fatalf("linearizable N3 W2 R2 under partitions, kills, pauses: verdict %s, want valid (%+v)",
+					out.Results.Verdict, out.Results.Linearizable)
+			}
+			if ok := out.Results.Availability.Total.OK; ok < 1000 {
+				t.Fatalf("only %d ok operations: the test did not exercise the cluster", ok)
+			}
+		})
 	}
 }
 

@@ -6,10 +6,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quorumlab/quorumlab/cluster"
@@ -57,6 +59,11 @@ type Config struct {
 	// MaxSkew bounds clock offsets in both directions.
 	MaxSkew time.Duration
 	Seed    uint64
+	// Overlap gives each kind a schedule of its own, so that faults of
+	// different kinds overlap (as in Jepsen's combined nemesis). Faults on
+	// nodes (kill, pause, clock, membership) still never share a node.
+	// Without it one fault is active at a time.
+	Overlap bool
 }
 
 // DefaultConfig partitions and kills every 10 s.
@@ -119,8 +126,8 @@ type Option func(*Nemesis)
 // WithRing gives the nemesis the admin API the membership fault needs.
 func WithRing(r Ring) Option { return func(n *Nemesis) { n.ring = r } }
 
-// Nemesis runs a schedule against a cluster. At most one fault is active at
-// a time; Heal ends it, whatever it is.
+// Nemesis runs a schedule against a cluster: one fault at a time, or with
+// Config.Overlap at most one of each kind.
 type Nemesis struct {
 	cfg   Config
 	cl    cluster.Cluster
@@ -129,8 +136,11 @@ type Nemesis struct {
 	rec   *history.Recorder
 	rng   *rand.Rand
 
-	mu     sync.Mutex
-	active *fault
+	mu     sync.Mutex        // serializes fault changes; guards the fields below and rng
+	active map[string]*fault // by kind
+	// summary describes active for Active, which must not wait for a fault
+	// change (a restart can take seconds).
+	summary atomic.Pointer[string]
 	// Ring membership as the membership fault left it: the ring's size at
 	// the start, and the nodes it decommissioned (still running).
 	initial int
@@ -149,7 +159,8 @@ func New(cfg Config, cl cluster.Cluster, clock ClockSetter, rec *history.Recorde
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Nemesis{cfg: cfg, cl: cl, clock: clock, rec: rec, rng: rand.New(rand.NewPCG(cfg.Seed, 0x6e656d)), initial: len(cl.Nodes())}
+	n := &Nemesis{cfg: cfg, cl: cl, clock: clock, rec: rec, rng: rand.New(rand.NewPCG(cfg.Seed, 0x6e656d)),
+		active: map[string]*fault{}, initial: len(cl.Nodes())}
 	for _, o := range opts {
 		o(n)
 	}
@@ -174,17 +185,27 @@ func New(cfg Config, cl cluster.Cluster, clock ClockSetter, rec *history.Recorde
 	return n, nil
 }
 
-// Active describes the active fault for progress output ("" if none).
+// Active describes the active faults for progress output ("" if none).
 func (n *Nemesis) Active() string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.active == nil {
-		return ""
+	if s := n.summary.Load(); s != nil {
+		return *s
 	}
-	return n.active.kind + " " + strings.Join(n.active.nodes, ",")
+	return ""
+}
+
+// summarize updates what Active says (n.mu held).
+func (n *Nemesis) summarize() {
+	var out []string
+	for _, kind := range slices.Sorted(maps.Keys(n.active)) {
+		out = append(out, strings.TrimSpace(kind+" "+strings.Join(n.active[kind].nodes, ",")))
+	}
+	s := strings.Join(out, "; ")
+	n.summary.Store(&s)
 }
 
 func (n *Nemesis) jitter() time.Duration {
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	return n.cfg.Interval/2 + time.Duration(n.rng.Int64N(int64(n.cfg.Interval)+1))
 }
 
@@ -195,13 +216,36 @@ func (n *Nemesis) Run(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
+	if !n.cfg.Overlap {
+		return n.cycle(ctx, n.cfg.Faults)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(n.cfg.Faults))
+	var wg sync.WaitGroup
+	for i, kind := range n.cfg.Faults {
+		wg.Go(func() {
+			if errs[i] = n.cycle(ctx, []string{kind}); errs[i] != nil {
+				cancel() // one failure ends every schedule
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// cycle alternates healthy periods and faults of the given kinds, dealt in
+// rounds, until ctx ends.
+func (n *Nemesis) cycle(ctx context.Context, kinds []string) error {
 	var deck []string
 	for {
 		if !ctxtime.Sleep(ctx, n.jitter()) {
 			return nil
 		}
+		n.mu.Lock()
 		var kind string
-		kind, deck = deal(deck, n.cfg.Faults, n.rng)
+		kind, deck = deal(deck, kinds, n.rng)
+		n.mu.Unlock()
 		if err := n.start(ctx, kind); err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -244,17 +288,35 @@ func (n *Nemesis) ids() []string {
 	return ids
 }
 
-// targets picks one node, a minority or a majority.
+// busy reports whether a node fault (kill, pause, clock, membership) holds
+// node id: another must not pick it (n.mu held).
+func (n *Nemesis) busy(id string) bool {
+	for kind, f := range n.active {
+		if kind != Partition && kind != Loss && slices.Contains(f.nodes, id) {
+			return true
+		}
+	}
+	return false
+}
+
+// targets picks one node, a minority or a majority of the cluster among the
+// nodes no other node fault holds (as many as there are); none if all are
+// held.
 func (n *Nemesis) targets() ([]string, string) {
-	ids := n.ids()
-	n.rng.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	all := n.ids()
+	free := slices.DeleteFunc(slices.Clone(all), n.busy)
+	if len(free) == 0 {
+		return nil, ""
+	}
+	n.rng.Shuffle(len(free), func(i, j int) { free[i], free[j] = free[j], free[i] })
+	size, how := len(all)/2+1, "majority"
 	switch n.rng.IntN(3) {
 	case 0:
-		return ids[:1], "one"
+		size, how = 1, "one"
 	case 1:
-		return ids[:max(1, (len(ids)-1)/2)], "minority"
+		size, how = max(1, (len(all)-1)/2), "minority"
 	}
-	return ids[:len(ids)/2+1], "majority"
+	return free[:min(size, len(free))], how
 }
 
 func (n *Nemesis) start(ctx context.Context, kind string) error {
@@ -278,6 +340,9 @@ func (n *Nemesis) start(ctx context.Context, kind string) error {
 		err = n.cl.Loss(ctx, f.nodes, n.cfg.LossRate)
 	case Kill, Pause:
 		nodes, how := n.targets()
+		if len(nodes) == 0 {
+			return nil // every node is under another fault: skip this one
+		}
 		value = map[string]any{"nodes": nodes, "targets": how}
 		for _, id := range nodes {
 			if kind == Kill {
@@ -291,6 +356,9 @@ func (n *Nemesis) start(ctx context.Context, kind string) error {
 		return n.changeRing(ctx, f)
 	case Clock:
 		nodes, how := n.targets()
+		if len(nodes) == 0 {
+			return nil
+		}
 		offsets := map[string]string{}
 		for _, id := range nodes {
 			skew := time.Duration(n.rng.Int64N(2*int64(n.cfg.MaxSkew)+1)) - n.cfg.MaxSkew
@@ -301,7 +369,8 @@ func (n *Nemesis) start(ctx context.Context, kind string) error {
 		f.nodes = nodes
 		value = map[string]any{"offsets": offsets, "targets": how}
 	}
-	n.active = f
+	n.active[kind] = f
+	n.summarize()
 	n.record("start-"+kind, value, err)
 	if err != nil {
 		return fmt.Errorf("nemesis %s: %w", kind, err)
@@ -336,6 +405,16 @@ func nextRingChange(initial int, members, left []string, rng *rand.Rand) (action
 func (n *Nemesis) changeRing(ctx context.Context, f *fault) error {
 	members := slices.DeleteFunc(n.ids(), func(id string) bool { return slices.Contains(n.left, id) })
 	action, node := nextRingChange(n.initial, members, n.left, n.rng)
+	if action == Decommission && n.busy(node) {
+		free := slices.DeleteFunc(members, n.busy)
+		if len(free) == 0 {
+			return nil // every member is under another fault: skip this change
+		}
+		node = free[n.rng.IntN(len(free))]
+	}
+	if action == Rejoin && n.busy(node) {
+		return nil // killed or paused: it cannot join now
+	}
 	var err error
 	if action == AddNode {
 		// The backend names the node: start it first (it is not in the
@@ -364,28 +443,40 @@ func (n *Nemesis) changeRing(ctx context.Context, f *fault) error {
 		n.record("stop-"+Membership, value, err)
 		return fmt.Errorf("nemesis membership %s %s: %w", action, node, err)
 	}
-	n.active = f
+	n.active[Membership] = f
+	n.summarize()
 	return nil
 }
 
-// Heal undoes the active fault and records f ("stop-<kind>" or
-// history.FinalHeal). The final heal also clears the network and resumes
-// every node, whatever is believed active, so a run always ends healed.
+// Heal undoes an active fault and records f: "stop-<kind>" ends that kind's
+// fault, history.FinalHeal every one. The final heal also clears the network
+// and resumes every node, whatever is believed active, so a run always ends
+// healed.
 func (n *Nemesis) Heal(ctx context.Context, f string) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	a := n.active
 	final := f == history.FinalHeal
-	if a == nil && !final {
+	var ending []*fault
+	if final {
+		for _, kind := range slices.Sorted(maps.Keys(n.active)) {
+			ending = append(ending, n.active[kind])
+		}
+	} else if a := n.active[strings.TrimPrefix(f, "stop-")]; a != nil {
+		ending = []*fault{a}
+	}
+	if len(ending) == 0 && !final {
 		return nil
 	}
 	var err error
-	var value map[string]any
-	if a != nil {
-		value = map[string]any{"kind": a.kind, "nodes": a.nodes}
+	var value any
+	var healed []map[string]any
+	for _, a := range ending {
+		healed = append(healed, map[string]any{"kind": a.kind, "nodes": a.nodes})
 		switch a.kind {
-		case Partition, Loss:
-			err = n.cl.HealNetwork(ctx)
+		case Partition:
+			err = errors.Join(err, n.cl.Partition(ctx, cluster.Grudge{}))
+		case Loss:
+			err = errors.Join(err, n.cl.Loss(ctx, nil, 0))
 		case Kill:
 			for _, id := range a.nodes {
 				err = errors.Join(err, n.cl.Start(ctx, id))
@@ -400,6 +491,12 @@ func (n *Nemesis) Heal(ctx context.Context, f string) error {
 			}
 		}
 	}
+	switch {
+	case len(healed) == 1:
+		value = healed[0]
+	case len(healed) > 1:
+		value = healed
+	}
 	if final {
 		if n.cl.NetworkError() == nil {
 			err = errors.Join(err, n.cl.HealNetwork(ctx))
@@ -407,8 +504,11 @@ func (n *Nemesis) Heal(ctx context.Context, f string) error {
 		for _, id := range n.ids() {
 			err = errors.Join(err, n.cl.Resume(ctx, id))
 		}
+		clear(n.active)
+	} else {
+		delete(n.active, ending[0].kind)
 	}
-	n.active = nil
+	n.summarize()
 	n.record(f, value, err)
 	if err != nil {
 		return fmt.Errorf("nemesis heal: %w", err)

@@ -108,6 +108,7 @@ func addRunFlags(cmd *cobra.Command, cfg *harness.Config, faults *string, quiet 
 	f.DurationVar(&cfg.Workload.OpTimeout, "op-timeout", cfg.Workload.OpTimeout, "client deadline per operation; a write that times out is indeterminate")
 	f.StringVar(faults, "nemesis", "partition,kill", "faults: some of partition,kill,pause,loss,clock,membership, or none")
 	f.DurationVar(&cfg.Nemesis.Interval, "nemesis-interval", cfg.Nemesis.Interval, "mean time between faults and mean fault length (±50 %)")
+	f.BoolVar(&cfg.Nemesis.Overlap, "nemesis-overlap", cfg.Nemesis.Overlap, "give each fault kind its own schedule, so faults of different kinds overlap (node faults never share a node)")
 	f.StringVar(&cfg.Nemesis.Shape, "partition-shape", "", "isolate-one, halves, majorities-ring or bridge (default: random each time)")
 	f.Float64Var(&cfg.Nemesis.LossRate, "loss-rate", cfg.Nemesis.LossRate, "share of packets a loss fault drops")
 	f.DurationVar(&cfg.Nemesis.MaxSkew, "max-skew", cfg.Nemesis.MaxSkew, "largest clock offset of a clock fault, either direction")

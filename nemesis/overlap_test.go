@@ -1,0 +1,192 @@
+package nemesis
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/history"
+)
+
+// stateCluster keeps what faults did to its nodes and refuses what a real
+// backend could not do (pausing a killed node, skewing a dead node's clock).
+type stateCluster struct {
+	cluster.Cluster // unused methods panic
+	nodes           []cluster.Node
+
+	mu          sync.Mutex
+	killed      map[string]bool
+	paused      map[string]bool
+	partitioned bool
+	lossy       bool
+}
+
+func newStateCluster(k int) *stateCluster {
+	c := &stateCluster{killed: map[string]bool{}, paused: map[string]bool{}}
+	for i := range k {
+		c.nodes = append(c.nodes, cluster.Node{ID: fmt.Sprintf("n%d", i+1)})
+	}
+	return c
+}
+
+func (c *stateCluster) Nodes() []cluster.Node { return slices.Clone(c.nodes) }
+func (c *stateCluster) NetworkError() error   { return nil }
+
+func (c *stateCluster) Kill(_ context.Context, id string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.killed[id] || c.paused[id] {
+		return fmt.Errorf("kill %s: already killed or paused", id)
+	}
+	c.killed[id] = true
+	return nil
+}
+
+func (c *stateCluster) Start(_ context.Context, id string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.killed, id)
+	return nil
+}
+
+func (c *stateCluster) Pause(_ context.Context, id string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.killed[id] || c.paused[id] {
+		return fmt.Errorf("pause %s: killed or already paused", id)
+	}
+	c.paused[id] = true
+	return nil
+}
+
+func (c *stateCluster) Resume(_ context.Context, id string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.paused, id)
+	return nil
+}
+
+func (c *stateCluster) Partition(_ context.Context, g cluster.Grudge) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.partitioned = len(g) > 0
+	return nil
+}
+
+func (c *stateCluster) Loss(_ context.Context, ids []string, p float64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lossy = len(ids) > 0 && p > 0
+	return nil
+}
+
+func (c *stateCluster) HealNetwork(context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.partitioned, c.lossy = false, false
+	return nil
+}
+
+func (c *stateCluster) setClock(_ context.Context, id string, _ time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.killed[id] || c.paused[id] {
+		return fmt.Errorf("clock of %s: it does not answer", id)
+	}
+	return nil
+}
+
+func TestOverlappingFaults(t *testing.T) {
+	tests := []struct {
+		overlap     bool
+		wantOverlap bool
+	}{
+		{overlap: false, wantOverlap: false},
+		{overlap: true, wantOverlap: true},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("overlap=%v", tt.overlap), func(t *testing.T) {
+			cl := newStateCluster(5)
+			var buf bytes.Buffer
+			hw := history.NewWriter(&buf)
+			rec := history.NewRecorder(hw, history.NewClock())
+			cfg := DefaultConfig()
+			cfg.Faults = []string{Partition, Loss, Kill, Pause, Clock}
+			cfg.Interval = 10 * time.Millisecond
+			cfg.Overlap = tt.overlap
+			nem, err := New(cfg, cl, cl.setClock, rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+			defer cancel()
+			if err := nem.Run(ctx); err != nil {
+				t.Fatalf("nemesis failed: %v", err)
+			}
+			if err := nem.Heal(t.Context(), history.FinalHeal); err != nil {
+				t.Fatal(err)
+			}
+			if len(cl.killed)+len(cl.paused) > 0 || cl.partitioned || cl.lossy {
+				t.Fatalf("not healed: killed %v, paused %v, partitioned %v, lossy %v", cl.killed, cl.paused, cl.partitioned, cl.lossy)
+			}
+			hw.Close()
+			ops, err := history.Read(&buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			faults := history.Faults(ops)
+			overlapping := 0
+			for i, a := range faults {
+				for _, b := range faults[i+1:] {
+					if b.Start >= a.End || a.Start >= b.End {
+						continue
+					}
+					overlapping++
+					if shared := sharedNodes(t, a, b); len(shared) > 0 {
+						t.Fatalf("%s and %s overlap on nodes %v", a.Kind, b.Kind, shared)
+					}
+				}
+			}
+			t.Logf("%d faults, %d overlapping pairs", len(faults), overlapping)
+			if len(faults) < 20 {
+				t.Fatalf("only %d faults in 1 s at a 10 ms interval", len(faults))
+			}
+			if (overlapping > 0) != tt.wantOverlap {
+				t.Fatalf("%d overlapping pairs of faults, want overlap: %v", overlapping, tt.wantOverlap)
+			}
+		})
+	}
+}
+
+// sharedNodes returns the nodes two node faults both hold.
+func sharedNodes(t *testing.T, a, b history.Fault) []string {
+	nodes := func(f history.Fault) []string {
+		if f.Kind == Partition || f.Kind == Loss {
+			return nil
+		}
+		var v struct {
+			Nodes   []string
+			Offsets map[string]string
+		}
+		if err := json.Unmarshal(f.Value, &v); err != nil {
+			t.Fatal(err)
+		}
+		for id := range v.Offsets {
+			v.Nodes = append(v.Nodes, id)
+		}
+		return v.Nodes
+	}
+	var out []string
+	for _, id := range nodes(a) {
+		if slices.Contains(nodes(b), id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
