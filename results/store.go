@@ -138,7 +138,11 @@ func Summary(w io.Writer, dir string, res checker.Results) {
 			s.Verdict, s.Attempted, s.Acknowledged, s.Lost, s.Recovered, s.Unexpected)
 	}
 	a := res.Availability
-	fmt.Fprintf(tw, "availability\thealthy %.1f%% ok, under faults %.1f%% ok\n", 100*a.Healthy.Share, 100*a.Faulty.Share)
+	faulty := "no operation under faults"
+	if f := a.Faulty; f.OK+f.Fail+f.Info > 0 {
+		faulty = fmt.Sprintf("under faults %.1f%% ok", 100*f.Share)
+	}
+	fmt.Fprintf(tw, "availability\thealthy %.1f%% ok, %s\n", 100*a.Healthy.Share, faulty)
 	fmt.Fprintf(tw, "throughput\t%.0f ok ops/s\n", res.Latency.Throughput)
 	tw.Flush()
 	fmt.Fprintln(w)
