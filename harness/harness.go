@@ -141,8 +141,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 		return out, err
 	}
 	recorder := history.NewRecorder(hw, history.NewClock())
-	nem, err := nemesis.New(cfg.Nemesis, cl, clockSetter(targets), recorder,
-		nemesis.WithRing(ringAdmin{cl: cl, token: cfg.Cluster.AdminToken}))
+	admin := ringAdmin{cl: cl, token: cfg.Cluster.AdminToken}
+	nem, err := nemesis.New(cfg.Nemesis, cl, clockSetter(targets, admin), recorder, nemesis.WithRing(admin))
 	if err != nil {
 		hw.Close()
 		return out, err
@@ -291,19 +291,22 @@ func waitMesh(ctx context.Context, targets []workload.Target, limit time.Duratio
 	}
 }
 
-func clockSetter(targets []workload.Target) nemesis.ClockSetter {
+func clockSetter(targets []workload.Target, admin ringAdmin) nemesis.ClockSetter {
 	return func(ctx context.Context, node string, offset time.Duration) error {
 		for _, t := range targets {
 			if t.Node == node {
 				return t.Client.SetClockOffset(ctx, offset)
 			}
 		}
-		return fmt.Errorf("no node %s", node)
+		// A node the membership fault added: the clients do not use it.
+		return admin.call(ctx, node, func(c *client.Client, ctx context.Context) error {
+			return c.SetClockOffset(ctx, offset)
+		})
 	}
 }
 
-// ringAdmin changes ring membership through the nodes' admin API, for the
-// membership fault; it dials nodes by id, added ones included.
+// ringAdmin calls the nodes' admin API for the membership fault, and the
+// clock fault on added nodes; it dials nodes by id, added ones included.
 type ringAdmin struct {
 	cl    cluster.Cluster
 	token string

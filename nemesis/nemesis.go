@@ -134,25 +134,36 @@ type Nemesis struct {
 	clock ClockSetter
 	ring  Ring
 	rec   *history.Recorder
-	rng   *rand.Rand
 
-	mu     sync.Mutex        // serializes fault changes; guards the fields below and rng
-	active map[string]*fault // by kind
-	// summary describes active for Active, which must not wait for a fault
-	// change (a restart can take seconds).
-	summary atomic.Pointer[string]
+	// mu guards the fields below. It is never held during a cluster or ring
+	// call: with overlap, a slow ring change must not hold back the heal of
+	// a fault it waits for.
+	mu  sync.Mutex
+	rng *rand.Rand // targets, shapes, offsets
+	// active holds each kind's fault from before it is applied until it is
+	// undone, so that its nodes stay reserved (see busy) all that time.
+	active map[string]*fault
+	// known are the nodes faults may pick: the initial ones and those the
+	// membership fault added (not one still being added).
+	known map[string]bool
 	// Ring membership as the membership fault left it: the ring's size at
 	// the start, and the nodes it decommissioned (still running).
 	initial int
 	left    []string
+	// summary describes active for Active, which must never wait.
+	summary atomic.Pointer[string]
 }
 
 // fault is what must be undone.
 type fault struct {
-	kind   string
-	nodes  []string
-	skewed []string
+	kind    string
+	nodes   []string
+	grudge  cluster.Grudge
+	offsets map[string]time.Duration
 }
+
+// healTimeout bounds the heal of one fault.
+const healTimeout = 2 * time.Minute
 
 // New checks that every requested fault can be applied on this cluster.
 func New(cfg Config, cl cluster.Cluster, clock ClockSetter, rec *history.Recorder, opts ...Option) (*Nemesis, error) {
@@ -160,7 +171,10 @@ func New(cfg Config, cl cluster.Cluster, clock ClockSetter, rec *history.Recorde
 		return nil, err
 	}
 	n := &Nemesis{cfg: cfg, cl: cl, clock: clock, rec: rec, rng: rand.New(rand.NewPCG(cfg.Seed, 0x6e656d)),
-		active: map[string]*fault{}, initial: len(cl.Nodes())}
+		active: map[string]*fault{}, known: map[string]bool{}, initial: len(cl.Nodes())}
+	for _, nd := range cl.Nodes() {
+		n.known[nd.ID] = true
+	}
 	for _, o := range opts {
 		o(n)
 	}
@@ -203,21 +217,18 @@ func (n *Nemesis) summarize() {
 	n.summary.Store(&s)
 }
 
-func (n *Nemesis) jitter() time.Duration {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.cfg.Interval/2 + time.Duration(n.rng.Int64N(int64(n.cfg.Interval)+1))
-}
-
-// Run alternates healthy periods and faults until ctx ends, then heals. A
-// fault that cannot be applied is recorded and ends the run with an error.
+// Run alternates healthy periods and faults until ctx ends; the caller then
+// heals with Heal(ctx, history.FinalHeal). Without overlap one schedule deals
+// every kind in rounds; with it each kind has a schedule of its own, with its
+// own seeded timing. A fault that cannot be applied or undone is recorded
+// and ends the run with an error.
 func (n *Nemesis) Run(ctx context.Context) error {
 	if len(n.cfg.Faults) == 0 {
 		<-ctx.Done()
 		return nil
 	}
 	if !n.cfg.Overlap {
-		return n.cycle(ctx, n.cfg.Faults)
+		return n.cycle(ctx, n.cfg.Faults, rand.New(rand.NewPCG(n.cfg.Seed, 0)))
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -225,7 +236,8 @@ func (n *Nemesis) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for i, kind := range n.cfg.Faults {
 		wg.Go(func() {
-			if errs[i] = n.cycle(ctx, []string{kind}); errs[i] != nil {
+			errs[i] = n.cycle(ctx, []string{kind}, rand.New(rand.NewPCG(n.cfg.Seed, uint64(i+1))))
+			if errs[i] != nil {
 				cancel() // one failure ends every schedule
 			}
 		})
@@ -235,27 +247,33 @@ func (n *Nemesis) Run(ctx context.Context) error {
 }
 
 // cycle alternates healthy periods and faults of the given kinds, dealt in
-// rounds, until ctx ends.
-func (n *Nemesis) cycle(ctx context.Context, kinds []string) error {
+// rounds, until ctx ends. rng draws the kinds and the periods.
+func (n *Nemesis) cycle(ctx context.Context, kinds []string, rng *rand.Rand) error {
+	jitter := func() time.Duration {
+		return n.cfg.Interval/2 + time.Duration(rng.Int64N(int64(n.cfg.Interval)+1))
+	}
 	var deck []string
 	for {
-		if !ctxtime.Sleep(ctx, n.jitter()) {
+		if !ctxtime.Sleep(ctx, jitter()) {
 			return nil
 		}
-		n.mu.Lock()
 		var kind string
-		kind, deck = deal(deck, kinds, n.rng)
-		n.mu.Unlock()
+		kind, deck = deal(deck, kinds, rng)
 		if err := n.start(ctx, kind); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return err
 		}
-		if !ctxtime.Sleep(ctx, n.jitter()) {
+		if !ctxtime.Sleep(ctx, jitter()) {
 			return nil
 		}
-		if err := n.Heal(ctx, "stop-"+kind); err != nil && ctx.Err() == nil {
+		// A heal that has begun runs to its end, also if the run ends
+		// meanwhile; the final heal comes after it.
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), healTimeout)
+		err := n.Heal(hctx, "stop-"+kind)
+		cancel()
+		if err != nil {
 			return err
 		}
 	}
@@ -280,10 +298,18 @@ func (n *Nemesis) record(f string, value any, err error) {
 	n.rec.Record(op)
 }
 
+// skip records a fault that found no node to act on.
+func (n *Nemesis) skip(kind string) {
+	n.record("skip-"+kind, map[string]any{"reason": "every candidate node is under another fault"}, nil)
+}
+
+// ids returns the known nodes in the cluster's order (n.mu held).
 func (n *Nemesis) ids() []string {
 	var ids []string
 	for _, nd := range n.cl.Nodes() {
-		ids = append(ids, nd.ID)
+		if n.known[nd.ID] {
+			ids = append(ids, nd.ID)
+		}
 	}
 	return ids
 }
@@ -301,7 +327,7 @@ func (n *Nemesis) busy(id string) bool {
 
 // targets picks one node, a minority or a majority of the cluster among the
 // nodes no other node fault holds (as many as there are); none if all are
-// held.
+// held (n.mu held).
 func (n *Nemesis) targets() ([]string, string) {
 	all := n.ids()
 	free := slices.DeleteFunc(slices.Clone(all), n.busy)
@@ -316,61 +342,84 @@ func (n *Nemesis) targets() ([]string, string) {
 	case 1:
 		size, how = max(1, (len(all)-1)/2), "minority"
 	}
-	return free[:min(size, len(free))], how
+	if size > len(free) {
+		size, how = len(free), fmt.Sprintf("%s, cut to the %d free", how, len(free))
+	}
+	return free[:size], how
 }
 
-func (n *Nemesis) start(ctx context.Context, kind string) error {
+// plan chooses what a fault of kind does and reserves it in n.active; nil
+// if no node is free for it.
+func (n *Nemesis) plan(kind string) (*fault, map[string]any) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	f := &fault{kind: kind}
 	var value map[string]any
-	var err error
 	switch kind {
 	case Partition:
 		shape := n.cfg.Shape
 		if shape == "" {
 			shape = Shapes[n.rng.IntN(len(Shapes))]
 		}
-		g := Grudge(shape, n.ids(), n.rng)
-		value = map[string]any{"shape": shape, "grudge": g}
-		err = n.cl.Partition(ctx, g)
+		f.grudge = Grudge(shape, n.ids(), n.rng)
+		value = map[string]any{"shape": shape, "grudge": f.grudge}
 	case Loss:
 		f.nodes = n.ids()
 		value = map[string]any{"nodes": f.nodes, "rate": n.cfg.LossRate}
-		err = n.cl.Loss(ctx, f.nodes, n.cfg.LossRate)
-	case Kill, Pause:
+	case Kill, Pause, Clock:
 		nodes, how := n.targets()
 		if len(nodes) == 0 {
-			return nil // every node is under another fault: skip this one
+			return nil, nil
 		}
+		f.nodes = nodes
 		value = map[string]any{"nodes": nodes, "targets": how}
-		for _, id := range nodes {
-			if kind == Kill {
-				err = errors.Join(err, n.cl.Kill(ctx, id))
-			} else {
-				err = errors.Join(err, n.cl.Pause(ctx, id))
+		if kind == Clock {
+			f.offsets = map[string]time.Duration{}
+			shown := map[string]string{}
+			for _, id := range nodes {
+				skew := time.Duration(n.rng.Int64N(2*int64(n.cfg.MaxSkew)+1)) - n.cfg.MaxSkew
+				f.offsets[id], shown[id] = skew, skew.String()
 			}
+			value = map[string]any{"offsets": shown, "targets": how}
 		}
-		f.nodes = nodes
-	case Membership:
-		return n.changeRing(ctx, f)
-	case Clock:
-		nodes, how := n.targets()
-		if len(nodes) == 0 {
-			return nil
-		}
-		offsets := map[string]string{}
-		for _, id := range nodes {
-			skew := time.Duration(n.rng.Int64N(2*int64(n.cfg.MaxSkew)+1)) - n.cfg.MaxSkew
-			offsets[id] = skew.String()
-			err = errors.Join(err, n.clock(ctx, id, skew))
-			f.skewed = append(f.skewed, id)
-		}
-		f.nodes = nodes
-		value = map[string]any{"offsets": offsets, "targets": how}
 	}
 	n.active[kind] = f
+	return f, value
+}
+
+func (n *Nemesis) start(ctx context.Context, kind string) error {
+	if kind == Membership {
+		return n.changeRing(ctx)
+	}
+	f, value := n.plan(kind)
+	if f == nil {
+		n.skip(kind)
+		return nil
+	}
+	var err error
+	switch kind {
+	case Partition:
+		err = n.cl.Partition(ctx, f.grudge)
+	case Loss:
+		err = n.cl.Loss(ctx, f.nodes, n.cfg.LossRate)
+	case Kill:
+		for _, id := range f.nodes {
+			err = errors.Join(err, n.cl.Kill(ctx, id))
+		}
+	case Pause:
+		for _, id := range f.nodes {
+			err = errors.Join(err, n.cl.Pause(ctx, id))
+		}
+	case Clock:
+		for _, id := range f.nodes {
+			err = errors.Join(err, n.clock(ctx, id, f.offsets[id]))
+		}
+	}
+	// Even if it failed the fault stays active: part of it may be in
+	// effect, and the final heal undoes it.
+	n.mu.Lock()
 	n.summarize()
+	n.mu.Unlock()
 	n.record("start-"+kind, value, err)
 	if err != nil {
 		return fmt.Errorf("nemesis %s: %w", kind, err)
@@ -399,63 +448,94 @@ func nextRingChange(initial int, members, left []string, rng *rand.Rand) (action
 	return Decommission, members[rng.IntN(len(members))]
 }
 
-// changeRing applies the next membership change (n.mu held). Its start is
-// recorded before the ring changes, since that takes a while (data
-// streams); a failure ends the fault at once.
-func (n *Nemesis) changeRing(ctx context.Context, f *fault) error {
+// planRingChange chooses the next membership change among nodes no other
+// fault holds and reserves it; ok is false if there is none.
+func (n *Nemesis) planRingChange() (f *fault, action, node string, ok bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	members := slices.DeleteFunc(n.ids(), func(id string) bool { return slices.Contains(n.left, id) })
-	action, node := nextRingChange(n.initial, members, n.left, n.rng)
+	action, node = nextRingChange(n.initial, members, n.left, n.rng)
 	if action == Decommission && n.busy(node) {
 		free := slices.DeleteFunc(members, n.busy)
 		if len(free) == 0 {
-			return nil // every member is under another fault: skip this change
+			return nil, "", "", false
 		}
 		node = free[n.rng.IntN(len(free))]
 	}
 	if action == Rejoin && n.busy(node) {
-		return nil // killed or paused: it cannot join now
+		return nil, "", "", false // killed or paused: it cannot join now
+	}
+	f = &fault{kind: Membership}
+	if node != "" {
+		f.nodes = []string{node}
+	}
+	n.active[Membership] = f
+	return f, action, node, true
+}
+
+// changeRing applies the next membership change. Its start is recorded
+// before the ring changes, since that takes a while (data streams); a
+// failure ends the fault at once.
+func (n *Nemesis) changeRing(ctx context.Context) error {
+	f, action, node, ok := n.planRingChange()
+	if !ok {
+		n.skip(Membership)
+		return nil
 	}
 	var err error
 	if action == AddNode {
 		// The backend names the node: start it first (it is not in the
-		// ring before it joins, which is the change recorded).
+		// ring before it joins, which is the change recorded). Other faults
+		// leave it alone until it is known, and then it is reserved.
 		var added cluster.Node
 		added, err = n.cl.(cluster.NodeAdder).AddNode(ctx)
 		node = added.ID
+		if err == nil {
+			n.mu.Lock()
+			n.known[node] = true
+			f.nodes = []string{node}
+			n.mu.Unlock()
+		}
 	}
+	n.mu.Lock()
+	n.summarize()
+	n.mu.Unlock()
 	value := map[string]any{"action": action, "node": node}
 	n.record("start-"+Membership, value, nil)
-	switch {
-	case err != nil:
-	case action == AddNode:
-		err = n.ring.Join(ctx, node)
-	case action == Rejoin:
-		if err = n.ring.Join(ctx, node); err == nil {
-			n.left = slices.DeleteFunc(n.left, func(id string) bool { return id == node })
-		}
-	case action == Decommission:
-		if err = n.ring.Decommission(ctx, node); err == nil {
-			n.left = append(n.left, node)
+	if err == nil {
+		switch action {
+		case AddNode, Rejoin:
+			err = n.ring.Join(ctx, node)
+		case Decommission:
+			err = n.ring.Decommission(ctx, node)
 		}
 	}
-	f.nodes = []string{node}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	switch {
+	case err != nil:
+		delete(n.active, Membership)
+		n.summarize()
+	case action == Rejoin:
+		n.left = slices.DeleteFunc(n.left, func(id string) bool { return id == node })
+	case action == Decommission:
+		n.left = append(n.left, node)
+	}
 	if err != nil {
 		n.record("stop-"+Membership, value, err)
 		return fmt.Errorf("nemesis membership %s %s: %w", action, node, err)
 	}
-	n.active[Membership] = f
-	n.summarize()
 	return nil
 }
 
 // Heal undoes an active fault and records f: "stop-<kind>" ends that kind's
-// fault, history.FinalHeal every one. The final heal also clears the network
-// and resumes every node, whatever is believed active, so a run always ends
-// healed.
+// fault, history.FinalHeal every one. A fault whose undo fails stays active,
+// so that the final heal tries again. The final heal also clears the
+// network, resumes and starts every node and, if clock faults ran, resets
+// every clock, whatever is believed active, so a run always ends healed.
 func (n *Nemesis) Heal(ctx context.Context, f string) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
 	final := f == history.FinalHeal
+	n.mu.Lock()
 	var ending []*fault
 	if final {
 		for _, kind := range slices.Sorted(maps.Keys(n.active)) {
@@ -464,56 +544,80 @@ func (n *Nemesis) Heal(ctx context.Context, f string) error {
 	} else if a := n.active[strings.TrimPrefix(f, "stop-")]; a != nil {
 		ending = []*fault{a}
 	}
+	n.mu.Unlock()
 	if len(ending) == 0 && !final {
 		return nil
 	}
 	var err error
-	var value any
 	var healed []map[string]any
-	for _, a := range ending {
+	undone := make([]bool, len(ending))
+	for i, a := range ending {
 		healed = append(healed, map[string]any{"kind": a.kind, "nodes": a.nodes})
-		switch a.kind {
-		case Partition:
-			err = errors.Join(err, n.cl.Partition(ctx, cluster.Grudge{}))
-		case Loss:
-			err = errors.Join(err, n.cl.Loss(ctx, nil, 0))
-		case Kill:
-			for _, id := range a.nodes {
-				err = errors.Join(err, n.cl.Start(ctx, id))
-			}
-		case Pause:
-			for _, id := range a.nodes {
-				err = errors.Join(err, n.cl.Resume(ctx, id))
-			}
-		case Clock:
-			for _, id := range a.skewed {
+		e := n.undo(ctx, a)
+		undone[i] = e == nil
+		err = errors.Join(err, e)
+	}
+	if final {
+		if n.cl.NetworkError() == nil {
+			err = errors.Join(err, n.cl.HealNetwork(ctx))
+		}
+		var ids []string // every node, also one whose addition failed
+		for _, nd := range n.cl.Nodes() {
+			ids = append(ids, nd.ID)
+		}
+		for _, id := range ids {
+			err = errors.Join(err, n.cl.Resume(ctx, id), n.cl.Start(ctx, id))
+		}
+		if slices.Contains(n.cfg.Faults, Clock) {
+			for _, id := range ids {
 				err = errors.Join(err, n.clock(ctx, id, 0))
 			}
 		}
 	}
+	n.mu.Lock()
+	for i, a := range ending {
+		if undone[i] || final {
+			delete(n.active, a.kind)
+		}
+	}
+	n.summarize()
+	n.mu.Unlock()
+	var value any
 	switch {
 	case len(healed) == 1:
 		value = healed[0]
 	case len(healed) > 1:
 		value = healed
 	}
-	if final {
-		if n.cl.NetworkError() == nil {
-			err = errors.Join(err, n.cl.HealNetwork(ctx))
-		}
-		for _, id := range n.ids() {
-			err = errors.Join(err, n.cl.Resume(ctx, id))
-		}
-		clear(n.active)
-	} else {
-		delete(n.active, ending[0].kind)
-	}
-	n.summarize()
 	n.record(f, value, err)
 	if err != nil {
 		return fmt.Errorf("nemesis heal: %w", err)
 	}
 	return nil
+}
+
+// undo ends one fault.
+func (n *Nemesis) undo(ctx context.Context, a *fault) error {
+	var err error
+	switch a.kind {
+	case Partition:
+		err = n.cl.Partition(ctx, cluster.Grudge{})
+	case Loss:
+		err = n.cl.Loss(ctx, nil, 0)
+	case Kill:
+		for _, id := range a.nodes {
+			err = errors.Join(err, n.cl.Start(ctx, id))
+		}
+	case Pause:
+		for _, id := range a.nodes {
+			err = errors.Join(err, n.cl.Resume(ctx, id))
+		}
+	case Clock:
+		for _, id := range a.nodes {
+			err = errors.Join(err, n.clock(ctx, id, 0))
+		}
+	}
+	return err
 }
 
 // Grudge builds a partition of the given shape over ids: for each node, the

@@ -250,6 +250,12 @@ func (c *Cluster) newNode(ctx context.Context, info cluster.Node, peers string, 
 		return nil, err
 	}
 	c.mu.Lock()
+	if c.closing.Load() {
+		// Close has taken, or will take, its list of nodes without this one.
+		c.mu.Unlock()
+		_, _ = c.cli.ContainerRemove(context.WithoutCancel(ctx), n.ctr.ID, client.ContainerRemoveOptions{Force: true})
+		return nil, fmt.Errorf("%s: cluster is closed", info.ID)
+	}
 	c.nodes = append(c.nodes, n)
 	c.byID[info.ID] = n
 	c.mu.Unlock()
@@ -258,7 +264,7 @@ func (c *Cluster) newNode(ctx context.Context, info cluster.Node, peers string, 
 
 // AddNode starts node n<K+1> in a new container, which joins the cluster by
 // gossip and enters the ring on its own, and waits until it is healthy.
-// Network faults in effect apply to it from its start.
+// A partition in effect does not name it: it reaches every node.
 func (c *Cluster) AddNode(ctx context.Context) (cluster.Node, error) {
 	c.adding.Lock()
 	defer c.adding.Unlock()
