@@ -1,7 +1,6 @@
 package harness_test
 
 import (
-	"encoding/json"
 	"path/filepath"
 	"testing"
 	"time"
@@ -31,17 +30,14 @@ func TestVClockSetSurvivesMembershipChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	changes, err := nemesis.RingChanges(history.Faults(ops))
+	if err != nil {
+		t.Fatal(err)
+	}
 	actions := map[string]int{}
-	for _, f := range history.Faults(ops) {
-		if f.Kind != nemesis.Membership {
-			continue
-		}
-		var v struct{ Action, Node string }
-		if err := json.Unmarshal(f.Value, &v); err != nil {
-			t.Fatal(err)
-		}
-		actions[v.Action]++
-		t.Logf("membership change: %s %s", v.Action, v.Node)
+	for _, c := range changes {
+		actions[c.Action]++
+		t.Logf("membership change: %s %s", c.Action, c.Node)
 	}
 	if actions[nemesis.AddNode]+actions[nemesis.Rejoin] == 0 || actions[nemesis.Decommission] == 0 {
 		t.Fatalf("ring changes in the history: %v; want a join and a decommission", actions)

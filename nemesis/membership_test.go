@@ -3,7 +3,6 @@ package nemesis
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -138,9 +137,12 @@ func TestMembershipFault(t *testing.T) {
 	if len(faults) != 4 {
 		t.Fatalf("%d membership faults in the history, want 4: %+v", len(faults), ops)
 	}
-	var v struct{ Action, Node string }
-	if err := json.Unmarshal(faults[0].Value, &v); err != nil || v.Action != AddNode || v.Node != "n4" {
-		t.Fatalf("first fault value %s (%v), want action %s of n4", faults[0].Value, err, AddNode)
+	changes, err := RingChanges(faults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (RingChange{AddNode, "n4"}); len(changes) != 4 || changes[0] != want {
+		t.Fatalf("ring changes %+v, want 4 starting with %+v", changes, want)
 	}
 
 	// A failed change is recorded and ends at once.

@@ -4,6 +4,7 @@ package nemesis
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -446,6 +447,25 @@ func nextRingChange(initial int, members, left []string, rng *rand.Rand) (action
 		return AddNode, ""
 	}
 	return Decommission, members[rng.IntN(len(members))]
+}
+
+// RingChange is a membership change as the history records it.
+type RingChange struct{ Action, Node string }
+
+// RingChanges returns the membership changes among a history's faults.
+func RingChanges(faults []history.Fault) ([]RingChange, error) {
+	var out []RingChange
+	for _, f := range faults {
+		if f.Kind != Membership {
+			continue
+		}
+		var c RingChange
+		if err := json.Unmarshal(f.Value, &c); err != nil {
+			return nil, fmt.Errorf("membership fault at %d ns: %w", f.Start, err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 // planRingChange chooses the next membership change among nodes no other

@@ -2,7 +2,6 @@ package docker_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"os"
@@ -193,17 +192,14 @@ func TestDockerVClockSetSurvivesMembershipChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	changes, err := nemesis.RingChanges(history.Faults(ops))
+	if err != nil {
+		t.Fatal(err)
+	}
 	actions := map[string]int{}
-	for _, f := range history.Faults(ops) {
-		if f.Kind != nemesis.Membership {
-			continue
-		}
-		var v struct{ Action, Node string }
-		if err := json.Unmarshal(f.Value, &v); err != nil {
-			t.Fatal(err)
-		}
-		actions[v.Action]++
-		t.Logf("membership change: %s %s", v.Action, v.Node)
+	for _, c := range changes {
+		actions[c.Action]++
+		t.Logf("membership change: %s %s", c.Action, c.Node)
 	}
 	if actions[nemesis.AddNode] == 0 || actions[nemesis.Decommission] == 0 {
 		t.Fatalf("ring changes in the history: %v; want a node added and one decommissioned", actions)
