@@ -136,9 +136,9 @@ type Nemesis struct {
 	ring  Ring
 	rec   *history.Recorder
 
-	// mu guards the fields below. It is never held during a cluster or ring
-	// call: with overlap, a slow ring change must not hold back the heal of
-	// a fault it waits for.
+	// mu guards the fields below. It is never held during a call that acts
+	// on the cluster or ring (only Nodes): with overlap, a slow ring change
+	// must not hold back the heal of a fault it waits for.
 	mu  sync.Mutex
 	rng *rand.Rand // targets, shapes, offsets
 	// active holds each kind's fault from before it is applied until it is
@@ -260,6 +260,9 @@ func (n *Nemesis) cycle(ctx context.Context, kinds []string, rng *rand.Rand) err
 		}
 		var kind string
 		kind, deck = deal(deck, kinds, rng)
+		if ctx.Err() != nil {
+			return nil
+		}
 		if err := n.start(ctx, kind); err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -385,6 +388,7 @@ func (n *Nemesis) plan(kind string) (*fault, map[string]any) {
 		}
 	}
 	n.active[kind] = f
+	n.summarize()
 	return f, value
 }
 
@@ -413,7 +417,9 @@ func (n *Nemesis) start(ctx context.Context, kind string) error {
 		}
 	case Clock:
 		for _, id := range f.nodes {
-			err = errors.Join(err, n.clock(ctx, id, f.offsets[id]))
+			if e := n.clock(ctx, id, f.offsets[id]); e != nil {
+				err = errors.Join(err, fmt.Errorf("clock of %s: %w", id, e))
+			}
 		}
 	}
 	// Even if it failed the fault stays active: part of it may be in
@@ -490,6 +496,7 @@ func (n *Nemesis) planRingChange() (f *fault, action, node string, ok bool) {
 		f.nodes = []string{node}
 	}
 	n.active[Membership] = f
+	n.summarize()
 	return f, action, node, true
 }
 
@@ -543,6 +550,9 @@ func (n *Nemesis) changeRing(ctx context.Context) error {
 	}
 	if err != nil {
 		n.record("stop-"+Membership, value, err)
+		if node == "" {
+			node = "(a spare node)"
+		}
 		return fmt.Errorf("nemesis membership %s %s: %w", action, node, err)
 	}
 	return nil
@@ -581,19 +591,37 @@ func (n *Nemesis) Heal(ctx context.Context, f string) error {
 		if n.cl.NetworkError() == nil {
 			err = errors.Join(err, n.cl.HealNetwork(ctx))
 		}
-		var ids []string // every node, also one whose addition failed
-		for _, nd := range n.cl.Nodes() {
-			ids = append(ids, nd.ID)
-		}
+		// Every known node; not one whose addition failed half-way (it
+		// would enter the ring during the final reads).
+		n.mu.Lock()
+		ids := n.ids()
+		n.mu.Unlock()
 		for _, id := range ids {
 			err = errors.Join(err, n.cl.Resume(ctx, id), n.cl.Start(ctx, id))
 		}
 		if slices.Contains(n.cfg.Faults, Clock) {
 			for _, id := range ids {
-				err = errors.Join(err, n.clock(ctx, id, 0))
+				if e := n.clock(ctx, id, 0); e != nil {
+					err = errors.Join(err, fmt.Errorf("reset clock of %s: %w", id, e))
+				}
 			}
 		}
 	}
+	var value any
+	switch {
+	case len(healed) == 1:
+		value = healed[0]
+	case len(healed) > 1:
+		value = healed
+	}
+	// Recorded while the nodes are still reserved, so that no other fault
+	// can start on them before this one ends in the history. A stop whose
+	// undo failed does not end the fault there: the final heal does.
+	rf := f
+	if !final && err != nil {
+		rf = "heal-failed-" + strings.TrimPrefix(f, "stop-")
+	}
+	n.record(rf, value, err)
 	n.mu.Lock()
 	for i, a := range ending {
 		if undone[i] || final {
@@ -602,14 +630,6 @@ func (n *Nemesis) Heal(ctx context.Context, f string) error {
 	}
 	n.summarize()
 	n.mu.Unlock()
-	var value any
-	switch {
-	case len(healed) == 1:
-		value = healed[0]
-	case len(healed) > 1:
-		value = healed
-	}
-	n.record(f, value, err)
 	if err != nil {
 		return fmt.Errorf("nemesis heal: %w", err)
 	}
@@ -634,7 +654,9 @@ func (n *Nemesis) undo(ctx context.Context, a *fault) error {
 		}
 	case Clock:
 		for _, id := range a.nodes {
-			err = errors.Join(err, n.clock(ctx, id, 0))
+			if e := n.clock(ctx, id, 0); e != nil {
+				err = errors.Join(err, fmt.Errorf("reset clock of %s: %w", id, e))
+			}
 		}
 	}
 	return err

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,12 +24,18 @@ type stateCluster struct {
 	mu          sync.Mutex
 	killed      map[string]bool
 	paused      map[string]bool
+	offsets     map[string]time.Duration
 	partitioned bool
 	lossy       bool
+	failStarts  int // how many Starts fail before any succeeds
 }
 
+// act stands for the time a real backend takes, so that faults that are
+// reserved too late collide.
+func act() { time.Sleep(time.Millisecond) }
+
 func newStateCluster(k int) *stateCluster {
-	c := &stateCluster{killed: map[string]bool{}, paused: map[string]bool{}}
+	c := &stateCluster{killed: map[string]bool{}, paused: map[string]bool{}, offsets: map[string]time.Duration{}}
 	for i := range k {
 		c.nodes = append(c.nodes, cluster.Node{ID: fmt.Sprintf("n%d", i+1)})
 	}
@@ -83,6 +90,7 @@ func (r waitingRing) Join(ctx context.Context, node string) error         { retu
 func (r waitingRing) Decommission(ctx context.Context, node string) error { return r.change(ctx, node) }
 
 func (c *stateCluster) Kill(_ context.Context, id string) error {
+	act()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.killed[id] || c.paused[id] {
@@ -95,11 +103,16 @@ func (c *stateCluster) Kill(_ context.Context, id string) error {
 func (c *stateCluster) Start(_ context.Context, id string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.failStarts > 0 {
+		c.failStarts--
+		return fmt.Errorf("start %s: no room", id)
+	}
 	delete(c.killed, id)
 	return nil
 }
 
 func (c *stateCluster) Pause(_ context.Context, id string) error {
+	act()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.killed[id] || c.paused[id] {
@@ -137,13 +150,28 @@ func (c *stateCluster) HealNetwork(context.Context) error {
 	return nil
 }
 
-func (c *stateCluster) setClock(_ context.Context, id string, _ time.Duration) error {
+func (c *stateCluster) setClock(_ context.Context, id string, offset time.Duration) error {
+	act()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.killed[id] || c.paused[id] {
 		return fmt.Errorf("clock of %s: it does not answer", id)
 	}
+	c.offsets[id] = offset
 	return nil
+}
+
+// skewed returns the nodes whose clock is off.
+func (c *stateCluster) skewed() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for id, o := range c.offsets {
+		if o != 0 {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 func TestOverlappingFaults(t *testing.T) {
@@ -176,8 +204,9 @@ func TestOverlappingFaults(t *testing.T) {
 			if err := nem.Heal(t.Context(), history.FinalHeal); err != nil {
 				t.Fatal(err)
 			}
-			if len(cl.killed)+len(cl.paused) > 0 || cl.partitioned || cl.lossy {
-				t.Fatalf("not healed: killed %v, paused %v, partitioned %v, lossy %v", cl.killed, cl.paused, cl.partitioned, cl.lossy)
+			if len(cl.killed)+len(cl.paused)+len(cl.skewed()) > 0 || cl.partitioned || cl.lossy {
+				t.Fatalf("not healed: killed %v, paused %v, skewed %v, partitioned %v, lossy %v",
+					cl.killed, cl.paused, cl.skewed(), cl.partitioned, cl.lossy)
 			}
 			hw.Close()
 			ops, err := history.Read(&buf)
@@ -245,4 +274,51 @@ func sharedNodes(t *testing.T, a, b history.Fault) []string {
 		}
 	}
 	return out
+}
+
+// A heal that fails keeps its fault: the history does not end it, and the
+// final heal undoes it.
+func TestFailedHealStaysActive(t *testing.T) {
+	cl := newStateCluster(3)
+	var buf bytes.Buffer
+	hw := history.NewWriter(&buf)
+	rec := history.NewRecorder(hw, history.NewClock())
+	cfg := DefaultConfig()
+	cfg.Faults = []string{Kill}
+	nem, err := New(cfg, cl, cl.setClock, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if err := nem.start(ctx, Kill); err != nil {
+		t.Fatal(err)
+	}
+	cl.failStarts = 1
+	if err := nem.Heal(ctx, "stop-"+Kill); err == nil {
+		t.Fatal("a heal whose restart failed reported no error")
+	}
+	if !strings.HasPrefix(nem.Active(), Kill+" ") {
+		t.Fatalf("after the failed heal Active says %q, want the kill", nem.Active())
+	}
+	if err := nem.Heal(ctx, history.FinalHeal); err != nil {
+		t.Fatal(err)
+	}
+	if len(cl.killed) > 0 || nem.Active() != "" {
+		t.Fatalf("after the final heal: killed %v, active %q", cl.killed, nem.Active())
+	}
+	hw.Close()
+	ops, err := history.Read(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fs []string
+	for _, op := range ops {
+		fs = append(fs, op.F)
+	}
+	if want := []string{"start-kill", "heal-failed-kill", history.FinalHeal}; !slices.Equal(fs, want) {
+		t.Fatalf("nemesis events %v, want %v", fs, want)
+	}
+	if faults := history.Faults(ops); len(faults) != 1 || faults[0].End != ops[2].Time {
+		t.Fatalf("fault periods %+v: want one kill ending at the final heal", faults)
+	}
 }
