@@ -253,8 +253,11 @@ func (c *Cluster) newNode(ctx context.Context, info cluster.Node, peers string, 
 	if c.closing.Load() {
 		// Close has taken, or will take, its list of nodes without this one.
 		c.mu.Unlock()
-		_, _ = c.cli.ContainerRemove(context.WithoutCancel(ctx), n.ctr.ID, client.ContainerRemoveOptions{Force: true})
-		return nil, fmt.Errorf("%s: cluster is closed", info.ID)
+		err := fmt.Errorf("%s: cluster is closed", info.ID)
+		if _, rerr := c.cli.ContainerRemove(context.WithoutCancel(ctx), n.ctr.ID, client.ContainerRemoveOptions{Force: true}); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("remove its container %s: %w", shortID(n.ctr.ID), rerr))
+		}
+		return nil, err
 	}
 	c.nodes = append(c.nodes, n)
 	c.byID[info.ID] = n

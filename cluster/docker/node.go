@@ -78,11 +78,14 @@ func (c *Cluster) createContainer(ctx context.Context, n *node, image string, la
 		n.ctr = ctr.(*testcontainers.DockerContainer)
 	}
 	if err != nil {
+		err = fmt.Errorf("%s: create container: %w", n.info.ID, err)
 		if n.ctr != nil {
 			// Close only knows nodes that were created in full.
-			_, _ = c.cli.ContainerRemove(ctx, n.ctr.ID, client.ContainerRemoveOptions{Force: true})
+			if _, rerr := c.cli.ContainerRemove(context.WithoutCancel(ctx), n.ctr.ID, client.ContainerRemoveOptions{Force: true}); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("remove its container %s: %w", shortID(n.ctr.ID), rerr))
+			}
 		}
-		return fmt.Errorf("%s: create container: %w", n.info.ID, err)
+		return err
 	}
 	return nil
 }
