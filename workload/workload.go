@@ -151,7 +151,7 @@ func Run(ctx context.Context, cfg Config, targets []Target, rec *history.Recorde
 			Value: history.JSON(map[string]int64{"warmup_ns": int64(cfg.Warmup)}),
 		})
 	}
-	pace := newPacer(cfg.Rate, rec.Now)
+	pace := newPacer(cfg.Rate, cfg.TimeLimit, rec.Now)
 	var wg sync.WaitGroup
 	for w := range cfg.Concurrency {
 		wg.Add(1)
@@ -343,18 +343,21 @@ func FinalReads(ctx context.Context, cfg Config, targets []Target, rec *history.
 // client takes the next slot and sleeps until it; a client that falls behind
 // starts at once, so the schedule, not the server, sets the pace. Slots are
 // times on the history's clock: a slot is its operation's intended start.
+// No slot falls at or past the end of the run, however late the run's
+// context notices its deadline on a loaded machine.
 type pacer struct {
-	now   func() int64
-	start int64
-	rate  float64 // ops/s; 0: closed loop
-	next  atomic.Int64
+	now        func() int64
+	start, end int64
+	rate       float64 // ops/s; 0: closed loop
+	next       atomic.Int64
 }
 
-func newPacer(rate float64, now func() int64) *pacer {
+func newPacer(rate float64, limit time.Duration, now func() int64) *pacer {
 	if rate <= 0 {
 		return &pacer{}
 	}
-	return &pacer{now: now, start: now(), rate: rate}
+	start := now()
+	return &pacer{now: now, start: start, end: start + int64(limit), rate: rate}
 }
 
 // wait blocks until the caller's next slot and returns the slot: the
@@ -369,6 +372,9 @@ func (p *pacer) wait(ctx context.Context) (int64, bool) {
 	}
 	k := p.next.Add(1) - 1
 	at := max(p.start+int64(float64(k)*1e9/p.rate), 1) // 0 would mean none
+	if at >= p.end {
+		return 0, false
+	}
 	// A slot due as the run ends is not issued (the timer and ctx can fire
 	// together, and select then picks either).
 	if !ctxtime.Sleep(ctx, time.Duration(at-p.now())) || ctx.Err() != nil {
