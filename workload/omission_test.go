@@ -126,23 +126,40 @@ func TestOpenLoopKeepsTheRate(t *testing.T) {
 	}
 }
 
-// The pacer issues no slot at or past the end of the run even while the
+// The pacer starts nothing at or past the end of the run, even while the
 // run's context has not yet noticed its deadline (its timer fires late on a
-// loaded machine).
+// loaded machine): on schedule it issues every slot of the run; once the
+// clock reaches the end, neither overdue slots nor closed-loop clients go.
 func TestPacerStopsAtTheEnd(t *testing.T) {
-	var clock int64 = 1000
-	p := newPacer(500, time.Second, func() int64 { return clock })
-	issued := 0
-	for {
-		clock = p.start + int64(time.Second) // every slot is due or overdue
-		if _, ok := p.wait(context.Background()); !ok {
-			break
-		}
-		if issued++; issued > 1000 {
-			t.Fatal("the pacer keeps issuing slots past the end of the run")
-		}
+	cases := []struct {
+		name string
+		rate float64
+		// clock returns the time of the next wait, given the pacer and
+		// the slots issued so far.
+		clock func(p *pacer, issued int) int64
+		want  int
+	}{
+		{"open loop on schedule", 500, func(p *pacer, issued int) int64 { return p.start + int64(issued)*2e6 }, 500},
+		{"open loop at the end", 500, func(p *pacer, _ int) int64 { return p.end }, 0},
+		{"closed loop at the end", 0, func(p *pacer, _ int) int64 { return p.end }, 0},
 	}
-	if issued != 500 {
-		t.Errorf("%d slots in 1 s at 500 ops/s, want 500", issued)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var clock int64 = 1000
+			p := newPacer(c.rate, time.Second, func() int64 { return clock })
+			issued := 0
+			for {
+				clock = c.clock(p, issued)
+				if _, ok := p.wait(context.Background()); !ok {
+					break
+				}
+				if issued++; issued > 1000 {
+					t.Fatal("the pacer keeps issuing past the end of the run")
+				}
+			}
+			if issued != c.want {
+				t.Errorf("%d starts, want %d", issued, c.want)
+			}
+		})
 	}
 }

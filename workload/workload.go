@@ -151,7 +151,7 @@ func Run(ctx context.Context, cfg Config, targets []Target, rec *history.Recorde
 			Value: history.JSON(map[string]int64{"warmup_ns": int64(cfg.Warmup)}),
 		})
 	}
-	pace := newPacer(cfg.Rate, cfg.TimeLimit, rec.Now)
+	pace := newPacer(cfg.Rate, time.Until(deadline), rec.Now)
 	var wg sync.WaitGroup
 	for w := range cfg.Concurrency {
 		wg.Add(1)
@@ -339,12 +339,16 @@ func FinalReads(ctx context.Context, cfg Config, targets []Target, rec *history.
 	return nil
 }
 
-// pacer hands out start times at a fixed total rate (open loop). Each
-// client takes the next slot and sleeps until it; a client that falls behind
-// starts at once, so the schedule, not the server, sets the pace. Slots are
-// times on the history's clock: a slot is its operation's intended start.
-// No slot falls at or past the end of the run, however late the run's
-// context notices its deadline on a loaded machine.
+// pacer hands out start times at a fixed total rate (open loop), or lets
+// clients go at once (closed loop, rate 0). Each open-loop client takes the
+// next slot and sleeps until it; a client that falls behind starts at once,
+// so the schedule, not the server, sets the pace. Slots are times on the
+// history's clock: a slot is its operation's intended start.
+//
+// Nothing starts at or past the end of the run, judged by the clock, not
+// by the run's context, whose deadline timer can fire late on a loaded
+// machine. Overdue slots still pending at the end are dropped, so the
+// corrected latency of a stall that lasts until the end is under-reported.
 type pacer struct {
 	now        func() int64
 	start, end int64
@@ -352,19 +356,17 @@ type pacer struct {
 	next       atomic.Int64
 }
 
+// newPacer starts the schedule now; the run ends after limit.
 func newPacer(rate float64, limit time.Duration, now func() int64) *pacer {
-	if rate <= 0 {
-		return &pacer{}
-	}
 	start := now()
-	return &pacer{now: now, start: start, end: start + int64(limit), rate: rate}
+	return &pacer{now: now, start: start, end: start + int64(limit), rate: max(rate, 0)}
 }
 
 // wait blocks until the caller's next slot and returns the slot: the
 // operation's intended start time, or 0 in a closed loop. It returns false
-// once ctx is done.
+// once the run is over or ctx is done.
 func (p *pacer) wait(ctx context.Context) (int64, bool) {
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || p.now() >= p.end {
 		return 0, false
 	}
 	if p.rate == 0 {
@@ -377,7 +379,7 @@ func (p *pacer) wait(ctx context.Context) (int64, bool) {
 	}
 	// A slot due as the run ends is not issued (the timer and ctx can fire
 	// together, and select then picks either).
-	if !ctxtime.Sleep(ctx, time.Duration(at-p.now())) || ctx.Err() != nil {
+	if !ctxtime.Sleep(ctx, time.Duration(at-p.now())) || ctx.Err() != nil || p.now() >= p.end {
 		return 0, false
 	}
 	return at, true
