@@ -7,6 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -31,6 +34,9 @@ func TestBrowserRendersPages(t *testing.T) {
 	if bin == "" {
 		t.Skip("no chromium on PATH (apt-get install chromium)")
 	}
+	if real, err := filepath.EvalSymlinks(bin); err == nil && strings.HasPrefix(real, "/snap/") {
+		t.Skip("chromium is a snap, which cannot see this test's /tmp")
+	}
 	store, runDir, cmpDir := testStore(t)
 	srv, err := NewServer(store)
 	if err != nil {
@@ -39,35 +45,48 @@ func TestBrowserRendersPages(t *testing.T) {
 	defer srv.Close()
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
+	runPath := "/" + filepath.ToSlash(mustRel(t, store, runDir))
+	cmpPath := "/" + filepath.ToSlash(mustRel(t, store, cmpDir))
+	// Negative controls: a page without its plots must fall short of the
+	// page's bounds, or the bounds prove nothing about the plots.
+	for _, f := range []string{filepath.Join(runDir, "report.html"), filepath.Join(cmpDir, "compare.html")} {
+		page, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain := regexp.MustCompile(`(?s)<svg.*?</svg>`).ReplaceAll(page, nil)
+		if err := os.WriteFile(strings.TrimSuffix(f, ".html")+"-plain.html", plain, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	pages := []struct {
 		name, path string
 		// Least shares of non-white and of coloured pixels.
 		minInk, minColour float64
+		blank             bool // the page must fall short of the bounds
 	}{
-		{"index", "/", 0.01, 0.0005},
-		{"report", "/" + filepath.ToSlash(mustRel(t, store, runDir)) + "/report.html", 0.05, 0.0025},
-		{"comparison", "/" + filepath.ToSlash(mustRel(t, store, cmpDir)) + "/compare.html", 0.05, 0.01},
+		{"index", "/", 0.01, 0.0005, false},
+		{"report", runPath + "/report.html", 0.12, 0.0025, false},
+		{"report without plots", runPath + "/report-plain.html", 0.12, 0.0025, true},
+		{"comparison", cmpPath + "/compare.html", 0.05, 0.015, false},
+		{"comparison without plots", cmpPath + "/compare-plain.html", 0.05, 0.015, true},
 	}
 	for _, pg := range pages {
 		t.Run(pg.name, func(t *testing.T) {
 			shot := filepath.Join(t.TempDir(), "shot.png")
 			if d := os.Getenv("QUORUMLAB_SHOTS"); d != "" {
-				shot = filepath.Join(d, pg.name+".png")
+				shot = filepath.Join(d, strings.ReplaceAll(pg.name, " ", "-")+".png")
+				os.Remove(shot)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, bin,
-				"--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-				"--no-first-run", "--disable-extensions", "--disable-dev-shm-usage",
-				"--user-data-dir="+t.TempDir(),
-				"--window-size=1280,2400", "--screenshot="+shot, hs.URL+pg.path)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("chromium: %v\n%s", err, out)
-			}
+			screenshot(t, bin, hs.URL+pg.path, shot)
 			ink, colour := inkAndColour(t, shot)
 			t.Logf("%s: %.2f %% non-white, %.2f %% coloured", pg.path, 100*ink, 100*colour)
-			if ink < pg.minInk || colour < pg.minColour {
+			short := ink < pg.minInk || colour < pg.minColour
+			if pg.blank && !short {
+				t.Errorf("%s passes the bounds without plots: %.2f %% non-white, %.2f %% coloured", pg.path, 100*ink, 100*colour)
+			}
+			if !pg.blank && short {
 				t.Errorf("%s renders nearly blank: %.2f %% non-white pixels (want ≥ %.2f %%), %.2f %% coloured (want ≥ %.2f %%)",
 					pg.path, 100*ink, 100*pg.minInk, 100*colour, 100*pg.minColour)
 			}
@@ -75,9 +94,36 @@ func TestBrowserRendersPages(t *testing.T) {
 	}
 }
 
+// screenshot renders url in headless chromium into shot. Chromium's
+// helper processes inherit its output, so on a timeout the whole process
+// group is killed, and the profile dir is removed only best effort (a
+// crash handler may still hold it).
+func screenshot(t *testing.T, bin, url, shot string) {
+	t.Helper()
+	profile, err := os.MkdirTemp("", "quorumlab-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(profile)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin,
+		"--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+		"--no-first-run", "--disable-extensions", "--disable-dev-shm-usage",
+		"--user-data-dir="+profile, "--window-size=1280,2400", "--screenshot="+shot, url)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
+	out, err := cmd.CombinedOutput()
+	// Helpers left behind by a normal exit go too.
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	if err != nil {
+		t.Fatalf("chromium: %v\n%s", err, out)
+	}
+}
+
 // inkAndColour reads a PNG: the share of pixels that are not white, and of
-// those in a clear colour (not grey), which only plots and verdict badges
-// draw; text and table rules are grey.
+// those in a clear colour (not grey): plots, verdict badges and links.
 func inkAndColour(t *testing.T, path string) (float64, float64) {
 	t.Helper()
 	f, err := os.Open(path)
