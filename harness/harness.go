@@ -82,6 +82,8 @@ type testRecord struct {
 	Started   time.Time `json:"started"`
 	GoVersion string    `json:"go_version"`
 	Module    string    `json:"module_version"`
+	// ClusterStart is how long the cluster took to start and form, in s.
+	ClusterStart float64 `json:"cluster_start_s,omitempty"`
 }
 
 // Run runs one test. Errors are failures of the harness itself (the cluster
@@ -132,6 +134,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 		return out, fmt.Errorf("cluster did not form: %w", err)
 	}
 	out.ClusterStart = time.Since(startedAt)
+	rec.ClusterStart = out.ClusterStart.Seconds()
+	if err := results.WriteJSON(filepath.Join(dir, results.TestFile), rec); err != nil {
+		return out, err
+	}
 	if cfg.Progress != nil {
 		fmt.Fprintf(cfg.Progress, "cluster of %d nodes up in %v\n", len(targets), out.ClusterStart.Round(time.Millisecond))
 	}

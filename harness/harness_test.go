@@ -2,6 +2,7 @@ package harness_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -64,6 +65,12 @@ func runTest(t *testing.T, mutate func(*harness.Config)) harness.Outcome {
 		if _, err := os.Stat(filepath.Join(out.Dir, f)); err != nil {
 			t.Errorf("run dir lacks %s: %v", f, err)
 		}
+	}
+	var test struct {
+		ClusterStart float64 `json:"cluster_start_s"`
+	}
+	if b, err := os.ReadFile(filepath.Join(out.Dir, results.TestFile)); err != nil || json.Unmarshal(b, &test) != nil || test.ClusterStart <= 0 {
+		t.Errorf("test.json lacks the cluster start time (%v): %+v", err, test)
 	}
 	ops, err := history.ReadFile(filepath.Join(out.Dir, results.HistoryFile))
 	if err != nil {
