@@ -3,7 +3,6 @@ package results
 import (
 	"context"
 	"image/png"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,14 +36,7 @@ func TestBrowserRendersPages(t *testing.T) {
 	if real, err := filepath.EvalSymlinks(bin); err == nil && strings.HasPrefix(real, "/snap/") {
 		t.Skip("chromium is a snap, which cannot see this test's /tmp")
 	}
-	store, runDir, cmpDir := testStore(t)
-	srv, err := NewServer(store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	hs := httptest.NewServer(srv)
-	defer hs.Close()
+	url, store, runDir, cmpDir := serveStore(t)
 	runPath := "/" + filepath.ToSlash(mustRel(t, store, runDir))
 	cmpPath := "/" + filepath.ToSlash(mustRel(t, store, cmpDir))
 	// Negative controls: a page without its plots must fall short of the
@@ -79,7 +71,7 @@ func TestBrowserRendersPages(t *testing.T) {
 				shot = filepath.Join(d, strings.ReplaceAll(pg.name, " ", "-")+".png")
 				os.Remove(shot)
 			}
-			screenshot(t, bin, hs.URL+pg.path, shot)
+			screenshot(t, bin, url+pg.path, shot)
 			ink, colour := inkAndColour(t, shot)
 			t.Logf("%s: %.2f %% non-white, %.2f %% coloured", pg.path, 100*ink, 100*colour)
 			short := ink < pg.minInk || colour < pg.minColour

@@ -82,6 +82,20 @@ func testStore(t *testing.T) (store, runDir, cmpDir string) {
 	return store, runDir, cmpDir
 }
 
+// serveStore serves a testStore over real HTTP until the test ends.
+func serveStore(t *testing.T) (url, store, runDir, cmpDir string) {
+	t.Helper()
+	store, runDir, cmpDir = testStore(t)
+	srv, err := NewServer(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	return hs.URL, store, runDir, cmpDir
+}
+
 // rawGet sends target verbatim (no client-side path cleaning).
 func rawGet(t *testing.T, addr, method, target string) (int, string) {
 	t.Helper()
@@ -101,15 +115,8 @@ func rawGet(t *testing.T, addr, method, target string) (int, string) {
 }
 
 func TestServe(t *testing.T) {
-	store, runDir, cmpDir := testStore(t)
-	srv, err := NewServer(store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	hs := httptest.NewServer(srv)
-	defer hs.Close()
-	addr := strings.TrimPrefix(hs.URL, "http://")
+	url, store, runDir, cmpDir := serveStore(t)
+	addr := strings.TrimPrefix(url, "http://")
 	runPath := "/" + filepath.ToSlash(mustRel(t, store, runDir))
 	cmpPath := "/" + filepath.ToSlash(mustRel(t, store, cmpDir))
 
@@ -159,19 +166,12 @@ func TestServe(t *testing.T) {
 
 // The links on the index lead to pages that exist.
 func TestServeIndexLinks(t *testing.T) {
-	store, _, _ := testStore(t)
-	srv, err := NewServer(store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	hs := httptest.NewServer(srv)
-	defer hs.Close()
-	_, body := rawGet(t, strings.TrimPrefix(hs.URL, "http://"), "GET", "/")
+	url, _, _, _ := serveStore(t)
+	_, body := rawGet(t, strings.TrimPrefix(url, "http://"), "GET", "/")
 	links := 0
 	for _, part := range strings.Split(body, `href="`)[1:] {
 		link := part[:strings.IndexByte(part, '"')]
-		resp, err := http.Get(hs.URL + "/" + link)
+		resp, err := http.Get(url + "/" + link)
 		if err != nil {
 			t.Fatal(err)
 		}
