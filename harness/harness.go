@@ -134,7 +134,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 		return out, fmt.Errorf("cluster did not form: %w", err)
 	}
 	out.ClusterStart = time.Since(startedAt)
-	rec.ClusterStart = out.ClusterStart.Seconds()
+	rec.ClusterStart = out.ClusterStart.Round(time.Millisecond).Seconds()
 	if err := results.WriteJSON(filepath.Join(dir, results.TestFile), rec); err != nil {
 		return out, err
 	}

@@ -33,7 +33,7 @@ func TestBrowserRendersPages(t *testing.T) {
 	if bin == "" {
 		t.Skip("no chromium on PATH (apt-get install chromium)")
 	}
-	if real, err := filepath.EvalSymlinks(bin); err == nil && strings.HasPrefix(real, "/snap/") {
+	if isSnap(bin) {
 		t.Skip("chromium is a snap, which cannot see this test's /tmp")
 	}
 	url, store, runDir, cmpDir := serveStore(t)
@@ -86,10 +86,31 @@ func TestBrowserRendersPages(t *testing.T) {
 	}
 }
 
-// screenshot renders url in headless chromium into shot. Chromium's
-// helper processes inherit its output, so on a timeout the whole process
-// group is killed, and the profile dir is removed only best effort (a
-// crash handler may still hold it).
+// isSnap reports whether bin starts a snap: a link to /usr/bin/snap, a
+// binary under /snap, or a wrapper script that runs one.
+func isSnap(bin string) bool {
+	real, err := filepath.EvalSymlinks(bin)
+	if err != nil {
+		return false
+	}
+	if strings.HasPrefix(real, "/snap/") || filepath.Base(real) == "snap" {
+		return true
+	}
+	f, err := os.Open(real)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 4096)
+	n, _ := f.Read(head)
+	return strings.HasPrefix(string(head[:n]), "#!") && strings.Contains(string(head[:n]), "/snap/")
+}
+
+// screenshot renders url in headless chromium into shot. Its output goes
+// to a file, not a pipe, so a helper process that outlives chromium does
+// not hold the test; the whole process group is killed on a timeout and
+// at the end, and the profile dir is removed only best effort (a crash
+// handler may still hold it).
 func screenshot(t *testing.T, bin, url, shot string) {
 	t.Helper()
 	profile, err := os.MkdirTemp("", "quorumlab-chromium-")
@@ -97,20 +118,27 @@ func screenshot(t *testing.T, bin, url, shot string) {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(profile)
+	out, err := os.CreateTemp(profile, "output-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin,
 		"--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
 		"--no-first-run", "--disable-extensions", "--disable-dev-shm-usage",
 		"--user-data-dir="+profile, "--window-size=1280,2400", "--screenshot="+shot, url)
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 10 * time.Second
-	out, err := cmd.CombinedOutput()
-	// Helpers left behind by a normal exit go too.
-	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	err = cmd.Run()
+	if cmd.Process != nil {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
 	if err != nil {
-		t.Fatalf("chromium: %v\n%s", err, out)
+		msg, _ := os.ReadFile(out.Name())
+		t.Fatalf("chromium: %v\n%s", err, msg)
 	}
 }
 
@@ -142,4 +170,35 @@ func inkAndColour(t *testing.T, path string) (float64, float64) {
 	}
 	area := float64(b.Dx() * b.Dy())
 	return float64(ink) / area, float64(colour) / area
+}
+
+func TestIsSnap(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	snapBin := write("snap", "\x7fELF...")
+	link := filepath.Join(dir, "chromium-link")
+	if err := os.Symlink(snapBin, link); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, bin string
+		want      bool
+	}{
+		{"link to snap", link, true},
+		{"wrapper script", write("chromium-browser", "#!/bin/sh\nexec /snap/bin/chromium \"$@\"\n"), true},
+		{"binary", write("chromium", "\x7fELF... /snap/ in data"), false},
+		{"script", write("chrome", "#!/bin/sh\nexec /usr/lib/chromium/chromium \"$@\"\n"), false},
+		{"missing", filepath.Join(dir, "nope"), false},
+	}
+	for _, c := range cases {
+		if got := isSnap(c.bin); got != c.want {
+			t.Errorf("%s: isSnap = %v, want %v", c.name, got, c.want)
+		}
+	}
 }

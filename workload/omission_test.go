@@ -128,33 +128,49 @@ func TestOpenLoopKeepsTheRate(t *testing.T) {
 
 // The pacer starts nothing at or past the end of the run, even while the
 // run's context has not yet noticed its deadline (its timer fires late on a
-// loaded machine): on schedule it issues every slot of the run; once the
-// clock reaches the end, neither overdue slots nor closed-loop clients go.
+// loaded machine): on schedule it issues every slot of the run; a slot at
+// the end is not issued; once the clock reaches the end, neither overdue
+// slots nor closed-loop clients go, also when the clock passes the end
+// while a client waits for its slot.
 func TestPacerStopsAtTheEnd(t *testing.T) {
 	cases := []struct {
 		name string
 		rate float64
-		// clock returns the time of the next wait, given the pacer and
-		// the slots issued so far.
-		clock func(p *pacer, issued int) int64
+		// clock returns the time, given the pacer, the slots issued so
+		// far and how often the current wait has read the clock before.
+		clock func(p *pacer, issued, calls int) int64
 		want  int
 	}{
-		{"open loop on schedule", 500, func(p *pacer, issued int) int64 { return p.start + int64(issued)*2e6 }, 500},
-		{"open loop at the end", 500, func(p *pacer, _ int) int64 { return p.end }, 0},
-		{"closed loop at the end", 0, func(p *pacer, _ int) int64 { return p.end }, 0},
+		{"open loop on schedule", 500, func(p *pacer, issued, _ int) int64 { return p.start + int64(issued)*2e6 }, 500},
+		{"open loop just before the end", 500, func(p *pacer, _, _ int) int64 { return p.end - 1 }, 500},
+		{"open loop at the end", 500, func(p *pacer, _, _ int) int64 { return p.end }, 0},
+		{"open loop, the end passes during the wait", 500, func(p *pacer, _, calls int) int64 {
+			if calls == 0 {
+				return p.end - 1
+			}
+			return p.end
+		}, 0},
+		{"closed loop at the end", 0, func(p *pacer, _, _ int) int64 { return p.end }, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			var clock int64 = 1000
-			p := newPacer(c.rate, time.Second, func() int64 { return clock })
-			issued := 0
+			var p *pacer
+			issued, calls := 0, 0
+			p = newPacer(c.rate, time.Second, func() int64 {
+				if p == nil {
+					return 1000 // the pacer's start
+				}
+				calls++
+				return c.clock(p, issued, calls-1)
+			})
 			for {
-				clock = c.clock(p, issued)
+				calls = 0
 				if _, ok := p.wait(context.Background()); !ok {
 					break
 				}
-				if issued++; issued > 1000 {
-					t.Fatal("the pacer keeps issuing past the end of the run")
+				// Fail at once: past the end, each further slot sleeps longer.
+				if issued++; issued > c.want {
+					t.Fatalf("%d starts, want %d: the pacer issues past the end of the run", issued, c.want)
 				}
 			}
 			if issued != c.want {
