@@ -11,6 +11,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/quorumlab/quorumlab/checker"
+	"github.com/quorumlab/quorumlab/history"
 )
 
 // TestBrowserRendersPages loads the served index, a report and a
@@ -37,11 +40,13 @@ func TestBrowserRendersPages(t *testing.T) {
 		t.Skip("chromium is a snap, which cannot see this test's /tmp")
 	}
 	url, store, runDir, cmpDir := serveStore(t)
+	busyDir := busyRun(t, store)
 	runPath := "/" + filepath.ToSlash(mustRel(t, store, runDir))
+	busyPath := "/" + filepath.ToSlash(mustRel(t, store, busyDir))
 	cmpPath := "/" + filepath.ToSlash(mustRel(t, store, cmpDir))
 	// Negative controls: a page without its plots must fall short of the
 	// page's bounds, or the bounds prove nothing about the plots.
-	for _, f := range []string{filepath.Join(runDir, "report.html"), filepath.Join(cmpDir, "compare.html")} {
+	for _, f := range []string{filepath.Join(runDir, "report.html"), filepath.Join(busyDir, "report.html"), filepath.Join(cmpDir, "compare.html")} {
 		page, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -61,6 +66,9 @@ func TestBrowserRendersPages(t *testing.T) {
 		{"index", "/", 0.01, 0.0005, false},
 		{"report", runPath + "/report.html", 0.12, 0.0025, false},
 		{"report without plots", runPath + "/report-plain.html", 0.12, 0.0025, true},
+		// Thousands of operations: the data points carry the colour.
+		{"busy report", busyPath + "/report.html", 0.12, 0.01, false},
+		{"busy report without plots", busyPath + "/report-plain.html", 0.12, 0.01, true},
 		{"comparison", cmpPath + "/compare.html", 0.05, 0.015, false},
 		{"comparison without plots", cmpPath + "/compare-plain.html", 0.05, 0.015, true},
 	}
@@ -84,6 +92,35 @@ func TestBrowserRendersPages(t *testing.T) {
 			}
 		})
 	}
+}
+
+// busyRun stores a checked run of 4000 operations of 10 clients, reads and
+// writes with spread latencies and a few failures, and returns its dir.
+func busyRun(t *testing.T, store string) string {
+	t.Helper()
+	var b builder
+	b.nemesis(10_000, "start-partition")
+	for i := range 4000 {
+		out, f := history.OK, history.FRead
+		if i%2 == 0 {
+			f = history.FWrite
+		}
+		if i%97 == 0 {
+			out = history.Fail
+		}
+		b.op(i%10, f, "k", float64(i/10)*50, 1+float64(i*7%40), out, history.Int(int64(i)), history.Ints([]int64{int64(i)}))
+	}
+	b.nemesis(14_000, "stop-partition")
+	ops := b.sorted()
+	dir, err := NewRunDir(store, "busy", time.Date(2026, 1, 2, 4, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := checker.Results{Verdict: checker.Valid, Latency: checker.CheckLatency(ops), Stats: checker.CheckStats(ops)}
+	if err := WriteReport(dir, ops, res); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // isSnap reports whether bin starts a snap: a link to /usr/bin/snap, a
