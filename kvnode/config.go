@@ -71,6 +71,13 @@ type Config struct {
 	AntiEntropyInterval time.Duration
 	// MerkleDepth is the depth of the anti-entropy trees (2^depth leaves).
 	MerkleDepth int
+	// TombstoneGrace is how long a deleted key's tombstone is kept before
+	// it is collected, as Cassandra's gc_grace: every replica must learn of
+	// the delete within it (hinted handoff, anti-entropy, read repair), or
+	// one that missed it brings the value back. 0 keeps tombstones forever;
+	// linearizable mode always keeps them, as a tombstone's tag orders the
+	// writes after it.
+	TombstoneGrace time.Duration
 
 	N, W, R        int
 	Mode           Mode
@@ -105,6 +112,7 @@ func DefaultConfig() Config {
 		HandoffInterval:     time.Second,
 		AntiEntropyInterval: 10 * time.Second,
 		MerkleDepth:         12,
+		TombstoneGrace:      24 * time.Hour,
 		Logger:              slog.Default(),
 	}
 }
@@ -205,6 +213,9 @@ func (c Config) Validate() error {
 	}
 	if c.HandoffInterval <= 0 {
 		return fmt.Errorf("handoff interval %v: must be positive", c.HandoffInterval)
+	}
+	if c.TombstoneGrace < 0 {
+		return fmt.Errorf("tombstone grace %v: must not be negative", c.TombstoneGrace)
 	}
 	if c.AntiEntropyInterval < 0 {
 		return fmt.Errorf("anti-entropy interval %v: must not be negative", c.AntiEntropyInterval)

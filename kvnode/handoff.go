@@ -54,6 +54,9 @@ func (n *Node) startBackground() {
 	if n.cfg.AntiEntropyInterval > 0 {
 		n.every(n.cfg.AntiEntropyInterval, n.antiEntropy)
 	}
+	if n.cfg.TombstoneGrace > 0 && n.cfg.Mode != ModeLinearizable {
+		n.every(tombstoneSweepInterval(n.cfg.TombstoneGrace), n.collectTombstones)
+	}
 }
 
 type hint struct {

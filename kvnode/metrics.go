@@ -24,6 +24,7 @@ type metrics struct {
 	aeRounds       *prometheus.CounterVec
 	aeRepaired     prometheus.Counter
 	ringChanges    prometheus.Counter
+	tombstonesGC   prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -64,7 +65,10 @@ func newMetrics() *metrics {
 	m.ringChanges = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "kvnode_ring_changes_total", Help: "Changes of this node's view of the ring membership.",
 	})
-	m.reg.MustRegister(m.hintsStored, m.hintsDelivered, m.hintsPending, m.transferred, m.aeRounds, m.aeRepaired, m.ringChanges)
+	m.tombstonesGC = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kvnode_tombstones_collected_total", Help: "Deleted keys whose tombstones outlived the grace period and were removed from storage.",
+	})
+	m.reg.MustRegister(m.hintsStored, m.hintsDelivered, m.hintsPending, m.transferred, m.aeRounds, m.aeRepaired, m.ringChanges, m.tombstonesGC)
 	m.reg.MustRegister(m.requests, m.latency, m.replicaErrors, m.readRepairs,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -158,6 +158,7 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 	f.DurationVar(&cfg.HandoffInterval, "handoff-interval", cfg.HandoffInterval, "how often hints are delivered and data this node no longer owns is handed over")
 	f.DurationVar(&cfg.AntiEntropyInterval, "anti-entropy-interval", cfg.AntiEntropyInterval, "how often replicas compare Merkle trees and sync differing ranges (0: off)")
 	f.IntVar(&cfg.MerkleDepth, "merkle-depth", cfg.MerkleDepth, "anti-entropy tree depth (2^depth leaves)")
+	f.DurationVar(&cfg.TombstoneGrace, "tombstone-grace", cfg.TombstoneGrace, "how long deleted keys keep their tombstones before they are removed (0: forever; linearizable mode keeps them)")
 	f.IntVar(&cfg.N, "n", cfg.N, "replicas per key (N)")
 	f.IntVar(&cfg.W, "w", cfg.W, "write quorum (W)")
 	f.IntVar(&cfg.R, "r", cfg.R, "read quorum (R)")

@@ -1,0 +1,105 @@
+package kvnode_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/quorumlab/quorumlab/kvnode"
+	"github.com/quorumlab/quorumlab/kvnode/client"
+)
+
+// Deleted keys keep their tombstones for the grace period, on every
+// replica, and are then removed from storage; keys written again after a
+// delete and never-deleted keys stay. Linearizable mode keeps tombstones.
+func TestTombstoneCollection(t *testing.T) {
+	const grace = 1500 * time.Millisecond
+	cases := []struct {
+		mode    kvnode.Mode
+		collect bool
+	}{
+		{kvnode.ModeLWW, true},
+		{kvnode.ModeVClock, true},
+		{kvnode.ModeLinearizable, false},
+	}
+	for _, c := range cases {
+		t.Run(string(c.mode), func(t *testing.T) {
+			tc := startCluster(t, 3, func(cfg *kvnode.Config) {
+				cfg.Mode, cfg.Fsync, cfg.TombstoneGrace = c.mode, false, grace
+				cfg.AntiEntropyInterval = 200 * time.Millisecond
+			})
+			ctx := ctxT(t)
+			cl := tc.clients[0]
+			for i := range 10 {
+				if err := cl.Put(ctx, fmt.Sprintf("k%d", i), []byte("v"), nil, client.WithW(3)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			deleted := time.Now()
+			// k0…k4 deleted; k4 written again after its delete.
+			for i := range 5 {
+				key := fmt.Sprintf("k%d", i)
+				res, err := cl.Get(ctx, key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := cl.Delete(ctx, key, res.Context, client.WithW(3)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res, err := cl.Get(ctx, "k4")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cl.Put(ctx, "k4", []byte("again"), res.Context, client.WithW(3)); err != nil {
+				t.Fatal(err)
+			}
+			keys := func() []uint64 {
+				var ks []uint64
+				for _, c := range tc.clients {
+					st, err := c.Status(ctx)
+					if err != nil {
+						t.Fatal(err)
+					}
+					ks = append(ks, st.GetKeys())
+				}
+				return ks
+			}
+			// Within the grace period every replica holds the tombstones.
+			if ks := keys(); time.Since(deleted) < grace && fmt.Sprint(ks) != "[10 10 10]" {
+				t.Fatalf("within the grace period: keys stored per node %v, want 10 each", ks)
+			}
+			want := "[10 10 10]"
+			if c.collect {
+				want = "[6 6 6]"
+			}
+			eventually(t, "tombstones collected", func() error {
+				if ks := fmt.Sprint(keys()); ks != want {
+					return fmt.Errorf("keys stored per node %s, want %s", ks, want)
+				}
+				return nil
+			})
+			time.Sleep(grace + time.Second) // anti-entropy must not bring anything back
+			if ks := fmt.Sprint(keys()); ks != want {
+				t.Errorf("after another grace period: keys stored per node %s, want %s", ks, want)
+			}
+			for i := range 10 {
+				key := fmt.Sprintf("k%d", i)
+				res, err := cl.Get(ctx, key, client.WithR(3))
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := "[v]"
+				switch {
+				case i == 4:
+					want = "[again]"
+				case i < 4:
+					want = "[]"
+				}
+				if got := fmt.Sprintf("%s", res.Values); got != want {
+					t.Errorf("get %s = %s, want %s", key, got, want)
+				}
+			}
+		})
+	}
+}
