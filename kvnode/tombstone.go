@@ -11,9 +11,9 @@ import (
 // Tombstone collection: a deleted key keeps its tombstone for the grace
 // period, so that replicas that missed the delete learn of it, and is then
 // removed from storage. Each node collects on its own; all judge a
-// tombstone's age by the time its write carries, so they collect within a
-// sweep of each other, and a tombstone anti-entropy pulls back from a peer
-// that has not collected yet is collected again at the next sweep.
+// tombstone's age by the time its write carries, and anti-entropy and
+// transfers treat an expired tombstone as collected already, so a node
+// that has collected and one that has not yet agree.
 
 // tombstonesPerSweep bounds the keys one sweep holds in memory.
 const tombstonesPerSweep = 10000
@@ -27,8 +27,8 @@ func tombstoneSweepInterval(grace time.Duration) time.Duration {
 }
 
 // expired reports whether every version of a key is a tombstone written
-// before cutoff (ns since the epoch). A version whose write time is
-// unknown is kept.
+// before cutoff (ns since the epoch; 0 keeps all). A version whose write
+// time is unknown is kept.
 func expired(mode Mode, vs []*kvpb.Version, cutoff int64) bool {
 	if mode == ModeLinearizable || len(vs) == 0 {
 		return false
@@ -45,11 +45,20 @@ func expired(mode Mode, vs []*kvpb.Version, cutoff int64) bool {
 	return true
 }
 
+// tombstoneCutoff is the write time (ns since the epoch) before which
+// tombstones have expired, or 0 when they are kept.
+func (n *Node) tombstoneCutoff() int64 {
+	if n.cfg.TombstoneGrace <= 0 {
+		return 0
+	}
+	return time.Now().Add(-n.cfg.TombstoneGrace).UnixNano()
+}
+
 // collectTombstones removes the keys whose tombstones outlived the grace
 // period. A key written meanwhile is kept: the delete applies only to the
 // version set that was found expired.
 func (n *Node) collectTombstones(ctx context.Context) {
-	cutoff := time.Now().Add(-n.cfg.TombstoneGrace).UnixNano()
+	cutoff := n.tombstoneCutoff()
 	type dead struct {
 		token uint64
 		key   []byte

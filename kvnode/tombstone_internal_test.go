@@ -28,9 +28,14 @@ func TestExpired(t *testing.T) {
 		{"vclock no dot", ModeVClock, []*kvpb.Version{{Tombstone: true}}, false},
 		{"linearizable keeps tags", ModeLinearizable, []*kvpb.Version{{Counter: 3, Tombstone: true}}, false},
 		{"empty", ModeLWW, nil, false},
+		{"no cutoff", ModeLWW, []*kvpb.Version{lww(999, true)}, false},
 	}
 	for _, c := range cases {
-		if got := expired(c.mode, c.vs, cutoff); got != c.want {
+		cut := int64(cutoff)
+		if c.name == "no cutoff" {
+			cut = 0
+		}
+		if got := expired(c.mode, c.vs, cut); got != c.want {
 			t.Errorf("%s: expired = %v, want %v", c.name, got, c.want)
 		}
 	}

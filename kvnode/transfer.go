@@ -144,8 +144,12 @@ func (n *Node) buildTree(ranges []ring.Range, depth int) (*merkle.Tree, uint64, 
 		return nil, 0, err
 	}
 	var keys uint64
+	cutoff := n.tombstoneCutoff()
 	for _, rg := range ranges {
 		err := n.scanRange(rg, func(token uint64, key []byte, set *kvpb.VersionSet) error {
+			if expired(n.cfg.Mode, set.GetVersions(), cutoff) {
+				return nil // as if collected already, as a peer may have
+			}
 			t.Add(token, entryHash(key, set))
 			keys++
 			return nil
@@ -169,9 +173,13 @@ func (n *Node) scanEntries(ranges []ring.Range, depth int, leaves []uint32, send
 	}
 	var batch []*kvpb.Entry
 	size := 0
+	cutoff := n.tombstoneCutoff()
 	for _, rg := range ranges {
 		err := n.scanRange(rg, func(token uint64, key []byte, set *kvpb.VersionSet) error {
 			if want != nil && !want[merkle.Leaf(token, depth)] {
+				return nil
+			}
+			if expired(n.cfg.Mode, set.GetVersions(), cutoff) {
 				return nil
 			}
 			e := &kvpb.Entry{Key: key, Set: set}
