@@ -319,8 +319,10 @@ func mergeReplies(mode Mode, rs []reply) []*kvpb.Version {
 // repair sends merged to every home replica whose reply lacked some of it.
 // Stand-ins are left alone: what they hold is handed off anyway.
 func (n *Node) repair(ctx context.Context, token uint64, key []byte, merged []*kvpb.Version, rs []reply) {
+	// A replica that collected an expired tombstone is not given it back.
+	collected := expired(n.cfg.Mode, merged, n.tombstoneCutoff())
 	for _, r := range rs {
-		if r.standIn {
+		if r.standIn || (collected && len(r.set) == 0) {
 			continue
 		}
 		if _, changed := mergeVersions(n.cfg.Mode, r.set, merged); !changed {
@@ -497,11 +499,15 @@ func (n *Node) putVClock(ctx context.Context, key, value, clientCtx []byte, tomb
 		if p == nil {
 			return nil, unavailable("write not attempted: no connection to %s", homes[0])
 		}
-		resp, err := p.kv.Put(fctx, &kvpb.PutRequest{Key: key, Value: value, Context: clientCtx, W: wOverride})
+		if tombstone {
+			_, err = p.kv.Delete(fctx, &kvpb.DeleteRequest{Key: key, Context: clientCtx, W: wOverride})
+		} else {
+			_, err = p.kv.Put(fctx, &kvpb.PutRequest{Key: key, Value: value, Context: clientCtx, W: wOverride})
+		}
 		if err != nil {
 			return nil, forwardError(homes[0], err, tombstone)
 		}
-		return resp, nil
+		return &kvpb.PutResponse{}, nil
 	}
 	// The counter is taken under the key's lock, in the same step that
 	// applies the version: two writes of one key through this node then

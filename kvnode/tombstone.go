@@ -15,7 +15,7 @@ import (
 // transfers treat an expired tombstone as collected already, so a node
 // that has collected and one that has not yet agree.
 
-// tombstonesPerSweep bounds the keys one sweep holds in memory.
+// tombstonesPerSweep bounds the keys a sweep holds in memory at a time.
 const tombstonesPerSweep = 10000
 
 var errSweepFull = errors.New("sweep full")
@@ -55,47 +55,68 @@ func (n *Node) tombstoneCutoff() int64 {
 }
 
 // collectTombstones removes the keys whose tombstones outlived the grace
-// period. A key written meanwhile is kept: the delete applies only to the
-// version set that was found expired.
+// period.
 func (n *Node) collectTombstones(ctx context.Context) {
+	n.sweepTombstones(ctx, tombstonesPerSweep)
+}
+
+// sweepTombstones scans the whole store, batch expired keys at a time. A
+// key written meanwhile is kept: the delete applies only to the version set
+// that was found expired.
+func (n *Node) sweepTombstones(ctx context.Context, batch int) {
 	cutoff := n.tombstoneCutoff()
 	type dead struct {
 		token uint64
 		key   []byte
 		set   *kvpb.VersionSet
 	}
-	var found []dead
-	err := n.store.Scan(0, ^uint64(0), func(token uint64, key []byte, set *kvpb.VersionSet) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if expired(n.cfg.Mode, set.GetVersions(), cutoff) {
-			found = append(found, dead{token, key, set})
-			if len(found) == tombstonesPerSweep {
-				return errSweepFull
-			}
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errSweepFull) {
-		if ctx.Err() == nil {
-			n.log.Warn("tombstones: scan failed", "err", err)
-		}
-		return
-	}
 	collected := 0
-	for _, d := range found {
-		ok, err := n.store.DeleteIf(d.token, d.key, d.set)
-		if err != nil {
-			n.log.Warn("tombstones: delete failed", "key", string(d.key), "err", err)
+	defer func() {
+		n.met.tombstonesGC.Add(float64(collected))
+		if collected > 0 {
+			n.log.Debug("tombstones: collected", "keys", collected)
+		}
+	}()
+	for from := uint64(0); ; {
+		var found []dead
+		err := n.store.Scan(from, ^uint64(0), func(token uint64, key []byte, set *kvpb.VersionSet) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if expired(n.cfg.Mode, set.GetVersions(), cutoff) {
+				found = append(found, dead{token, key, set})
+				if len(found) == batch {
+					return errSweepFull
+				}
+			}
+			return nil
+		})
+		full := errors.Is(err, errSweepFull)
+		if err != nil && !full {
+			if ctx.Err() == nil {
+				n.log.Warn("tombstones: scan failed", "err", err)
+			}
 			return
 		}
-		if ok {
-			collected++
+		for _, d := range found {
+			ok, err := n.store.DeleteIf(d.token, d.key, d.set)
+			if err != nil {
+				n.log.Warn("tombstones: delete failed", "key", string(d.key), "err", err)
+				return
+			}
+			if ok {
+				collected++
+			}
 		}
-	}
-	n.met.tombstonesGC.Add(float64(collected))
-	if collected > 0 {
-		n.log.Debug("tombstones: collected", "keys", collected)
+		if !full {
+			return
+		}
+		// Go on after the last token seen (keys sharing it, a 64-bit hash
+		// collision, wait for the next sweep).
+		last := found[len(found)-1].token
+		if last == ^uint64(0) {
+			return
+		}
+		from = last + 1
 	}
 }

@@ -2,6 +2,7 @@ package kvnode_test
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -101,5 +102,42 @@ func TestTombstoneCollection(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// In vclock mode a node that is not a home replica of a key forwards the
+// client's delete to one: the key must read as deleted, not as an empty
+// value.
+func TestVClockDeleteThroughNonHome(t *testing.T) {
+	tc := startCluster(t, 4, func(cfg *kvnode.Config) {
+		cfg.Mode, cfg.Fsync = kvnode.ModeVClock, false
+	})
+	ctx := ctxT(t)
+	ids := []string{"n1", "n2", "n3", "n4"}
+	for i := range 20 {
+		key := fmt.Sprintf("k%d", i)
+		homes := tc.homes(0, key)
+		other := slices.IndexFunc(ids, func(id string) bool { return !slices.Contains(homes, id) })
+		if other < 0 {
+			t.Fatalf("%s: homes %v cover all four nodes with N=3", key, homes)
+		}
+		cl := tc.clients[other]
+		if err := cl.Put(ctx, key, []byte("v"), nil); err != nil {
+			t.Fatal(err)
+		}
+		res, err := cl.Get(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.Delete(ctx, key, res.Context); err != nil {
+			t.Fatalf("delete %s through %s: %v", key, ids[other], err)
+		}
+		res, err = cl.Get(ctx, key, client.WithR(3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Values) != 0 {
+			t.Errorf("%s deleted through %s (homes %v) reads %q, want no value", key, ids[other], homes, res.Values)
+		}
 	}
 }

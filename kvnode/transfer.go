@@ -147,8 +147,11 @@ func (n *Node) buildTree(ranges []ring.Range, depth int) (*merkle.Tree, uint64, 
 	cutoff := n.tombstoneCutoff()
 	for _, rg := range ranges {
 		err := n.scanRange(rg, func(token uint64, key []byte, set *kvpb.VersionSet) error {
+			// As if collected already, as a peer may have: the trees
+			// agree. Entries are still sent with their tombstones, so a
+			// replica that missed the delete learns of it while it can.
 			if expired(n.cfg.Mode, set.GetVersions(), cutoff) {
-				return nil // as if collected already, as a peer may have
+				return nil
 			}
 			t.Add(token, entryHash(key, set))
 			keys++
@@ -173,13 +176,9 @@ func (n *Node) scanEntries(ranges []ring.Range, depth int, leaves []uint32, send
 	}
 	var batch []*kvpb.Entry
 	size := 0
-	cutoff := n.tombstoneCutoff()
 	for _, rg := range ranges {
 		err := n.scanRange(rg, func(token uint64, key []byte, set *kvpb.VersionSet) error {
 			if want != nil && !want[merkle.Leaf(token, depth)] {
-				return nil
-			}
-			if expired(n.cfg.Mode, set.GetVersions(), cutoff) {
 				return nil
 			}
 			e := &kvpb.Entry{Key: key, Set: set}
