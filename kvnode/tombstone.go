@@ -11,9 +11,10 @@ import (
 // Tombstone collection: a deleted key keeps its tombstone for the grace
 // period, so that replicas that missed the delete learn of it, and is then
 // removed from storage. Each node collects on its own; all judge a
-// tombstone's age by the time its write carries, and anti-entropy and
-// transfers treat an expired tombstone as collected already, so a node
-// that has collected and one that has not yet agree.
+// tombstone's age by the time its write carries, and anti-entropy's trees
+// leave expired tombstones out, so a node that has collected and one that
+// has not yet agree. Transfers still ship them: a replica that missed the
+// delete takes it while a peer holds it.
 
 // tombstonesPerSweep bounds the keys a sweep holds in memory at a time.
 const tombstonesPerSweep = 10000
