@@ -3,6 +3,7 @@ package checker
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/quorumlab/quorumlab/history"
@@ -14,14 +15,23 @@ type Options struct {
 	// Timeout bounds the linearizability check as a whole; 0 means none.
 	// Keys it cuts short are unknown.
 	Timeout time.Duration
+	// Memory bounds the process's memory during the linearizability check,
+	// in bytes; 0 means none. Searches it cuts short are unknown. See
+	// DefaultMemoryBudget.
+	Memory int64
 	// Visualize keeps porcupine's visualization of every invalid key.
 	Visualize bool
+	// Progress, if set, gets a line every few seconds of a long check.
+	Progress io.Writer
 }
 
 // Results are everything Check found: the content of results.json.
 type Results struct {
-	Verdict      Verdict          `json:"verdict"`
-	Error        string           `json:"error,omitempty"`
+	Verdict Verdict `json:"verdict"`
+	Error   string  `json:"error,omitempty"`
+	// Warnings are problems that did not stop the check, such as a torn
+	// last line of the history.
+	Warnings     []string         `json:"warnings,omitempty"`
 	Linearizable *Linearizability `json:"linearizable,omitempty"`
 	Set          *SetResult       `json:"set,omitempty"`
 	Staleness    *Staleness       `json:"staleness,omitempty"`
@@ -38,6 +48,9 @@ func Check(ctx context.Context, ops []history.Op, opts Options) Results {
 	if err != nil {
 		return Results{Verdict: Unknown, Error: fmt.Sprintf("pair operations: %v", err)}
 	}
+	if len(pairs) == 0 {
+		return Results{Verdict: Unknown, Error: "the history has no client operations: nothing to check"}
+	}
 	faults := history.Faults(ops)
 	r := Results{
 		Verdict:      Valid,
@@ -47,7 +60,7 @@ func Check(ctx context.Context, ops []history.Op, opts Options) Results {
 	}
 	switch opts.Workload {
 	case "register":
-		l := linearizable(ctx, pairs, faults, opts.Timeout, opts.Visualize)
+		l := linearizable(ctx, pairs, faults, opts)
 		s := staleness(pairs)
 		r.Linearizable, r.Staleness = &l, &s
 		r.Verdict = Combine(l.Verdict, s.Verdict)

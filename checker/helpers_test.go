@@ -2,6 +2,8 @@ package checker
 
 import (
 	"encoding/json"
+	"strings"
+	"sync"
 
 	"github.com/quorumlab/quorumlab/history"
 )
@@ -68,4 +70,22 @@ func indexOf(ops []history.Op, ms int64, ty history.Type) int64 {
 		}
 	}
 	return -2
+}
+
+// lockedWriter is a strings.Builder safe for a writer goroutine and a reader.
+type lockedWriter struct {
+	mu sync.Mutex
+	b  *strings.Builder
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *lockedWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }

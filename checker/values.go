@@ -9,7 +9,7 @@ const maxExamples = 20
 
 // intValue decodes op.Value as an integer. Values are decoded for every op of
 // a long history, so the common plain form skips encoding/json.
-func intValue(op history.Op) (int64, error) {
+func intValue(op *history.Op) (int64, error) {
 	if v, rest, ok := scanInt(op.Value); ok && len(trimSpace(rest)) == 0 {
 		return v, nil
 	}
@@ -17,7 +17,7 @@ func intValue(op history.Op) (int64, error) {
 }
 
 // intsValue decodes op.Value as a list of integers, like op.IntsValue.
-func intsValue(op history.Op) ([]int64, error) {
+func intsValue(op *history.Op) ([]int64, error) {
 	b := trimSpace(op.Value)
 	if len(b) >= 2 && b[0] == '[' && b[len(b)-1] == ']' {
 		if vs, ok := scanInts(b[1 : len(b)-1]); ok {

@@ -22,6 +22,7 @@ import (
 	"github.com/quorumlab/quorumlab/cluster/local"
 	"github.com/quorumlab/quorumlab/history"
 	"github.com/quorumlab/quorumlab/internal/ctxtime"
+	"github.com/quorumlab/quorumlab/internal/sysmem"
 	"github.com/quorumlab/quorumlab/kvnode/client"
 	"github.com/quorumlab/quorumlab/nemesis"
 	"github.com/quorumlab/quorumlab/results"
@@ -40,6 +41,9 @@ type Config struct {
 
 	// CheckTimeout bounds the linearizability check (0: none).
 	CheckTimeout time.Duration `json:"check_timeout"`
+	// CheckMemory bounds the process's memory during the check, in bytes
+	// (0: none).
+	CheckMemory int64 `json:"check_memory"`
 	// Recovery is how long the healed cluster gets before the final reads.
 	Recovery time.Duration `json:"recovery"`
 	// Progress receives a progress line while the run goes (nil: none).
@@ -60,6 +64,7 @@ func DefaultConfig() Config {
 		Workload:     workload.DefaultConfig(),
 		Nemesis:      nemesis.DefaultConfig(),
 		CheckTimeout: 5 * time.Minute,
+		CheckMemory:  DefaultCheckMemory(),
 		Recovery:     5 * time.Second,
 	}
 }
@@ -197,17 +202,31 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 
 	// Check what is on disk, exactly what `quorumlab check` would read.
 	// An interrupted run is still checked: the history so far is data.
-	out.Results, err = Check(context.WithoutCancel(ctx), filepath.Join(dir, results.HistoryFile), dir, cfg.Workload.Name, cfg.CheckTimeout)
+	out.Results, err = Check(context.WithoutCancel(ctx), filepath.Join(dir, results.HistoryFile), dir, checker.Options{
+		Workload: cfg.Workload.Name, Timeout: cfg.CheckTimeout, Memory: cfg.CheckMemory, Progress: cfg.Progress,
+	})
 	return out, err
 }
 
+// DefaultCheckMemory is checker.DefaultMemoryBudget of this machine, or
+// 2 GiB if its memory cannot be read.
+func DefaultCheckMemory() int64 {
+	total, err := sysmem.Total()
+	if err != nil {
+		return 2 << 30
+	}
+	return checker.DefaultMemoryBudget(total)
+}
+
 // Check checks a stored history and writes its results into dir.
-func Check(ctx context.Context, hist, dir, workloadName string, timeout time.Duration) (checker.Results, error) {
-	ops, err := history.ReadFile(hist)
+func Check(ctx context.Context, hist, dir string, opts checker.Options) (checker.Results, error) {
+	ops, warnings, err := history.ReadFile(hist)
 	if err != nil {
 		return checker.Results{}, err
 	}
-	res := checker.Check(ctx, ops, checker.Options{Workload: workloadName, Timeout: timeout, Visualize: true})
+	opts.Visualize = true
+	res := checker.Check(ctx, ops, opts)
+	res.Warnings = append(warnings, res.Warnings...)
 	if err := results.Write(dir, res); err != nil {
 		return res, err
 	}

@@ -72,7 +72,7 @@ func runTest(t *testing.T, mutate func(*harness.Config)) harness.Outcome {
 	if b, err := os.ReadFile(filepath.Join(out.Dir, results.TestFile)); err != nil || json.Unmarshal(b, &test) != nil || test.ClusterStart <= 0 {
 		t.Errorf("test.json lacks the cluster start time (%v): %+v", err, test)
 	}
-	ops, err := history.ReadFile(filepath.Join(out.Dir, results.HistoryFile))
+	ops, _, err := history.ReadFile(filepath.Join(out.Dir, results.HistoryFile))
 	if err != nil {
 		t.Fatal(err)
 	}

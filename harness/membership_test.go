@@ -26,7 +26,7 @@ func TestVClockSetSurvivesMembershipChanges(t *testing.T) {
 	if set.Acknowledged < 500 {
 		t.Fatalf("only %d acknowledged adds: the test did not exercise the cluster", set.Acknowledged)
 	}
-	ops, err := history.ReadFile(filepath.Join(out.Dir, results.HistoryFile))
+	ops, _, err := history.ReadFile(filepath.Join(out.Dir, results.HistoryFile))
 	if err != nil {
 		t.Fatal(err)
 	}

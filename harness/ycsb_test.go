@@ -53,7 +53,7 @@ func TestYCSBRun(t *testing.T) {
 			if open := tt.name != "a closed loop"; l.Corrected != open || (len(l.Uncorrected) > 0) != open {
 				t.Errorf("corrected %v with %d uncorrected summaries; want corrected figures only in open loop", l.Corrected, len(l.Uncorrected))
 			}
-			ops, err := history.ReadFile(filepath.Join(out.Dir, results.HistoryFile))
+			ops, _, err := history.ReadFile(filepath.Join(out.Dir, results.HistoryFile))
 			if err != nil {
 				t.Fatal(err)
 			}

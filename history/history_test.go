@@ -44,7 +44,7 @@ func TestRoundTrip(t *testing.T) {
 	if _, err := w.Append(Op{Type: Invoke}); err == nil {
 		t.Error("Append after Close succeeded")
 	}
-	out, err := ReadFile(path)
+	out, _, err := ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestConcurrentAppend(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	ops, err := Read(&buf)
+	ops, _, err := Read(&buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestWriterFlushesInBackground(t *testing.T) {
 	// No Flush: a killed harness must still leave its history on disk.
 	deadline := 3 * flushInterval
 	for waited := time.Duration(0); ; waited += flushInterval / 10 {
-		if ops, err := ReadFile(path); err == nil && len(ops) == 1 {
+		if ops, _, err := ReadFile(path); err == nil && len(ops) == 1 {
 			return
 		}
 		if waited > deadline {
@@ -129,21 +129,26 @@ func TestRead(t *testing.T) {
 		in      string
 		n       int    // ops read
 		wantErr string // substring of the error; "" for none
+		warning string // substring of the one warning; "" for none
 	}{
-		{"empty", "", 0, ""},
-		{"complete", a + "\n" + b + "\n", 2, ""},
-		{"no final newline", a + "\n" + b, 2, ""},
-		{"truncated last line", a + "\n" + b[:30], 1, ""},
-		{"blank trailing lines", a + "\n" + b + "\n\n  \n", 2, ""},
-		{"long line", a + "\n" + long + "\n", 2, ""},
-		{"malformed middle line", a + "\n" + b[:30] + "\n" + b + "\n", 0, "line 2"},
-		{"malformed last line with newline", a + "\n" + b[:30] + "\n", 0, "line 2"},
-		{"blank middle line", a + "\n\n" + b + "\n", 0, "line 2"},
-		{"unknown type", a + "\n" + strings.Replace(b, `"ok"`, `"done"`, 1) + "\n", 0, `line 2: unknown op type "done"`},
+		{"empty", "", 0, "", ""},
+		{"complete", a + "\n" + b + "\n", 2, "", ""},
+		{"no final newline", a + "\n" + b, 2, "", ""},
+		{"truncated last line", a + "\n" + b[:30], 1, "", "line 2: the last line is cut short"},
+		{"blank trailing lines", a + "\n" + b + "\n\n  \n", 2, "", ""},
+		{"long line", a + "\n" + long + "\n", 2, "", ""},
+		{"long torn line", a + "\n" + long[:100<<10], 1, "", "line 2: the last line is cut short"},
+		{"malformed middle line", a + "\n" + b[:30] + "\n" + b + "\n", 0, "line 2", ""},
+		{"malformed last line with newline", a + "\n" + b[:30] + "\n", 0, "line 2", ""},
+		{"blank middle line", a + "\n\n" + b + "\n", 0, "line 2", ""},
+		{"unknown type", a + "\n" + strings.Replace(b, `"ok"`, `"done"`, 1) + "\n", 0, `line 2: unknown op type "done"`, ""},
+		{"duplicate index", a + "\n" + strings.Replace(b, `"index":1`, `"index":0`, 1) + "\n", 0, "line 2: index 0 does not follow index 0", ""},
+		{"index going back", strings.Replace(a, `"index":0`, `"index":5`, 1) + "\n" + b + "\n", 0, "line 2: index 1 does not follow index 5", ""},
+		{"negative time", strings.Replace(a, `"time":1`, `"time":-1`, 1) + "\n", 0, "line 1: negative time -1", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ops, err := Read(strings.NewReader(tt.in))
+			ops, warnings, err := Read(strings.NewReader(tt.in))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
@@ -156,12 +161,15 @@ func TestRead(t *testing.T) {
 			if len(ops) != tt.n {
 				t.Fatalf("read %d ops, want %d", len(ops), tt.n)
 			}
+			if tt.warning == "" && len(warnings) > 0 || tt.warning != "" && (len(warnings) != 1 || !strings.Contains(warnings[0], tt.warning)) {
+				t.Errorf("warnings %q, want one containing %q", warnings, tt.warning)
+			}
 		})
 	}
 }
 
 func TestReadFileMissing(t *testing.T) {
-	if _, err := ReadFile(filepath.Join(t.TempDir(), "nope")); !errors.Is(err, os.ErrNotExist) {
+	if _, _, err := ReadFile(filepath.Join(t.TempDir(), "nope")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("err = %v, want not-exist", err)
 	}
 }
@@ -183,6 +191,7 @@ func TestPair(t *testing.T) {
 		{"two outstanding", []Op{inv(0, 0, FWrite), inv(1, 0, FRead)}, nil, "outstanding"},
 		{"orphan completion", []Op{done(0, 3, OK, FRead)}, nil, "without an invocation"},
 		{"f mismatch", []Op{inv(0, 0, FWrite), done(1, 0, OK, FRead)}, nil, "does not match"},
+		{"completed before invoked", []Op{{Index: 0, Time: 9, Process: 0, Type: Invoke, F: FRead}, done(1, 0, OK, FRead)}, nil, "before its invocation 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -231,5 +240,34 @@ func TestFaults(t *testing.T) {
 	}
 	if got := Faults(ops); !reflect.DeepEqual(got, want) {
 		t.Errorf("Faults:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestRecorderTimesInFileOrder: concurrent records reach the file in the
+// order of their times.
+func TestRecorderTimesInFileOrder(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewWriter(&buf)
+	r := NewRecorder(w, NewClock())
+	var wg sync.WaitGroup
+	for p := range 8 {
+		wg.Go(func() {
+			for range 2000 {
+				r.Record(Op{Process: p, Type: Invoke, F: FRead})
+			}
+		})
+	}
+	wg.Wait()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ops, _, err := Read(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(ops); i++ {
+		if ops[i].Time < ops[i-1].Time {
+			t.Fatalf("line %d at %d ns follows one at %d ns", i+1, ops[i].Time, ops[i-1].Time)
+		}
 	}
 }

@@ -15,12 +15,14 @@ const Infinity int64 = math.MaxInt64
 // FinalHeal is the nemesis event that ends every active fault.
 const FinalHeal = "final-heal"
 
-// Pairing is one client operation: its invocation and its completion.
+// Pairing is one client operation: its invocation and its completion,
+// pointing into the ops it was paired from (a long history is paired
+// without copying it).
 type Pairing struct {
-	Invoke Op
+	Invoke *Op
 	// Completion is the ok, fail or info record. For an invocation that never
 	// completed it is a made-up info record with Index -1 and Time Infinity.
-	Completion Op
+	Completion *Op
 }
 
 // Completed reports whether the history holds the operation's completion.
@@ -32,7 +34,8 @@ func (p Pairing) Completed() bool { return p.Completion.Index >= 0 }
 func Pair(ops []Op) ([]Pairing, error) {
 	pairs := make([]Pairing, 0, len(ops)/2+1)
 	open := make(map[int]int) // process -> index in pairs of its outstanding op
-	for _, op := range ops {
+	for j := range ops {
+		op := &ops[j]
 		if op.IsNemesis() {
 			continue
 		}
@@ -48,15 +51,19 @@ func Pair(ops []Op) ([]Pairing, error) {
 		if !busy {
 			return nil, fmt.Errorf("op %d: %s of process %d without an invocation", op.Index, op.Type, op.Process)
 		}
-		if inv := pairs[i].Invoke; op.F != inv.F {
+		inv := pairs[i].Invoke
+		if op.F != inv.F {
 			return nil, fmt.Errorf("op %d: completion f %q does not match invocation %d f %q", op.Index, op.F, inv.Index, inv.F)
+		}
+		if op.Time < inv.Time {
+			return nil, fmt.Errorf("op %d: completed at %d ns, before its invocation %d at %d ns", op.Index, op.Time, inv.Index, inv.Time)
 		}
 		pairs[i].Completion = op
 		delete(open, op.Process)
 	}
 	for _, i := range open {
 		inv := pairs[i].Invoke
-		pairs[i].Completion = Op{
+		pairs[i].Completion = &Op{
 			Index: -1, Time: Infinity, Process: inv.Process, Type: Info,
 			F: inv.F, Key: inv.Key, Node: inv.Node,
 		}

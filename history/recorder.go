@@ -7,6 +7,9 @@ import "sync"
 type Recorder struct {
 	w     *Writer
 	clock Clock
+	// order makes the stamping and the append one step, so that times
+	// never go back in the file.
+	order sync.Mutex
 
 	mu     sync.Mutex
 	counts map[Type]int64
@@ -22,8 +25,10 @@ func NewRecorder(w *Writer, clock Clock) *Recorder {
 // write error is kept (see Err) rather than returned: a workload must not
 // stop mid-operation because the disk is full.
 func (r *Recorder) Record(op Op) Op {
+	r.order.Lock()
 	op.Time = r.clock.Now()
 	out, err := r.w.Append(op)
+	r.order.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err != nil && r.err == nil {

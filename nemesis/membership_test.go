@@ -129,7 +129,7 @@ func TestMembershipFault(t *testing.T) {
 	}
 
 	hw.Close()
-	ops, err := history.Read(&buf)
+	ops, _, err := history.Read(&buf)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -209,7 +209,7 @@ func TestOverlappingFaults(t *testing.T) {
 					cl.killed, cl.paused, cl.skewed(), cl.partitioned, cl.lossy)
 			}
 			hw.Close()
-			ops, err := history.Read(&buf)
+			ops, _, err := history.Read(&buf)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -307,7 +307,7 @@ func TestFailedHealStaysActive(t *testing.T) {
 		t.Fatalf("after the final heal: killed %v, active %q", cl.killed, nem.Active())
 	}
 	hw.Close()
-	ops, err := history.Read(&buf)
+	ops, _, err := history.Read(&buf)
 	if err != nil {
 		t.Fatal(err)
 	}

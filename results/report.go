@@ -421,7 +421,18 @@ var reportTemplate = template.Must(template.New("report").Funcs(funcs).Parse(`<!
 {{range $.Failing}}<a href="{{.File}}">{{.Key}}</a> {{end}}{{end}}</p>
 {{if .Anomalies}}<table><tr><th>key</th><th>anomaly</th><th class="n">ops</th><th>history indexes (start reading here)</th></tr>
 {{range .Anomalies}}<tr><td>{{.Key}}</td><td>{{.Kind}}</td><td class="n">{{.Count}}</td><td><code>{{range .Ops}}{{.}} {{end}}</code></td></tr>
-{{end}}</table>{{end}}{{end}}
+{{end}}</table>{{end}}
+{{with .Witnesses}}<h3>Why: the first witnesses</h3>
+<table><tr><th>key</th><th>kind</th><th>in words</th></tr>
+{{range .}}<tr><td>{{.Key}}</td><td>{{.Kind}}</td><td>{{.Text}}</td></tr>
+{{end}}</table>{{end}}
+{{if or .Unknown .NoVisualization}}<table><tr><th>key</th><th>note</th></tr>
+{{range $k, $v := .Unknown}}<tr><td>{{$k}}</td><td>unknown: {{$v}}</td></tr>
+{{end}}{{range $k, $v := .NoVisualization}}<tr><td>{{$k}}</td><td>{{$v}}</td></tr>
+{{end}}</table>{{end}}
+<p class="sub">Checked in {{printf "%.1f" .ElapsedMs}} ms{{with .PeakMemoryMiB}}, at most {{.}} MiB in use{{end}}. Patched before the search:
+{{.Patched.UnobservedInfoWrites}} indeterminate writes never observed (dropped), {{.Patched.ObservedInfoWrites}} observed (returned at their first read),
+{{.Patched.FailedWrites}} failed writes and {{.Patched.UninformativeReads}} failed or indeterminate reads dropped.</p>{{end}}
 
 <h2>Plots</h2>
 {{with .PlotError}}<p class="err">{{.}}</p>{{end}}

@@ -88,7 +88,7 @@ func TestReport(t *testing.T) {
 			name:    "stale read is invalid and links porcupine's view",
 			ops:     registerHistory(true),
 			test:    test,
-			want:    []string{"<svg", `verdict big v-invalid`, "INVALID", `href="linear-k.html"`, "nonlinearizable"},
+			want:    []string{"<svg", `verdict big v-invalid`, "INVALID", `href="linear-k.html"`, "stale-read", "so the read had to see it or a later value", "Patched before the search"},
 			wantNot: []string{`src="http`, `href="http`, "url("},
 		},
 		{

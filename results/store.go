@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -120,6 +121,9 @@ func Summary(w io.Writer, dir string, res checker.Results) {
 	if res.Error != "" {
 		fmt.Fprintf(tw, "error\t%s\n", res.Error)
 	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(tw, "warning\t%s\n", w)
+	}
 	if l := res.Linearizable; l != nil {
 		line := string(l.Verdict)
 		for _, a := range l.Anomalies {
@@ -129,6 +133,17 @@ func Summary(w io.Writer, dir string, res checker.Results) {
 			line += "; " + l.Error
 		}
 		fmt.Fprintf(tw, "linearizable\t%s\n", line)
+		for _, k := range slices.Sorted(maps.Keys(l.Unknown)) {
+			fmt.Fprintf(tw, "unknown key\t%s: %s\n", k, l.Unknown[k])
+		}
+		// One witness per key, in words: what a reader needs to start.
+		seen := make(map[string]bool)
+		for _, wt := range l.Witnesses {
+			if !seen[wt.Key] && len(seen) < 3 {
+				seen[wt.Key] = true
+				fmt.Fprintf(tw, "witness\t%s on key %s: %s\n", wt.Kind, wt.Key, wt.Text)
+			}
+		}
 	}
 	if s := res.Staleness; s != nil {
 		fmt.Fprintf(tw, "stale reads\t%d of %d (%.1f%%)\n", s.Stale, s.Reads, 100*s.StaleShare)

@@ -70,7 +70,7 @@ func memHistory(tb testing.TB) (rec *history.Recorder, read func() []history.Op)
 		if err := w.Close(); err != nil {
 			tb.Fatal(err)
 		}
-		ops, err := history.Read(&buf)
+		ops, _, err := history.Read(&buf)
 		if err != nil {
 			tb.Fatal(err)
 		}

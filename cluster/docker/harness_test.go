@@ -118,7 +118,7 @@ func runDocker(t *testing.T, mutate func(*harness.Config)) dockerOutcome {
 		t.Errorf("%d new images (tags and ids), want at most the node image", n)
 	}
 
-	ops, err := history.ReadFile(filepath.Join(out.Dir, results.HistoryFile))
+	ops, _, err := history.ReadFile(filepath.Join(out.Dir, results.HistoryFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestDockerVClockSetSurvivesMembershipChanges(t *testing.T) {
 	if set.Acknowledged < 200 {
 		t.Fatalf("only %d acknowledged adds: the test did not exercise the cluster", set.Acknowledged)
 	}
-	ops, err := history.ReadFile(filepath.Join(out.Dir, results.HistoryFile))
+	ops, _, err := history.ReadFile(filepath.Join(out.Dir, results.HistoryFile))
 	if err != nil {
 		t.Fatal(err)
 	}

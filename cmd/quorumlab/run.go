@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/quorumlab/quorumlab/checker"
 	"github.com/quorumlab/quorumlab/cluster"
 	"github.com/quorumlab/quorumlab/cluster/local"
 	"github.com/quorumlab/quorumlab/harness"
@@ -113,6 +114,7 @@ func addRunFlags(cmd *cobra.Command, cfg *harness.Config, faults *string, quiet 
 	f.Float64Var(&cfg.Nemesis.LossRate, "loss-rate", cfg.Nemesis.LossRate, "share of packets a loss fault drops")
 	f.DurationVar(&cfg.Nemesis.MaxSkew, "max-skew", cfg.Nemesis.MaxSkew, "largest clock offset of a clock fault, either direction")
 	f.DurationVar(&cfg.CheckTimeout, "check-timeout", cfg.CheckTimeout, "bound on the linearizability check; past it the verdict is unknown")
+	f.Var(byteSize{&cfg.CheckMemory}, "check-memory", "bound on the check's memory, e.g. 2GiB (default: half of this machine's memory, at most 4GiB); searches past it are unknown")
 	f.DurationVar(&cfg.Recovery, "recovery", cfg.Recovery, "time the healed cluster gets before final reads (set workload)")
 	f.BoolVar(quiet, "quiet", false, "no progress output")
 }
@@ -138,7 +140,8 @@ func resolveRunFlags(cmd *cobra.Command, cfg *harness.Config, faults string, qui
 
 func checkCmd(stdout io.Writer) *cobra.Command {
 	var workloadName string
-	var timeout time.Duration
+	opts := checker.Options{Timeout: 5 * time.Minute, Memory: harness.DefaultCheckMemory()}
+	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "check RUN_DIR|HISTORY.jsonl",
 		Short: "Re-run the checkers on a stored history and rewrite results.json",
@@ -151,7 +154,11 @@ func checkCmd(stdout io.Writer) *cobra.Command {
 			if workloadName == "" {
 				workloadName = storedWorkload(dir)
 			}
-			res, err := harness.Check(cmd.Context(), hist, dir, workloadName, timeout)
+			opts.Workload = workloadName
+			if !quiet {
+				opts.Progress = cmd.ErrOrStderr()
+			}
+			res, err := harness.Check(cmd.Context(), hist, dir, opts)
 			if err != nil {
 				return err
 			}
@@ -160,6 +167,8 @@ func checkCmd(stdout io.Writer) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&workloadName, "workload", "", "register, set or ycsb (default: from the run's test.json, else register)")
-	cmd.Flags().DurationVar(&timeout, "check-timeout", 5*time.Minute, "bound on the linearizability check")
+	cmd.Flags().DurationVar(&opts.Timeout, "check-timeout", opts.Timeout, "bound on the linearizability check")
+	cmd.Flags().Var(byteSize{&opts.Memory}, "check-memory", "bound on the check's memory, e.g. 2GiB (default: half of this machine's memory, at most 4GiB)")
+	cmd.Flags().BoolVar(&quiet, "quiet", false, "no progress lines during a long check")
 	return cmd
 }
