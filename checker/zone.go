@@ -123,13 +123,13 @@ func conflict(key string, a, b *zone) Witness {
 			w.Ops = append(w.Ops, opRef(*op, op.Output))
 		}
 	}
-	stretch := fmt.Sprintf("the initial value was read by op %d (%s), which began at %.1f ms, so nothing may be written before then",
+	stretch := fmt.Sprintf("the initial value was read by op %d (%s), which began at %.3f ms, so nothing may be written before then",
 		invokeOf(a.last), describeOp(a.last), ms(a.s))
 	if a.write != nil {
-		stretch = fmt.Sprintf("value %s (written by op %d) and its reads must be one stretch of any order of the operations, and it spans %.1f–%.1f ms: op %d (%s) completed before op %d (%s) began",
+		stretch = fmt.Sprintf("value %s (written by op %d) and its reads must be one stretch of any order of the operations, and it spans %.3f–%.3f ms: op %d (%s) completed before op %d (%s) began",
 			describeValue(a.value), invokeOf(*a.write), ms(a.f), ms(a.s), invokeOf(a.first), describeOp(a.first), invokeOf(a.last), describeOp(a.last))
 	}
-	w.Text = fmt.Sprintf("%s. The write of %s (op %d) and its reads must come wholly before or after that, yet op %d (%s) completed at %.1f ms, before %.1f ms, and op %d (%s) began at %.1f ms, after %.1f ms",
+	w.Text = fmt.Sprintf("%s. The write of %s (op %d) and its reads must come wholly before or after that, yet op %d (%s) completed at %.3f ms, before %.3f ms, and op %d (%s) began at %.3f ms, after %.3f ms",
 		stretch, describeValue(b.value), invokeOf(*b.write), invokeOf(b.first), describeOp(b.first), ms(b.f), ms(a.s), invokeOf(b.last), describeOp(b.last), ms(b.s), ms(max(a.f, 0)))
 	return w
 }
