@@ -480,6 +480,15 @@ func (n *Node) putVClock(ctx context.Context, key, value, clientCtx []byte, tomb
 	if err != nil {
 		return nil, invalid("%v", err)
 	}
+	if c := past.Get(n.cfg.ID); c > 0 {
+		ok, err := n.issued(c)
+		if err != nil {
+			return nil, unavailable("write not attempted: %v", err)
+		}
+		if !ok {
+			return nil, invalid("context counter %d for node %s was never issued by it", c, n.cfg.ID)
+		}
+	}
 	rctx, cancel := n.request(ctx)
 	defer cancel()
 	pl := n.place(rctx, token)

@@ -348,6 +348,10 @@ func (n *Node) crash() error {
 	return n.Close()
 }
 
+// MaxClockOffset bounds the adjustable lww clock offset: enough for any
+// clock-skew fault, and far from overflowing a nanosecond timestamp.
+const MaxClockOffset = time.Hour
+
 // now is the lww clock: wall clock plus the adjustable offset, never
 // returning the same value twice so two writes of one node never tie.
 func (n *Node) now() int64 {
@@ -361,6 +365,24 @@ func (n *Node) now() int64 {
 			return ts
 		}
 	}
+}
+
+// issued reports whether this node can have issued counter c: every
+// counter it issued lies below its durable reservation. A context claiming
+// more is forged, and taking it would push this node's counters past it.
+func (n *Node) issued(c uint64) (bool, error) {
+	n.counterMu.Lock()
+	defer n.counterMu.Unlock()
+	if n.counterEnd == 0 {
+		// Nothing reserved since the start: reserving reads the durable
+		// mark, above everything issued before the restart.
+		start, err := n.store.ReserveCounters(n.counterNext, counterBlock)
+		if err != nil {
+			return false, err
+		}
+		n.counterNext, n.counterEnd = start, start+counterBlock
+	}
+	return c < n.counterNext, nil
 }
 
 // nextCounter returns a vclock counter for this node's entry that is above

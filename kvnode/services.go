@@ -274,6 +274,9 @@ func (n *Node) ringOp(ctx context.Context, kind string, op func(context.Context)
 }
 
 func (s *adminService) SetClockOffset(ctx context.Context, req *kvpb.SetClockOffsetRequest) (*kvpb.SetClockOffsetResponse, error) {
+	if off := req.GetOffsetNs(); off > int64(MaxClockOffset) || off < -int64(MaxClockOffset) {
+		return nil, invalid("clock offset %v is beyond ±%v", time.Duration(off), MaxClockOffset)
+	}
 	prev := s.n.clockOffset.Swap(req.GetOffsetNs())
 	s.n.log.Info("clock offset set", "offset", time.Duration(req.GetOffsetNs()), "previous", time.Duration(prev))
 	return &kvpb.SetClockOffsetResponse{PreviousNs: prev}, nil

@@ -204,9 +204,24 @@ func encodeContext(c vclock.Clock) []byte {
 	return b
 }
 
+// Bounds on a client's context, which is client input: what a Get can
+// return stays far below them.
+const (
+	maxContextBytes   = 64 << 10
+	maxContextEntries = 512
+	maxNodeName       = 255
+	// maxCounter is above any counter a node issues (one per write, 2⁴⁸ is
+	// nine years at a million writes a second) and far below 2⁶⁴, so no
+	// counter taken from a context can overflow.
+	maxCounter = 1 << 48
+)
+
 func decodeContext(b []byte) (vclock.Clock, error) {
 	if len(b) == 0 {
 		return nil, nil
+	}
+	if len(b) > maxContextBytes {
+		return nil, fmt.Errorf("context is %d bytes; the limit is %d", len(b), maxContextBytes)
 	}
 	var ctx kvpb.Context
 	if err := proto.Unmarshal(b, &ctx); err != nil {
@@ -215,6 +230,17 @@ func decodeContext(b []byte) (vclock.Clock, error) {
 	c := toClock(ctx.GetClock())
 	if err := c.Valid(); err != nil {
 		return nil, fmt.Errorf("malformed context: %w", err)
+	}
+	if len(c) > maxContextEntries {
+		return nil, fmt.Errorf("context has %d entries; the limit is %d", len(c), maxContextEntries)
+	}
+	for _, e := range c {
+		if len(e.Node) > maxNodeName {
+			return nil, fmt.Errorf("context names a node of %d bytes; the limit is %d", len(e.Node), maxNodeName)
+		}
+		if e.Counter >= maxCounter {
+			return nil, fmt.Errorf("context counter %d for node %q was never issued", e.Counter, e.Node)
+		}
 	}
 	return c, nil
 }

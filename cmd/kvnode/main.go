@@ -186,6 +186,9 @@ func (c *clientFlags) register(cmd *cobra.Command) {
 }
 
 func (c *clientFlags) dial() (*client.Client, error) {
+	if c.timeout <= 0 {
+		return nil, usageErr("--timeout %v: must be positive", c.timeout)
+	}
 	token := c.token
 	if token == "" {
 		token = os.Getenv("KVNODE_ADMIN_TOKEN")

@@ -65,13 +65,33 @@ func (c *Client) Conn() *grpc.ClientConn { return c.conn }
 // CallOption overrides a cluster setting for one call.
 type CallOption func(*callOpts)
 
-type callOpts struct{ r, w uint32 }
+type callOpts struct {
+	r, w uint32
+	bad  string // why the options are unusable
+}
 
 // WithR overrides R for one read.
-func WithR(r int) CallOption { return func(o *callOpts) { o.r = uint32(r) } }
+func WithR(r int) CallOption { return func(o *callOpts) { o.r, o.bad = quorum("R", r, o.bad) } }
 
 // WithW overrides W for one write.
-func WithW(w int) CallOption { return func(o *callOpts) { o.w = uint32(w) } }
+func WithW(w int) CallOption { return func(o *callOpts) { o.w, o.bad = quorum("W", w, o.bad) } }
+
+// quorum checks a quorum override: sent as an unsigned field, -1 would ask
+// for 4294967295 replicas.
+func quorum(name string, v int, bad string) (uint32, string) {
+	if v < 0 || v > 1<<16 {
+		return 0, fmt.Sprintf("%s=%d: a quorum override must be between 0 (the cluster's) and N", name, v)
+	}
+	return uint32(v), bad
+}
+
+// check refuses unusable options before anything is sent.
+func (o callOpts) check(op string) error {
+	if o.bad == "" {
+		return nil
+	}
+	return &Error{Code: codes.InvalidArgument, Kind: Invalid, Op: op, Msg: o.bad}
+}
 
 func collect(opts []CallOption) callOpts {
 	var o callOpts
@@ -100,6 +120,9 @@ func (c *Client) Get(ctx context.Context, key string, opts ...CallOption) (Resul
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
 	o := collect(opts)
+	if err := o.check("get"); err != nil {
+		return Result{}, err
+	}
 	resp, err := c.kv.Get(ctx, &kvpb.GetRequest{Key: []byte(key), R: o.r})
 	if err != nil {
 		return Result{}, classify("get", err)
@@ -114,6 +137,9 @@ func (c *Client) Put(ctx context.Context, key string, value, context []byte, opt
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
 	o := collect(opts)
+	if err := o.check("put"); err != nil {
+		return err
+	}
 	if _, err := c.kv.Put(ctx, &kvpb.PutRequest{Key: []byte(key), Value: value, Context: context, W: o.w}); err != nil {
 		return classify("put", err)
 	}
@@ -125,6 +151,9 @@ func (c *Client) Delete(ctx context.Context, key string, context []byte, opts ..
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
 	o := collect(opts)
+	if err := o.check("delete"); err != nil {
+		return err
+	}
 	if _, err := c.kv.Delete(ctx, &kvpb.DeleteRequest{Key: []byte(key), Context: context, W: o.w}); err != nil {
 		return classify("delete", err)
 	}

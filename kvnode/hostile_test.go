@@ -1,0 +1,114 @@
+package kvnode_test
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/quorumlab/quorumlab/kvnode"
+	"github.com/quorumlab/quorumlab/kvnode/client"
+	"github.com/quorumlab/quorumlab/kvnode/kvpb"
+)
+
+func forgedContext(t *testing.T, entries ...*kvpb.ClockEntry) []byte {
+	t.Helper()
+	b, err := proto.Marshal(&kvpb.Context{Clock: entries})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestForgedContext: a context is client input. One that claims counters
+// a node never issued is refused, and writes after it are neither lost nor
+// hidden, as they were when the coordinator's counter wrapped.
+func TestForgedContext(t *testing.T) {
+	tc := startCluster(t, 3, func(c *kvnode.Config) { c.Mode = kvnode.ModeVClock })
+	ctx := ctxT(t)
+	// Every node coordinates (or forwards) each forgery in turn.
+	forged := []struct {
+		name  string
+		entry func(id string) *kvpb.ClockEntry
+		want  string
+	}{
+		{"own counter near 2^64", func(id string) *kvpb.ClockEntry { return &kvpb.ClockEntry{Node: id, Counter: math.MaxUint64} }, "never issued"},
+		{"own counter never reached", func(id string) *kvpb.ClockEntry { return &kvpb.ClockEntry{Node: id, Counter: 5_000_000} }, "never issued"},
+		{"other node's counter near 2^64", func(id string) *kvpb.ClockEntry { return &kvpb.ClockEntry{Node: "n9", Counter: math.MaxUint64 - 1} }, "never issued"},
+		{"long node name", func(id string) *kvpb.ClockEntry { return &kvpb.ClockEntry{Node: strings.Repeat("n", 300), Counter: 1} }, "limit is 255"},
+	}
+	for _, f := range forged {
+		t.Run(f.name, func(t *testing.T) {
+			for i, c := range tc.clients {
+				id := tc.cfgs[i].ID
+				err := c.Put(ctx, "cart", []byte("forged"), forgedContext(t, f.entry(id)))
+				if client.KindOf(err) != client.Invalid || !strings.Contains(err.Error(), f.want) {
+					t.Fatalf("through %s: err = %v, want invalid argument mentioning %q", id, err, f.want)
+				}
+			}
+		})
+	}
+	// Blind writes after the forgeries: all of them are still there.
+	for i, v := range []string{"a", "b", "c"} {
+		if err := tc.clients[i].Put(ctx, "cart", []byte(v), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := tc.clients[0].Get(ctx, "cart", client.WithR(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strs(res.Values); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Fatalf("siblings after forged contexts = %v, want [a b c]", got)
+	}
+	// And the real context still resolves them, after a restart too.
+	tc.stop(0)
+	tc.start(0)
+	tc.waitMesh()
+	eventually(t, "write with a context read before the restart", func() error {
+		return tc.clients[0].Put(ctx, "cart", []byte("abc"), res.Context)
+	})
+	res, _ = tc.clients[1].Get(ctx, "cart", client.WithR(3))
+	if got := strs(res.Values); !slices.Equal(got, []string{"abc"}) {
+		t.Fatalf("after resolving = %v", got)
+	}
+}
+
+// TestClockOffsetBounded: an offset past ±1 h is refused, so an lww
+// timestamp cannot overflow and make an acknowledged write lose to an
+// earlier one.
+func TestClockOffsetBounded(t *testing.T) {
+	tc := startCluster(t, 3, func(c *kvnode.Config) { c.Mode = kvnode.ModeLWW })
+	ctx := ctxT(t)
+	for _, off := range []time.Duration{math.MaxInt64, math.MinInt64, kvnode.MaxClockOffset + 1} {
+		if err := tc.clients[0].SetClockOffset(ctx, off); client.KindOf(err) != client.Invalid {
+			t.Fatalf("offset %v: err = %v, want invalid argument", off, err)
+		}
+	}
+	if err := tc.clients[0].SetClockOffset(ctx, kvnode.MaxClockOffset); err != nil {
+		t.Fatalf("offset at the bound: %v", err)
+	}
+	if err := tc.clients[1].Put(ctx, "k", []byte("first"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := tc.clients[0].Put(ctx, "k", []byte("second"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := tc.clients[2].Get(ctx, "k", client.WithR(3)); !slices.Equal(strs(res.Values), []string{"second"}) {
+		t.Fatalf("got %v, want the later write stamped ahead", strs(res.Values))
+	}
+}
+
+func TestNegativeQuorumOverride(t *testing.T) {
+	tc := startCluster(t, 1, func(c *kvnode.Config) { c.N, c.W, c.R = 1, 1, 1 })
+	ctx := ctxT(t)
+	if _, err := tc.clients[0].Get(ctx, "k", client.WithR(-1)); client.KindOf(err) != client.Invalid || !strings.Contains(err.Error(), "R=-1") {
+		t.Fatalf("R=-1: %v", err)
+	}
+	if err := tc.clients[0].Put(ctx, "k", nil, nil, client.WithW(-1)); client.KindOf(err) != client.Invalid {
+		t.Fatalf("W=-1: %v", err)
+	}
+}
