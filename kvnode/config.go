@@ -18,6 +18,11 @@ import (
 const (
 	MaxKeyBytes           = 1024
 	DefaultMaxValueBytes  = 10 * 1024
+	// DefaultMaxSiblings and DefaultMaxKeySetBytes keep a Get of one key
+	// under 4 MiB, gRPC's default receive limit, even when the home
+	// replicas each accepted a full set of concurrent siblings.
+	DefaultMaxSiblings    = 32
+	DefaultMaxKeySetBytes = 1 << 20
 	DefaultRequestTimeout = time.Second
 )
 
@@ -85,6 +90,11 @@ type Config struct {
 	ReadRepair     string
 	Fsync          bool
 	MaxValueBytes  int
+	// MaxSiblings and MaxKeySetBytes bound one key's versions in vclock
+	// mode, so a key stays readable (a Get fits any client) and deletable:
+	// a write that would grow the set past them is refused, not applied.
+	MaxSiblings    int
+	MaxKeySetBytes int
 	ClockTruncate  int
 	RequestTimeout time.Duration
 
@@ -105,6 +115,8 @@ func DefaultConfig() Config {
 		ReadRepair:     ReadRepairAsync,
 		Fsync:          true,
 		MaxValueBytes:  DefaultMaxValueBytes,
+		MaxSiblings:    DefaultMaxSiblings,
+		MaxKeySetBytes: DefaultMaxKeySetBytes,
 		ClockTruncate:  vclock.DefaultTruncate,
 		RequestTimeout: DefaultRequestTimeout,
 		RingJoin:       true,
@@ -236,6 +248,12 @@ func (c Config) Validate() error {
 	}
 	if c.VNodes < 1 {
 		return fmt.Errorf("vnodes=%d: must be at least 1", c.VNodes)
+	}
+	if c.MaxSiblings < 1 {
+		return fmt.Errorf("max siblings=%d: must be positive", c.MaxSiblings)
+	}
+	if c.MaxKeySetBytes < c.MaxValueBytes+1024 {
+		return fmt.Errorf("max key set bytes=%d: must hold at least one value of --max-value-bytes (%d) and its clock", c.MaxKeySetBytes, c.MaxValueBytes)
 	}
 	if c.MaxValueBytes < 1 {
 		return fmt.Errorf("max value bytes=%d: must be positive", c.MaxValueBytes)

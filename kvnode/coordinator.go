@@ -10,6 +10,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/quorumlab/quorumlab/kvnode/kvpb"
 	"github.com/quorumlab/quorumlab/kvnode/ring"
@@ -34,6 +35,37 @@ func unavailable(format string, args ...any) error {
 		st = d
 	}
 	return st.Err()
+}
+
+// refused is RESOURCE_EXHAUSTED for a request the node turned away before
+// applying anything: a key at its sibling or size limit, or too many
+// requests in flight.
+func refused(format string, args ...any) error {
+	st := status.Newf(codes.ResourceExhausted, "not applied: "+format, args...)
+	if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: ReasonNotApplied, Domain: "kvnode"}); err == nil {
+		st = d
+	}
+	return st.Err()
+}
+
+// checkGrowth refuses a version set that grows past the key's limits;
+// a write that shrinks it (resolving siblings, or a delete with the read's
+// context) always passes, so a key at its limit stays writable.
+func (n *Node) checkGrowth(key []byte, old, merged []*kvpb.Version) error {
+	if len(merged) > n.cfg.MaxSiblings && len(merged) > len(old) {
+		return refused("key %q would have %d siblings; the limit is %d (--max-siblings): read it and write or delete with its context to resolve them", key, len(merged), n.cfg.MaxSiblings)
+	}
+	size := func(vs []*kvpb.Version) int {
+		t := 0
+		for _, v := range vs {
+			t += proto.Size(v)
+		}
+		return t
+	}
+	if s := size(merged); s > n.cfg.MaxKeySetBytes && s > size(old) {
+		return refused("key %q would hold %d bytes of versions; the limit is %d (--max-key-set-bytes): read it and write or delete with its context to resolve them", key, s, n.cfg.MaxKeySetBytes)
+	}
+	return nil
 }
 
 func indeterminate(format string, args ...any) error {
@@ -537,13 +569,20 @@ func (n *Node) putVClock(ctx context.Context, key, value, clientCtx []byte, tomb
 			Dot:   &kvpb.ClockEntry{Node: n.cfg.ID, Counter: c, Time: time.Now().UnixNano()},
 		}
 		merged, changed := mergeVersions(n.cfg.Mode, old.GetVersions(), []*kvpb.Version{v})
+		if err := n.checkGrowth(key, old.GetVersions(), merged); err != nil {
+			cerr = err
+			return old, false
+		}
 		return &kvpb.VersionSet{Versions: merged}, changed
 	})
-	if err == nil {
-		err = cerr
-	}
 	if err != nil {
 		return nil, unavailable("write not attempted: local apply: %v", err)
+	}
+	if cerr != nil {
+		if _, ok := status.FromError(cerr); ok {
+			return nil, cerr
+		}
+		return nil, unavailable("write not attempted: local apply: %v", cerr)
 	}
 	others := slices.DeleteFunc(slices.Clone(pl.targets), func(id string) bool { return id == n.cfg.ID })
 	if err := n.replicate(rctx, token, key, set.GetVersions(), others, pl, w, 1); err != nil {

@@ -112,3 +112,47 @@ func TestNegativeQuorumOverride(t *testing.T) {
 		t.Fatalf("W=-1: %v", err)
 	}
 }
+
+// TestSiblingsBounded: blind writes to one vclock key stop at the sibling
+// or size limit, refused as not applied; the key stays readable, and a
+// delete with its context empties it.
+func TestSiblingsBounded(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*kvnode.Config)
+		want   string
+	}{
+		{"siblings", func(c *kvnode.Config) {}, "--max-siblings"},
+		{"bytes", func(c *kvnode.Config) { c.MaxKeySetBytes = 64 << 10 }, "--max-key-set-bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tc := startCluster(t, 3, func(c *kvnode.Config) { c.Mode = kvnode.ModeVClock; tt.mutate(c) })
+			ctx := ctxT(t)
+			value := make([]byte, kvnode.DefaultMaxValueBytes)
+			var refused error
+			accepted := 0
+			for i := range 412 {
+				value[0] = byte(i)
+				if err := tc.clients[0].Put(ctx, "hot", value, nil); err != nil {
+					refused = err
+					break
+				}
+				accepted++
+			}
+			if refused == nil || client.KindOf(refused) != client.Unavailable || !strings.Contains(refused.Error(), tt.want) {
+				t.Fatalf("after %d blind writes: err = %v, want a definite refusal naming %s", accepted, refused, tt.want)
+			}
+			res, err := tc.clients[1].Get(ctx, "hot", client.WithR(3))
+			if err != nil || len(res.Values) != accepted {
+				t.Fatalf("get: %d siblings, %v; want the %d accepted", len(res.Values), err, accepted)
+			}
+			if err := tc.clients[2].Delete(ctx, "hot", res.Context); err != nil {
+				t.Fatalf("delete with the read's context: %v", err)
+			}
+			if res, err := tc.clients[0].Get(ctx, "hot", client.WithR(3)); err != nil || len(res.Values) != 0 {
+				t.Fatalf("after delete: %d values, %v", len(res.Values), err)
+			}
+		})
+	}
+}

@@ -230,7 +230,8 @@ func (n *Node) dial(addr string) (*grpc.ClientConn, error) {
 	)
 }
 
-func (n *Node) maxMsg() int { return 4<<20 + 4*n.cfg.MaxValueBytes }
+// maxMsg fits a key set merged from N replicas that each took a full one.
+func (n *Node) maxMsg() int { return max(4<<20, 4*n.cfg.MaxKeySetBytes) + 4*n.cfg.MaxValueBytes }
 
 // Serve listens and serves until Close. It returns once the listener is up
 // and the node reports SERVING on the health service.

@@ -46,7 +46,10 @@ func Dial(addr string, opts Options) (*Client, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultOptions().Timeout
 	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		// A key's versions are bounded well below this (kvnode's
+		// --max-key-set-bytes on each of N replicas), so a Get always fits.
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxResponseBytes)))
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
@@ -61,6 +64,9 @@ func (c *Client) Close() error { return c.conn.Close() }
 
 // Conn exposes the connection, e.g. for the gRPC health service.
 func (c *Client) Conn() *grpc.ClientConn { return c.conn }
+
+// maxResponseBytes is the largest response the client accepts.
+const maxResponseBytes = 64 << 20
 
 // CallOption overrides a cluster setting for one call.
 type CallOption func(*callOpts)
@@ -280,6 +286,14 @@ func classify(op string, err error) error {
 			e.Kind = Unavailable
 		} else {
 			e.Kind = Indeterminate
+		}
+	case codes.ResourceExhausted:
+		// Refused before anything was applied (a key at its limit, an
+		// overloaded node), or a response too large: only the first is
+		// definite.
+		e.Kind = Other
+		if hasReason(st, "NOT_APPLIED") {
+			e.Kind = Unavailable
 		}
 	case codes.DeadlineExceeded, codes.Canceled:
 		e.Kind = Indeterminate
