@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -16,8 +17,8 @@ import (
 
 // Limits on client input.
 const (
-	MaxKeyBytes           = 1024
-	DefaultMaxValueBytes  = 10 * 1024
+	MaxKeyBytes          = 1024
+	DefaultMaxValueBytes = 10 * 1024
 	// DefaultMaxSiblings and DefaultMaxKeySetBytes keep a Get of one key
 	// under 4 MiB, gRPC's default receive limit, even when the home
 	// replicas each accepted a full set of concurrent siblings.
@@ -84,17 +85,20 @@ type Config struct {
 	// writes after it.
 	TombstoneGrace time.Duration
 
-	N, W, R        int
-	Mode           Mode
-	VNodes         int
-	ReadRepair     string
-	Fsync          bool
-	MaxValueBytes  int
+	N, W, R       int
+	Mode          Mode
+	VNodes        int
+	ReadRepair    string
+	Fsync         bool
+	MaxValueBytes int
 	// MaxSiblings and MaxKeySetBytes bound one key's versions in vclock
 	// mode, so a key stays readable (a Get fits any client) and deletable:
 	// a write that would grow the set past them is refused, not applied.
 	MaxSiblings    int
 	MaxKeySetBytes int
+	// MaxInFlight bounds the client requests a node coordinates at once;
+	// more are refused at once as not applied.
+	MaxInFlight    int
 	ClockTruncate  int
 	RequestTimeout time.Duration
 
@@ -105,6 +109,11 @@ type Config struct {
 
 	Logger *slog.Logger
 }
+
+// DefaultMaxInFlight sizes admission for this machine: a coordinated
+// request mostly waits on replicas, so a few hundred per core keep the
+// cores busy without letting queues outgrow the request timeout.
+func DefaultMaxInFlight() int { return 256 * runtime.GOMAXPROCS(0) }
 
 // DefaultConfig returns the settings a three-node cluster would use.
 func DefaultConfig() Config {
@@ -117,6 +126,7 @@ func DefaultConfig() Config {
 		MaxValueBytes:  DefaultMaxValueBytes,
 		MaxSiblings:    DefaultMaxSiblings,
 		MaxKeySetBytes: DefaultMaxKeySetBytes,
+		MaxInFlight:    DefaultMaxInFlight(),
 		ClockTruncate:  vclock.DefaultTruncate,
 		RequestTimeout: DefaultRequestTimeout,
 		RingJoin:       true,
@@ -248,6 +258,9 @@ func (c Config) Validate() error {
 	}
 	if c.VNodes < 1 {
 		return fmt.Errorf("vnodes=%d: must be at least 1", c.VNodes)
+	}
+	if c.MaxInFlight < 1 {
+		return fmt.Errorf("max in-flight=%d: must be positive", c.MaxInFlight)
 	}
 	if c.MaxSiblings < 1 {
 		return fmt.Errorf("max siblings=%d: must be positive", c.MaxSiblings)

@@ -1,9 +1,11 @@
 package kvnode_test
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -154,5 +156,46 @@ func TestSiblingsBounded(t *testing.T) {
 				t.Fatalf("after delete: %d values, %v", len(res.Values), err)
 			}
 		})
+	}
+}
+
+// TestAdmissionControl: 2,000 clients writing for two seconds through one
+// coordinator. Requests past --max-inflight are refused at once as not
+// applied; none is left indeterminate by a queue that outgrew the
+// deadlines, as a third or more were without the limit.
+func TestAdmissionControl(t *testing.T) {
+	if testing.Short() {
+		t.Skip("2,000 concurrent clients")
+	}
+	tc := startCluster(t, 3, func(c *kvnode.Config) { c.Mode = kvnode.ModeLWW; c.MaxInFlight = 64; c.RequestTimeout = 200 * time.Millisecond })
+	ctx := ctxT(t)
+	c, err := client.Dial(tc.cfgs[0].Listen, client.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const clients, each = 2000, 50
+	var mu sync.Mutex
+	ok, count := 0, map[client.Kind]int{}
+	end := time.Now().Add(2 * time.Second)
+	var wg sync.WaitGroup
+	for i := range clients {
+		wg.Go(func() {
+			for j := 0; j < each && time.Now().Before(end); j++ {
+				err := c.Put(ctx, fmt.Sprintf("k%d", (i+j)%100), make([]byte, 1000), nil)
+				mu.Lock()
+				if err == nil {
+					ok++
+				} else {
+					count[client.KindOf(err)]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("ok %d, indeterminate %d, refused %d, other %d", ok, count[client.Indeterminate], count[client.Unavailable], count[client.Other])
+	if count[client.Indeterminate] > 0 || count[client.Other] > 0 || count[client.Unavailable] == 0 || ok == 0 {
+		t.Fatalf("ok %d, failures by kind %v: want ok and definite refusals only", ok, count)
 	}
 }

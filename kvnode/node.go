@@ -58,6 +58,9 @@ type Node struct {
 	lastTS      atomic.Int64
 
 	counterMu   sync.Mutex
+	// inflight holds a token per client request being coordinated.
+	inflight chan struct{}
+
 	counterNext uint64
 	counterEnd  uint64
 
@@ -93,7 +96,8 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, store: st, peers: map[string]*peer{}, met: newMetrics(), ringDirty: make(chan struct{}, 1)}
+	n := &Node{cfg: cfg, log: cfg.Logger, store: st, peers: map[string]*peer{}, met: newMetrics(), ringDirty: make(chan struct{}, 1),
+		inflight: make(chan struct{}, cfg.MaxInFlight)}
 	n.stop, n.cancel = context.WithCancel(context.Background())
 	if err := n.loadRing(); err != nil {
 		st.Close()
@@ -365,6 +369,19 @@ func (n *Node) now() int64 {
 		if n.lastTS.CompareAndSwap(last, ts) {
 			return ts
 		}
+	}
+}
+
+// admit takes an in-flight slot for a client request, or refuses it at
+// once: an overloaded node that queued everything would time requests out
+// after some replicas applied them, making writes indeterminate that never
+// needed to be.
+func (n *Node) admit() (release func(), err error) {
+	select {
+	case n.inflight <- struct{}{}:
+		return func() { <-n.inflight }, nil
+	default:
+		return nil, refused("node %s is coordinating %d requests, its limit (--max-inflight); retry", n.cfg.ID, cap(n.inflight))
 	}
 }
 

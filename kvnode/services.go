@@ -27,6 +27,12 @@ type kvService struct {
 
 func (s *kvService) Get(ctx context.Context, req *kvpb.GetRequest) (*kvpb.GetResponse, error) {
 	start := time.Now()
+	release, err := s.n.admit()
+	if err != nil {
+		s.n.met.observe("get", start, err)
+		return nil, err
+	}
+	defer release()
 	resp, err := s.n.get(ctx, req)
 	s.n.met.observe("get", start, err)
 	return resp, err
@@ -34,6 +40,12 @@ func (s *kvService) Get(ctx context.Context, req *kvpb.GetRequest) (*kvpb.GetRes
 
 func (s *kvService) Put(ctx context.Context, req *kvpb.PutRequest) (*kvpb.PutResponse, error) {
 	start := time.Now()
+	release, err := s.n.admit()
+	if err != nil {
+		s.n.met.observe("put", start, err)
+		return nil, err
+	}
+	defer release()
 	resp, err := s.n.put(ctx, req.GetKey(), req.GetValue(), req.GetContext(), false, req.GetW())
 	s.n.met.observe("put", start, err)
 	return resp, err
@@ -41,7 +53,13 @@ func (s *kvService) Put(ctx context.Context, req *kvpb.PutRequest) (*kvpb.PutRes
 
 func (s *kvService) Delete(ctx context.Context, req *kvpb.DeleteRequest) (*kvpb.DeleteResponse, error) {
 	start := time.Now()
-	_, err := s.n.put(ctx, req.GetKey(), nil, req.GetContext(), true, req.GetW())
+	release, err := s.n.admit()
+	if err != nil {
+		s.n.met.observe("delete", start, err)
+		return nil, err
+	}
+	defer release()
+	_, err = s.n.put(ctx, req.GetKey(), nil, req.GetContext(), true, req.GetW())
 	s.n.met.observe("delete", start, err)
 	if err != nil {
 		return nil, err

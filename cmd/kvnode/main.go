@@ -167,6 +167,7 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 	f.StringVar(&cfg.ReadRepair, "read-repair", cfg.ReadRepair, "read repair for lww and vclock: async, sync or off")
 	f.BoolVar(&cfg.Fsync, "fsync", cfg.Fsync, "fsync the write-ahead log before acknowledging a write")
 	f.IntVar(&cfg.MaxValueBytes, "max-value-bytes", cfg.MaxValueBytes, "largest value accepted")
+	f.IntVar(&cfg.MaxInFlight, "max-inflight", cfg.MaxInFlight, "client requests this node coordinates at once; more are refused at once as not applied (default: 256 per core)")
 	f.IntVar(&cfg.MaxSiblings, "max-siblings", cfg.MaxSiblings, "vclock: most siblings one key may hold; a write that would add more is refused (not applied)")
 	f.IntVar(&cfg.MaxKeySetBytes, "max-key-set-bytes", cfg.MaxKeySetBytes, "vclock: most bytes of versions one key may hold; a write that would grow past it is refused (not applied)")
 	f.DurationVar(&cfg.RequestTimeout, "request-timeout", cfg.RequestTimeout, "coordinator deadline for replica replies")
