@@ -167,7 +167,11 @@ func TestAdmissionControl(t *testing.T) {
 	if testing.Short() {
 		t.Skip("2,000 concurrent clients")
 	}
-	tc := startCluster(t, 3, func(c *kvnode.Config) { c.Mode = kvnode.ModeLWW; c.MaxInFlight = 64; c.RequestTimeout = 200 * time.Millisecond })
+	tc := startCluster(t, 3, func(c *kvnode.Config) {
+		c.Mode = kvnode.ModeLWW
+		c.MaxInFlight = 64
+		c.RequestTimeout = 200 * time.Millisecond
+	})
 	ctx := ctxT(t)
 	c, err := client.Dial(tc.cfgs[0].Listen, client.Options{Timeout: time.Second})
 	if err != nil {

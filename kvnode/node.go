@@ -57,7 +57,7 @@ type Node struct {
 	clockOffset atomic.Int64 // ns added to the wall clock for lww timestamps
 	lastTS      atomic.Int64
 
-	counterMu   sync.Mutex
+	counterMu sync.Mutex
 	// inflight holds a token per client request being coordinated.
 	inflight chan struct{}
 
