@@ -156,7 +156,7 @@ func planComparison(ctx context.Context, cc CompareConfig) (plan []Config, skipp
 					skipped = append(skipped, fmt.Sprintf("%s: %v", row.Label(), sloppyErr))
 					continue
 				}
-				if err := validate(cfg); err != nil {
+				if err := Validate(cfg); err != nil {
 					return nil, nil, fmt.Errorf("%s: %w", row.Label(), err)
 				}
 				plan = append(plan, cfg)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -95,7 +96,7 @@ type testRecord struct {
 // would not start, the store is not writable); a test that finds a bug is
 // not an error: see the verdict in the outcome.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err error) {
-	if err := validate(cfg); err != nil {
+	if err := Validate(cfg); err != nil {
 		return Outcome{}, err
 	}
 	// Blind ycsb updates would pile up siblings under vclock.
@@ -233,7 +234,9 @@ func Check(ctx context.Context, hist, dir string, opts checker.Options) (checker
 	return res, results.WriteReport(dir, ops, res)
 }
 
-func validate(cfg Config) error {
+// Validate checks every setting of cfg, so that a bad flag is refused
+// before anything is started or written.
+func Validate(cfg Config) error {
 	if err := cfg.Workload.Validate(); err != nil {
 		return err
 	}
@@ -249,6 +252,34 @@ func validate(cfg Config) error {
 	}
 	if c.W < 1 || c.W > c.N || c.R < 1 || c.R > c.N {
 		return fmt.Errorf("W=%d R=%d: both must be between 1 and N=%d", c.W, c.R, c.N)
+	}
+	switch c.Mode {
+	case "lww", "vclock", "linearizable":
+	default:
+		return fmt.Errorf("unknown mode %q (want lww, vclock or linearizable)", c.Mode)
+	}
+	switch c.ReadRepair {
+	case "async", "sync", "off":
+	default:
+		return fmt.Errorf("unknown read repair %q (want async, sync or off)", c.ReadRepair)
+	}
+	if c.VNodes < 1 {
+		return fmt.Errorf("vnodes=%d: need at least one", c.VNodes)
+	}
+	if c.RequestTimeout <= 0 {
+		return fmt.Errorf("request timeout %v: must be positive", c.RequestTimeout)
+	}
+	if cfg.CheckTimeout < 0 {
+		return fmt.Errorf("check timeout %v: must not be negative (0: none)", cfg.CheckTimeout)
+	}
+	if cfg.CheckMemory < 0 {
+		return fmt.Errorf("check memory %d: must not be negative (0: none)", cfg.CheckMemory)
+	}
+	if cfg.Recovery < 0 {
+		return fmt.Errorf("recovery %v: must not be negative", cfg.Recovery)
+	}
+	if sh := cfg.Nemesis.Shape; sh != "" && slices.Contains(cfg.Nemesis.Faults, nemesis.Partition) && nemesis.CutsNothing(sh, c.Nodes) {
+		return fmt.Errorf("--partition-shape %s cuts nothing on %d nodes: every node would still reach every other", sh, c.Nodes)
 	}
 	if c.Mode == "linearizable" && c.W+c.R <= c.N {
 		return fmt.Errorf("mode linearizable needs W + R > N; got N=%d W=%d R=%d", c.N, c.W, c.R)

@@ -302,9 +302,13 @@ func (n *Nemesis) record(f string, value any, err error) {
 	n.rec.Record(op)
 }
 
-// skip records a fault that found no node to act on.
+// skip records a fault that found nothing to act on.
 func (n *Nemesis) skip(kind string) {
-	n.record("skip-"+kind, map[string]any{"reason": "every candidate node is under another fault"}, nil)
+	reason := "every candidate node is under another fault"
+	if kind == Partition {
+		reason = "no partition shape cuts anything on this cluster"
+	}
+	n.record("skip-"+kind, map[string]any{"reason": reason}, nil)
 }
 
 // ids returns the known nodes in the cluster's order (n.mu held).
@@ -361,12 +365,23 @@ func (n *Nemesis) plan(kind string) (*fault, map[string]any) {
 	var value map[string]any
 	switch kind {
 	case Partition:
-		shape := n.cfg.Shape
-		if shape == "" {
-			shape = Shapes[n.rng.IntN(len(Shapes))]
+		shapes := []string{n.cfg.Shape}
+		if n.cfg.Shape == "" {
+			shapes = slices.Clone(Shapes)
+			n.rng.Shuffle(len(shapes), func(i, j int) { shapes[i], shapes[j] = shapes[j], shapes[i] })
 		}
-		f.grudge = Grudge(shape, n.ids(), n.rng)
-		value = map[string]any{"shape": shape, "grudge": f.grudge}
+		// A shape that cuts nothing on this cluster (majorities-ring on
+		// three nodes) is no fault: never scheduled, never shaded.
+		for _, shape := range shapes {
+			if g := Grudge(shape, n.ids(), n.rng); len(g) > 0 {
+				f.grudge = g
+				value = map[string]any{"shape": shape, "grudge": g}
+				break
+			}
+		}
+		if f.grudge == nil {
+			return nil, nil
+		}
 	case Loss:
 		f.nodes = n.ids()
 		value = map[string]any{"nodes": f.nodes, "rate": n.cfg.LossRate}
@@ -660,6 +675,16 @@ func (n *Nemesis) undo(ctx context.Context, a *fault) error {
 		}
 	}
 	return err
+}
+
+// CutsNothing reports whether a partition of shape over nodes nodes would
+// leave every node reaching every other.
+func CutsNothing(shape string, nodes int) bool {
+	ids := make([]string, nodes)
+	for i := range ids {
+		ids[i] = fmt.Sprint(i)
+	}
+	return len(Grudge(shape, ids, rand.New(rand.NewPCG(1, 1)))) == 0
 }
 
 // Grudge builds a partition of the given shape over ids: for each node, the

@@ -115,3 +115,25 @@ func TestDealRunsEveryKindEachRound(t *testing.T) {
 		t.Fatalf("every round dealt the same order %v: not shuffled", orders[0])
 	}
 }
+
+// TestNoEmptyGrudge: on three nodes majorities-ring cuts nothing, so a
+// random partition never picks it, and CutsNothing says so.
+func TestNoEmptyGrudge(t *testing.T) {
+	tests := []struct {
+		shape string
+		nodes int
+		empty bool
+	}{
+		{MajoritiesRing, 3, true},
+		{MajoritiesRing, 5, false},
+		{IsolateOne, 3, false},
+		{Bridge, 3, false},
+		{Halves, 2, false},
+		{Bridge, 2, true},
+	}
+	for _, tt := range tests {
+		if got := CutsNothing(tt.shape, tt.nodes); got != tt.empty {
+			t.Errorf("CutsNothing(%s, %d) = %v, want %v", tt.shape, tt.nodes, got, tt.empty)
+		}
+	}
+}

@@ -322,3 +322,52 @@ func TestFailedHealStaysActive(t *testing.T) {
 		t.Fatalf("fault periods %+v: want one kill ending at the final heal", faults)
 	}
 }
+
+// TestThreeNodePartitionsCut: on three nodes, 100 random partitions all
+// cut something; none is the majorities ring, which would cut nothing.
+func TestThreeNodePartitionsCut(t *testing.T) {
+	cl := newStateCluster(3)
+	var buf bytes.Buffer
+	hw := history.NewWriter(&buf)
+	rec := history.NewRecorder(hw, history.NewClock())
+	cfg := DefaultConfig()
+	cfg.Faults = []string{Partition}
+	nem, err := New(cfg, cl, cl.setClock, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	for range 100 {
+		if err := nem.start(ctx, Partition); err != nil {
+			t.Fatal(err)
+		}
+		if err := nem.Heal(ctx, "stop-"+Partition); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hw.Close()
+	ops, _, err := history.Read(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	starts := 0
+	for _, op := range ops {
+		if op.F != "start-"+Partition {
+			continue
+		}
+		starts++
+		var v struct {
+			Shape  string              `json:"shape"`
+			Grudge map[string][]string `json:"grudge"`
+		}
+		if err := json.Unmarshal(op.Value, &v); err != nil {
+			t.Fatal(err)
+		}
+		if len(v.Grudge) == 0 || v.Shape == MajoritiesRing {
+			t.Fatalf("op %d: partition %s with grudge %v cuts nothing", op.Index, v.Shape, v.Grudge)
+		}
+	}
+	if starts != 100 {
+		t.Fatalf("%d partitions started, want 100", starts)
+	}
+}

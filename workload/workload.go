@@ -76,6 +76,9 @@ func (c Config) Validate() error {
 		if c.Keys < 1 {
 			return fmt.Errorf("keys=%d: need at least one", c.Keys)
 		}
+		if c.ValueSize < 0 {
+			return fmt.Errorf("value size %d: must not be negative", c.ValueSize)
+		}
 	case YCSB:
 		if err := c.validateYCSB(); err != nil {
 			return err

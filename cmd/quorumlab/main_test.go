@@ -47,6 +47,36 @@ func TestExitCodes(t *testing.T) {
 		{"bad flag", []string{"run", "--nodes", "many"}, exitHarness, "invalid argument"},
 		{"unknown command", []string{"frobnicate"}, exitHarness, "unknown command"},
 		{"unknown fault", []string{"run", "--nemesis", "flood", "--backend", "none"}, exitHarness, "unknown fault"},
+		{"empty history", []string{"check", writeFile(t, dir, "empty.jsonl", "")}, exitUnknown, ""},
+		{"no client operation", []string{"check", writeFile(t, dir, "nemesis.jsonl", `{"index":0,"time":0,"process":-1,"type":"info","f":"start-kill"}`+"\n")}, exitUnknown, ""},
+		{"duplicate index", []string{"check", writeFile(t, dir, "dup.jsonl", strings.Replace(validHistory, `"index":1,`, `"index":0,`, 1))}, exitHarness, "line 2: index 0 does not follow index 0"},
+		{"negative time", []string{"check", writeFile(t, dir, "order.jsonl", strings.Replace(validHistory, `"time":10,`, `"time":-10,`, 1))}, exitHarness, "line 2: negative time"},
+	}
+	for _, store := range []string{t.TempDir()} {
+		for _, bad := range []struct {
+			name, want string
+			args       []string
+		}{
+			{"bad mode", "unknown mode", []string{"--mode", "lin"}},
+			{"zero vnodes", "vnodes=0", []string{"--vnodes", "0"}},
+			{"negative check timeout", "check timeout", []string{"--check-timeout", "-1s"}},
+			{"negative value size", "value size -1", []string{"--value-size", "-1"}},
+			{"bad check memory", "not a size", []string{"--check-memory", "lots"}},
+			{"empty partition shape", "cuts nothing on 3 nodes", []string{"--nodes", "3", "--nemesis", "partition", "--partition-shape", "majorities-ring"}},
+		} {
+			tests = append(tests, struct {
+				name       string
+				args       []string
+				want       int
+				wantStderr string
+			}{bad.name, append([]string{"run", "--store", store}, bad.args...), exitHarness, bad.want})
+		}
+		t.Cleanup(func() {
+			// Bad flags are refused before anything is written.
+			if entries, _ := os.ReadDir(store); len(entries) > 0 {
+				t.Errorf("refused runs left %d entries in the store", len(entries))
+			}
+		})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -38,6 +38,9 @@ harness itself failed.`,
 			if err := resolveRunFlags(cmd, &cfg, faults, quiet); err != nil {
 				return err
 			}
+			if err := harness.Validate(cfg); err != nil {
+				return err
+			}
 			if cfg.Backend == "local" && !local.InNamespace() {
 				// Find or build kvnode out here, where the module proxy is
 				// reachable; the re-executed harness inherits the path.
