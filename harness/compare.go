@@ -15,6 +15,7 @@ import (
 
 	"github.com/quorumlab/quorumlab/checker"
 	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/kvnode/quorum"
 	"github.com/quorumlab/quorumlab/results"
 )
 
@@ -149,8 +150,8 @@ func planComparison(ctx context.Context, cc CompareConfig) (plan []Config, skipp
 				cfg.Cluster.N, cfg.Cluster.W, cfg.Cluster.R, cfg.Cluster.Mode, cfg.Cluster.Sloppy = q.N, q.W, q.R, mode, s
 				row := results.CompareRow{N: q.N, W: q.W, R: q.R, Mode: mode, Sloppy: s}
 				switch {
-				case mode == "linearizable" && q.W+q.R <= q.N:
-					skipped = append(skipped, fmt.Sprintf("%s: linearizable mode needs W + R > N (read and write quorums must overlap)", row.Label()))
+				case quorum.Overlap(q.N, q.W, q.R, mode == "linearizable") != nil:
+					skipped = append(skipped, fmt.Sprintf("%s: %v", row.Label(), quorum.Overlap(q.N, q.W, q.R, true)))
 					continue
 				case s && sloppyErr != nil:
 					skipped = append(skipped, fmt.Sprintf("%s: %v", row.Label(), sloppyErr))

@@ -55,7 +55,7 @@ func TestCompareSkips(t *testing.T) {
 		want   []string
 	}{
 		{"linearizable without overlapping quorums", []harness.Quorum{{3, 1, 1}, {3, 2, 1}}, []string{"linearizable"}, nil,
-			[]string{"3/1/1 linearizable: linearizable mode needs W + R > N", "3/2/1 linearizable: linearizable mode needs W + R > N"}},
+			[]string{"3/1/1 linearizable: mode linearizable needs W + R > N", "3/2/1 linearizable: mode linearizable needs W + R > N"}},
 		{"sloppy quorums kvnode lacks", []harness.Quorum{{3, 2, 2}}, []string{"lww"}, []bool{true},
 			[]string{"3/2/2 lww sloppy: kvnode does not support sloppy quorums yet"}},
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/quorumlab/quorumlab/internal/ctxtime"
 	"github.com/quorumlab/quorumlab/internal/sysmem"
 	"github.com/quorumlab/quorumlab/kvnode/client"
+	"github.com/quorumlab/quorumlab/kvnode/quorum"
 	"github.com/quorumlab/quorumlab/nemesis"
 	"github.com/quorumlab/quorumlab/results"
 	"github.com/quorumlab/quorumlab/workload"
@@ -247,11 +248,8 @@ func Validate(cfg Config) error {
 	if c.Nodes < 1 {
 		return fmt.Errorf("nodes=%d: need at least one", c.Nodes)
 	}
-	if c.N < 1 || c.N > c.Nodes {
-		return fmt.Errorf("N=%d: must be between 1 and the number of nodes (%d)", c.N, c.Nodes)
-	}
-	if c.W < 1 || c.W > c.N || c.R < 1 || c.R > c.N {
-		return fmt.Errorf("W=%d R=%d: both must be between 1 and N=%d", c.W, c.R, c.N)
+	if err := quorum.Validate(c.Nodes, c.N, c.W, c.R, c.Mode == "linearizable"); err != nil {
+		return err
 	}
 	switch c.Mode {
 	case "lww", "vclock", "linearizable":
@@ -280,9 +278,6 @@ func Validate(cfg Config) error {
 	}
 	if sh := cfg.Nemesis.Shape; sh != "" && slices.Contains(cfg.Nemesis.Faults, nemesis.Partition) && nemesis.CutsNothing(sh, c.Nodes) {
 		return fmt.Errorf("--partition-shape %s cuts nothing on %d nodes: every node would still reach every other", sh, c.Nodes)
-	}
-	if c.Mode == "linearizable" && c.W+c.R <= c.N {
-		return fmt.Errorf("mode linearizable needs W + R > N; got N=%d W=%d R=%d", c.N, c.W, c.R)
 	}
 	return nil
 }

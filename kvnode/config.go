@@ -12,6 +12,7 @@ import (
 
 	"github.com/quorumlab/quorumlab/kvnode/membership"
 	"github.com/quorumlab/quorumlab/kvnode/merkle"
+	"github.com/quorumlab/quorumlab/kvnode/quorum"
 	"github.com/quorumlab/quorumlab/kvnode/vclock"
 )
 
@@ -208,14 +209,7 @@ func (c Config) Validate() error {
 		if !self {
 			return fmt.Errorf("peers do not include this node (%s)", c.ID)
 		}
-		if c.N < 1 || c.N > len(c.Peers) {
-			return fmt.Errorf("N=%d: must be between 1 and the number of nodes (%d)", c.N, len(c.Peers))
-		}
 	} else {
-		// The ring grows and shrinks: N only has to be positive.
-		if c.N < 1 {
-			return fmt.Errorf("N=%d: must be at least 1", c.N)
-		}
 		g := *c.Gossip
 		g.Name = c.ID
 		if err := g.Validate(); err != nil {
@@ -245,11 +239,12 @@ func (c Config) Validate() error {
 	if c.MerkleDepth < 0 || c.MerkleDepth > merkle.MaxDepth {
 		return fmt.Errorf("merkle depth %d: must be between 0 and %d", c.MerkleDepth, merkle.MaxDepth)
 	}
-	if c.W < 1 || c.W > c.N || c.R < 1 || c.R > c.N {
-		return fmt.Errorf("W=%d R=%d: both must be between 1 and N=%d", c.W, c.R, c.N)
+	nodes := len(c.Peers)
+	if c.Gossip != nil {
+		nodes = 0 // the ring grows and shrinks: N only has to be positive
 	}
-	if c.Mode == ModeLinearizable && c.W+c.R <= c.N {
-		return fmt.Errorf("mode linearizable needs W + R > N so read and write quorums overlap; got N=%d W=%d R=%d", c.N, c.W, c.R)
+	if err := quorum.Validate(nodes, c.N, c.W, c.R, c.Mode == ModeLinearizable); err != nil {
+		return err
 	}
 	switch c.ReadRepair {
 	case ReadRepairAsync, ReadRepairSync, ReadRepairOff:

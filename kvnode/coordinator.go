@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/quorumlab/quorumlab/kvnode/kvpb"
+	"github.com/quorumlab/quorumlab/kvnode/quorum"
 	"github.com/quorumlab/quorumlab/kvnode/ring"
 	"github.com/quorumlab/quorumlab/kvnode/vclock"
 )
@@ -99,8 +100,8 @@ func (n *Node) quorum(override uint32, def int, name string) (int, error) {
 		if name == "R" {
 			other = n.cfg.W
 		}
-		if q+other <= n.cfg.N {
-			return 0, invalid("%s=%d: mode linearizable needs W + R > N=%d", name, q, n.cfg.N)
+		if err := quorum.Overlap(n.cfg.N, q, other, true); err != nil {
+			return 0, invalid("%s=%d: %v", name, q, err)
 		}
 	}
 	return q, nil

@@ -69,7 +69,7 @@ func TestWriteComparison(t *testing.T) {
 	c := Comparison{
 		Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Workload: "register", Nemesis: "partition",
 		Rows:    []CompareRow{a, b, failed},
-		Skipped: []string{"3/1/1 linearizable: linearizable mode needs W + R > N"},
+		Skipped: []string{"3/1/1 linearizable: mode linearizable needs W + R > N"},
 	}
 	dir := t.TempDir()
 	if err := WriteComparison(dir, c); err != nil {
@@ -87,7 +87,7 @@ func TestWriteComparison(t *testing.T) {
 		t.Errorf("compare.html has %d plots, want 3", n)
 	}
 	for _, w := range []string{`href="../../register/A/report.html"`, `href="../../register/B/report.html"`, "3/3/1 lww sloppy", "harness failed: cluster did not form",
-		"v-invalid", "v-valid", "linearizable mode needs W &#43; R &gt; N"} {
+		"v-invalid", "v-valid", "mode linearizable needs W &#43; R &gt; N"} {
 		if !strings.Contains(html, w) {
 			t.Errorf("compare.html lacks %q", w)
 		}
