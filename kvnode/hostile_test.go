@@ -159,6 +159,10 @@ func TestSiblingsBounded(t *testing.T) {
 	}
 }
 
+// admissionLimit is small, so that admitted requests finish well inside
+// their deadline even on a loaded machine.
+const admissionLimit = 8
+
 // TestAdmissionControl: 2,000 clients writing for two seconds through one
 // coordinator. Requests past --max-inflight are refused at once as not
 // applied; none is left indeterminate by a queue that outgrew the
@@ -169,8 +173,8 @@ func TestAdmissionControl(t *testing.T) {
 	}
 	tc := startCluster(t, 3, func(c *kvnode.Config) {
 		c.Mode = kvnode.ModeLWW
-		c.MaxInFlight = 64
-		c.RequestTimeout = 200 * time.Millisecond
+		c.MaxInFlight = admissionLimit
+		c.RequestTimeout = 300 * time.Millisecond
 	})
 	ctx := ctxT(t)
 	c, err := client.Dial(tc.cfgs[0].Listen, client.Options{Timeout: time.Second})
@@ -194,6 +198,9 @@ func TestAdmissionControl(t *testing.T) {
 					count[client.KindOf(err)]++
 				}
 				mu.Unlock()
+				if client.KindOf(err) == client.Unavailable {
+					time.Sleep(100 * time.Millisecond) // back off, as a client should
+				}
 			}
 		})
 	}

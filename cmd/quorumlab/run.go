@@ -117,7 +117,7 @@ func addRunFlags(cmd *cobra.Command, cfg *harness.Config, faults *string, quiet 
 	f.Float64Var(&cfg.Nemesis.LossRate, "loss-rate", cfg.Nemesis.LossRate, "share of packets a loss fault drops")
 	f.DurationVar(&cfg.Nemesis.MaxSkew, "max-skew", cfg.Nemesis.MaxSkew, "largest clock offset of a clock fault, either direction")
 	f.DurationVar(&cfg.CheckTimeout, "check-timeout", cfg.CheckTimeout, "bound on the linearizability check; past it the verdict is unknown")
-	f.Var(byteSize{&cfg.CheckMemory}, "check-memory", "bound on the check's memory, e.g. 2GiB (default: half of this machine's memory, at most 4GiB); searches past it are unknown")
+	f.Var(byteSize{&cfg.CheckMemory}, "check-memory", "bound on the check's memory, e.g. 2GiB, by default half of this machine's memory, at most 4GiB; searches past it are unknown")
 	f.DurationVar(&cfg.Recovery, "recovery", cfg.Recovery, "time the healed cluster gets before final reads (set workload)")
 	f.BoolVar(quiet, "quiet", false, "no progress output")
 }
@@ -171,7 +171,7 @@ func checkCmd(stdout io.Writer) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&workloadName, "workload", "", "register, set or ycsb (default: from the run's test.json, else register)")
 	cmd.Flags().DurationVar(&opts.Timeout, "check-timeout", opts.Timeout, "bound on the linearizability check")
-	cmd.Flags().Var(byteSize{&opts.Memory}, "check-memory", "bound on the check's memory, e.g. 2GiB (default: half of this machine's memory, at most 4GiB)")
+	cmd.Flags().Var(byteSize{&opts.Memory}, "check-memory", "bound on the check's memory, e.g. 2GiB; by default half of this machine's memory, at most 4GiB")
 	cmd.Flags().BoolVar(&quiet, "quiet", false, "no progress lines during a long check")
 	return cmd
 }
