@@ -422,7 +422,14 @@ var reportTemplate = template.Must(template.New("report").Funcs(funcs).Parse(`<!
 {{if .Anomalies}}<table><tr><th>key</th><th>anomaly</th><th class="n">ops</th><th>history indexes (start reading here)</th></tr>
 {{range .Anomalies}}<tr><td>{{.Key}}</td><td>{{.Kind}}</td><td class="n">{{.Count}}</td><td><code>{{range .Ops}}{{.}} {{end}}</code></td></tr>
 {{end}}</table>{{end}}
-{{with .Witnesses}}<h3>Why: the first witnesses</h3>
+{{end}}
+
+<h2>Plots</h2>
+{{with .PlotError}}<p class="err">{{.}}</p>{{end}}
+{{range .Charts}}{{template "chart" .}}{{end}}
+{{with .Visibility}}{{template "chart" .}}{{end}}
+
+{{with .Res.Linearizable}}{{with .Witnesses}}<h2>Why: the first witnesses</h2>
 <table><tr><th>key</th><th>kind</th><th>in words</th></tr>
 {{range .}}<tr><td>{{.Key}}</td><td>{{.Kind}}</td><td>{{.Text}}</td></tr>
 {{end}}</table>{{end}}
@@ -433,12 +440,6 @@ var reportTemplate = template.Must(template.New("report").Funcs(funcs).Parse(`<!
 <p class="sub">Checked in {{printf "%.1f" .ElapsedMs}} ms{{with .PeakMemoryMiB}}, at most {{.}} MiB in use{{end}}. Patched before the search:
 {{.Patched.UnobservedInfoWrites}} indeterminate writes never observed (dropped), {{.Patched.ObservedInfoWrites}} observed (returned at their first read),
 {{.Patched.FailedWrites}} failed writes and {{.Patched.UninformativeReads}} failed or indeterminate reads dropped.</p>{{end}}
-
-<h2>Plots</h2>
-{{with .PlotError}}<p class="err">{{.}}</p>{{end}}
-{{range .Charts}}{{template "chart" .}}{{end}}
-{{with .Visibility}}{{template "chart" .}}{{end}}
-
 <h2>Latency</h2>
 {{if .Res.Latency.Corrected}}<p>Open loop: latencies are corrected for coordinated omission, measured from each operation's intended start.</p>{{end}}
 {{with .Res.Latency.Excluded}}<p>{{.}} operations before the measured window (load phase, warmup) are left out of the figures.</p>{{end}}
