@@ -23,7 +23,11 @@ type Staleness struct {
 	StaleReads        []StaleRead `json:"stale_reads,omitempty"`
 	// Visibility is the t-visibility curve; see VisibilityPoint.
 	Visibility []VisibilityPoint `json:"visibility"`
-	Error      string            `json:"error,omitempty"`
+	// Delays are the reads that followed a completed write, by how long
+	// after it they began: what a predicted curve must be averaged over to
+	// compare with Visibility.
+	Delays []DelayBucket `json:"delays,omitempty"`
+	Error  string        `json:"error,omitempty"`
 }
 
 // StaleRead is one read that returned an overwritten value.
@@ -47,6 +51,21 @@ type VisibilityPoint struct {
 	AfterMs    int     `json:"after_ms"`
 	Reads      int     `json:"reads"`
 	FreshShare float64 `json:"fresh_share"`
+}
+
+// DelayBucket counts the reads begun between FromMs and ToMs (exclusive;
+// ToMs 0: no bound) after the newest completed write of their key.
+type DelayBucket struct {
+	FromMs float64 `json:"from_ms"`
+	ToMs   float64 `json:"to_ms"`
+	Reads  int     `json:"reads"`
+	Fresh  int     `json:"fresh"`
+}
+
+// delayEdges bound the delay buckets, in ms; the curve's points are among
+// them, so each point is a sum of whole buckets.
+func delayEdges() []float64 {
+	return []float64{0, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000}
 }
 
 // CheckStaleness finds the stale ok reads of the register workload.
@@ -148,6 +167,23 @@ func staleness(pairs []history.Pairing) Staleness {
 	slices.SortFunc(res.StaleReads, func(a, b StaleRead) int { return cmp.Compare(a.Op, b.Op) })
 	res.Stale = len(res.StaleReads)
 	res.StaleShare = share(res.Stale, res.Reads)
+	edges := delayEdges()
+	for i, from := range edges {
+		b := DelayBucket{FromMs: from}
+		if i+1 < len(edges) {
+			b.ToMs = edges[i+1]
+		}
+		for _, s := range samples {
+			d := ms(s.delta)
+			if d >= b.FromMs && (b.ToMs == 0 || d < b.ToMs) {
+				b.Reads++
+				if s.fresh {
+					b.Fresh++
+				}
+			}
+		}
+		res.Delays = append(res.Delays, b)
+	}
 	for _, after := range []int{0, 1, 5, 10, 50, 100, 500, 1000} {
 		pt := VisibilityPoint{AfterMs: after}
 		fresh := 0

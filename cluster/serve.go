@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -53,8 +54,15 @@ func ServeArgs(cfg Config, n Node, dataDir, peers string) []string {
 	if cfg.Sloppy {
 		args = append(args, "--sloppy")
 	}
+	if host, _, err := net.SplitHostPort(n.Addr); err == nil {
+		args = append(args, "--metrics-listen", net.JoinHostPort(host, MetricsPort))
+	}
 	return append(args, cfg.ExtraArgs...)
 }
+
+// MetricsPort is where every node serves its Prometheus metrics, on its
+// own address.
+const MetricsPort = "9464"
 
 // NodesDir checks a backend's node count and run directory, makes the
 // run's nodes/ directory and returns the run directory, absolute.

@@ -20,7 +20,7 @@ func TestServeArgs(t *testing.T) {
 		cfg  Config
 		want []string
 	}{
-		{"zero values leave kvnode defaults, but fsync", Config{}, with("--fsync=false")},
+		{"zero values leave kvnode defaults, but fsync", Config{}, with("--fsync=false", "--metrics-listen", "127.0.0.12:9464")},
 		{
 			"everything",
 			Config{
@@ -29,12 +29,13 @@ func TestServeArgs(t *testing.T) {
 				ExtraArgs: []string{"--x", "y"},
 			},
 			with("--n", "3", "--w", "2", "--r", "1", "--mode", "lww", "--vnodes", "128", "--fsync=true",
-				"--read-repair", "async", "--request-timeout", "1.5s", "--admin-token", "T", "--sloppy", "--x", "y"),
+				"--read-repair", "async", "--request-timeout", "1.5s", "--admin-token", "T", "--sloppy",
+				"--metrics-listen", "127.0.0.12:9464", "--x", "y"),
 		},
 		{
 			"only some quorum settings",
 			Config{W: 3, Fsync: true},
-			with("--w", "3", "--fsync=true"),
+			with("--w", "3", "--fsync=true", "--metrics-listen", "127.0.0.12:9464"),
 		},
 	}
 	for _, tt := range tests {

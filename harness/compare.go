@@ -109,6 +109,9 @@ func Compare(ctx context.Context, cc CompareConfig, log *slog.Logger) (dir strin
 			row.Fill(out.Results)
 		default:
 			row.Fill(out.Results)
+			if p, err := results.ReadPrediction(out.Dir); err == nil {
+				row.FillPrediction(p)
+			}
 			fmt.Fprintf(progress, "[%d/%d] %s: %s\n", i+1, len(plan), row.Label(), summarize(row))
 			last = fmt.Sprintf(" (last: %s %s)", row.Label(), strings.ToUpper(string(row.Verdict)))
 		}

@@ -131,6 +131,15 @@ func TestCompareTwoConfigurations(t *testing.T) {
 			t.Errorf("%s: the row's link leads nowhere: %v", want, err)
 		} else if !bytes.Contains(report, []byte("<svg")) {
 			t.Errorf("%s: report.html has no SVG plot", want)
+		} else if !bytes.Contains(report, []byte("predicted (WARS)")) || !bytes.Contains(report, []byte("Predicted by PBS")) {
+			t.Errorf("%s: report.html lacks the predicted t-visibility curve", want)
+		}
+		// The prediction comes from this run's own replica latencies; with
+		// R + W > N it must say every read is fresh.
+		if len(r.Predicted) == 0 {
+			t.Errorf("%s: no staleness prediction", want)
+		} else if strict := r.W+r.R > r.N; strict && r.Predicted[0].Predicted != 1 {
+			t.Errorf("%s: predicted P(fresh at 0) = %v, want 1 for a strict quorum", want, r.Predicted[0].Predicted)
 		}
 		t.Logf("%s: %s, %.0f ops/s, read p99 %.2f ms, write p99 %.2f ms", want, r.Verdict, r.Throughput, r.Read.P99, r.Write.P99)
 	}

@@ -195,6 +195,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 		}
 		ferr = workload.FinalReads(ctx, cfg.Workload, targets, recorder)
 	}
+	// The replicas' one-way latencies, for the staleness prediction.
+	wars := collectWARS(context.WithoutCancel(ctx), cl.Nodes())
+	if err := results.WriteJSON(filepath.Join(dir, results.WARSFile), wars); err != nil {
+		log.Warn("replica latencies not stored", "err", err)
+	}
 	if cerr := hw.Close(); cerr != nil {
 		return out, fmt.Errorf("history: %w", cerr)
 	}
@@ -229,6 +234,9 @@ func Check(ctx context.Context, hist, dir string, opts checker.Options) (checker
 	opts.Visualize = true
 	res := checker.Check(ctx, ops, opts)
 	res.Warnings = append(warnings, res.Warnings...)
+	if err := predictStaleness(dir, res); err != nil {
+		res.Warnings = append(res.Warnings, "no staleness prediction: "+err.Error())
+	}
 	if err := results.Write(dir, res); err != nil {
 		return res, err
 	}

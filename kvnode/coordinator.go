@@ -9,6 +9,8 @@ import (
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -157,16 +159,21 @@ func (n *Node) fanout(ctx context.Context, ids []string, f func(ctx context.Cont
 
 func (n *Node) readReplica(ctx context.Context, id string, token uint64, key []byte, standIn bool) reply {
 	if id == n.cfg.ID {
+		start := time.Now()
 		set, err := n.localRead(token, key, standIn)
+		n.met.local(start, "s", "r")
 		return reply{id: id, set: set, err: err, standIn: standIn}
 	}
 	p := n.peer(id)
 	if p == nil {
 		return reply{id: id, err: fmt.Errorf("no connection to %s", id), standIn: standIn}
 	}
-	resp, err := p.replica.Read(ctx, &kvpb.ReplicaReadRequest{Key: key, IncludeHints: standIn})
+	var hdr metadata.MD
+	resp, err := p.replica.Read(stampSent(ctx), &kvpb.ReplicaReadRequest{Key: key, IncludeHints: standIn}, grpc.Header(&hdr))
 	if err != nil {
 		n.met.replicaErrors.WithLabelValues(id, "read").Inc()
+	} else {
+		n.met.answered(hdr, "s")
 	}
 	return reply{id: id, set: resp.GetSet().GetVersions(), err: err, standIn: standIn}
 }
@@ -196,15 +203,21 @@ func (n *Node) writeReplica(ctx context.Context, id string, token uint64, key []
 		if hintFor != "" {
 			return reply{id: id, err: n.storeHint(hintFor, token, key, vs)}
 		}
-		return reply{id: id, err: n.applyLocal(token, key, vs)}
+		start := time.Now()
+		err := n.applyLocal(token, key, vs)
+		n.met.local(start, "w", "a")
+		return reply{id: id, err: err}
 	}
 	p := n.peer(id)
 	if p == nil {
 		return reply{id: id, err: fmt.Errorf("no connection to %s", id)}
 	}
-	_, err := p.replica.Write(ctx, &kvpb.ReplicaWriteRequest{Key: key, Set: &kvpb.VersionSet{Versions: vs}, HintFor: hintFor})
+	var hdr metadata.MD
+	_, err := p.replica.Write(stampSent(ctx), &kvpb.ReplicaWriteRequest{Key: key, Set: &kvpb.VersionSet{Versions: vs}, HintFor: hintFor}, grpc.Header(&hdr))
 	if err != nil {
 		n.met.replicaErrors.WithLabelValues(id, "write").Inc()
+	} else {
+		n.met.answered(hdr, "a")
 	}
 	return reply{id: id, err: err}
 }

@@ -25,6 +25,7 @@ type metrics struct {
 	aeRepaired     prometheus.Counter
 	ringChanges    prometheus.Counter
 	tombstonesGC   prometheus.Counter
+	wars           *prometheus.HistogramVec
 }
 
 func newMetrics() *metrics {
@@ -68,6 +69,8 @@ func newMetrics() *metrics {
 	m.tombstonesGC = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "kvnode_tombstones_collected_total", Help: "Deleted keys whose tombstones outlived the grace period and were removed from storage.",
 	})
+	m.wars = newWARS()
+	m.reg.MustRegister(m.wars)
 	m.reg.MustRegister(m.hintsStored, m.hintsDelivered, m.hintsPending, m.transferred, m.aeRounds, m.aeRepaired, m.ringChanges, m.tombstonesGC)
 	m.reg.MustRegister(m.requests, m.latency, m.replicaErrors, m.readRepairs,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

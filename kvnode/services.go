@@ -73,6 +73,7 @@ type replicaService struct {
 }
 
 func (s *replicaService) Read(ctx context.Context, req *kvpb.ReplicaReadRequest) (*kvpb.ReplicaReadResponse, error) {
+	s.n.met.reached(ctx, "r")
 	if err := s.n.checkKey(req.GetKey()); err != nil {
 		return nil, err
 	}
@@ -99,6 +100,9 @@ func (s *replicaService) Write(ctx context.Context, req *kvpb.ReplicaWriteReques
 	}
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "replica write: %v", err)
+	}
+	if req.GetHintFor() == "" {
+		s.n.met.reached(ctx, "w")
 	}
 	return &kvpb.ReplicaWriteResponse{}, nil
 }

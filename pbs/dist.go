@@ -73,8 +73,9 @@ type Empirical struct {
 
 // Bucket is a histogram bucket: Count observations in (Lo, Hi] ms.
 type Bucket struct {
-	Lo, Hi float64
-	Count  float64
+	Lo    float64 `json:"lo_ms"`
+	Hi    float64 `json:"hi_ms"`
+	Count float64 `json:"count"`
 }
 
 // FromSamples is the empirical distribution of samples (ms).

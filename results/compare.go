@@ -61,6 +61,27 @@ type CompareRow struct {
 	LostWrites   *int                      `json:"lost_writes,omitempty"`
 	StaleShare   *float64                  `json:"stale_share,omitempty"`
 	Visibility   []checker.VisibilityPoint `json:"visibility,omitempty"`
+	// Predicted is the fresh share PBS predicts for the same reads from the
+	// run's measured replica latencies, per point of Visibility.
+	Predicted []PredictionPoint `json:"predicted,omitempty"`
+}
+
+// FillPrediction adds the run's staleness prediction to r.
+func (r *CompareRow) FillPrediction(p Prediction) { r.Predicted = p.Points }
+
+// predictedAt returns the predicted fresh share at t ms, "—" without one,
+// marked where it differs from the measured share beyond the error.
+func (r CompareRow) predictedAt(t int) string {
+	for _, p := range r.Predicted {
+		if p.AfterMs == t {
+			s := fmt.Sprintf("%.3f", p.Predicted)
+			if p.Differs {
+				s += " (differs)"
+			}
+			return s
+		}
+	}
+	return "—"
 }
 
 // LatencyFigure is the ok latency of one operation, in ms.
@@ -163,6 +184,7 @@ func compareTable(c Comparison) (head []string, rows [][]compareCell) {
 	for _, t := range visibilityTimes {
 		head = append(head, fmt.Sprintf("P(fresh) %d ms", t))
 	}
+	head = append(head, "predicted P(fresh) 0 ms")
 	dash := compareCell{Text: "—"}
 	lat := func(f *LatencyFigure, v func(*LatencyFigure) float64) compareCell {
 		if f == nil {
@@ -212,6 +234,7 @@ func compareTable(c Comparison) (head []string, rows [][]compareCell) {
 		for _, t := range visibilityTimes {
 			row = append(row, compareCell{Text: r.visibilityAt(t)})
 		}
+		row = append(row, compareCell{Text: r.predictedAt(0)})
 		rows = append(rows, row)
 	}
 	return head, rows
@@ -281,6 +304,13 @@ func CompareReport(c Comparison) ([]byte, error) {
 		}
 		if len(r.Visibility) > 0 {
 			vis = append(vis, visibilitySeries{r.Label(), r.Visibility})
+			if len(r.Predicted) > 0 {
+				var pts []checker.VisibilityPoint
+				for _, p := range r.Predicted {
+					pts = append(pts, checker.VisibilityPoint{AfterMs: p.AfterMs, Reads: p.Reads, FreshShare: p.Predicted})
+				}
+				vis = append(vis, visibilitySeries{r.Label() + " predicted", pts})
+			}
 		}
 	}
 	if len(labels) > 0 {

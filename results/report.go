@@ -72,7 +72,11 @@ func WriteReport(dir string, ops []history.Op, res checker.Results) error {
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	html, err := Report(ops, res, test)
+	var pred *Prediction
+	if p, err := ReadPrediction(dir); err == nil {
+		pred = &p
+	}
+	html, err := Report(ops, res, test, pred)
 	if err != nil {
 		return err
 	}
@@ -86,8 +90,8 @@ func WriteReport(dir string, ops []history.Op, res checker.Results) error {
 // Report renders the HTML report of one run from its history, its results
 // and its test.json (nil if there is none). The page is self-contained: CSS
 // and plots (SVG) are inline, links are relative to the run directory.
-func Report(ops []history.Op, res checker.Results, test []byte) ([]byte, error) {
-	d := reportData{Res: res, Faults: history.Faults(ops)}
+func Report(ops []history.Op, res checker.Results, test []byte, pred *Prediction) ([]byte, error) {
+	d := reportData{Res: res, Faults: history.Faults(ops), Prediction: pred}
 	if len(test) > 0 {
 		// A damaged test.json costs the report its settings, not the rest.
 		var err error
@@ -141,7 +145,15 @@ func Report(ops []history.Op, res checker.Results, test []byte) ([]byte, error) 
 		d.Charts = append(d.Charts, quantileChart(ss, shade, span), throughputChart(ss, shade, span), cdfChart(ss, from))
 	}
 	if s := res.Staleness; s != nil && len(s.Visibility) > 0 {
-		ch := visibilityChart("t-visibility: does a read see the latest completed write?", []visibilitySeries{{"reads", s.Visibility}})
+		series := []visibilitySeries{{"reads", s.Visibility}}
+		if pred != nil {
+			var pts []checker.VisibilityPoint
+			for _, p := range pred.Points {
+				pts = append(pts, checker.VisibilityPoint{AfterMs: p.AfterMs, Reads: p.Reads, FreshShare: p.Predicted})
+			}
+			series = append(series, visibilitySeries{"predicted (WARS)", pts})
+		}
+		ch := visibilityChart("t-visibility: does a read see the latest completed write?", series)
 		d.Visibility = &ch
 	}
 
@@ -168,6 +180,7 @@ type reportData struct {
 	Span          float64
 	Charts        []chart
 	Visibility    *chart
+	Prediction    *Prediction
 	PlotError     string
 }
 
@@ -349,6 +362,7 @@ var funcs = template.FuncMap{
 		return strings.ToUpper(string(v))
 	},
 	"rate": func(x float64) string { return fmt.Sprintf("%.0f", x) },
+	"mul3": func(x float64) float64 { return 3 * x },
 	"raw":  func(b json.RawMessage) string { return string(b) },
 	"time": func(t time.Time) string {
 		if t.IsZero() {
@@ -468,6 +482,11 @@ var reportTemplate = template.Must(template.New("report").Funcs(funcs).Parse(`<!
 <table><tr><th class="n">t ms</th>{{range .Visibility}}<td class="n">{{.AfterMs}}</td>{{end}}</tr>
 <tr><th class="n">P(fresh)</th>{{range .Visibility}}<td class="n">{{if .Reads}}{{printf "%.4f" .FreshShare}}{{else}}—{{end}}</td>{{end}}</tr>
 <tr><th class="n">reads</th>{{range .Visibility}}<td class="n">{{.Reads}}</td>{{end}}</tr></table>
+{{with $.Prediction}}<h3>Predicted by PBS (WARS) from this run's replica latencies</h3>
+<p>{{.Summary}}. Predicted 99.9 % t-visibility: {{printf "%.2f" .TVisibility}} ms ({{.Trials}} trials). Each read is predicted as one begun its delay after the write committed; the delay is measured from the client's completion, a little after the commit, so the prediction leans stale.</p>
+<table><tr><th class="n">t ms</th><th class="n">reads</th><th class="n">measured</th><th class="n">predicted</th><th class="n">± 3σ</th><th></th></tr>
+{{range .Points}}<tr><td class="n">{{.AfterMs}}</td><td class="n">{{.Reads}}</td><td class="n">{{printf "%.4f" .Measured}}</td><td class="n">{{printf "%.4f" .Predicted}}</td><td class="n">{{printf "%.4f" (mul3 .StdErr)}}</td><td>{{if .Differs}}differs{{else}}agrees{{end}}</td></tr>
+{{end}}</table>{{end}}
 {{if $.StaleExamples}}<h3>First stale reads</h3>
 <table><tr><th>key</th><th class="n">history index</th><th class="n">versions behind</th><th class="n">lag ms</th></tr>
 {{range $.StaleExamples}}<tr><td>{{.Key}}</td><td class="n">{{.Op}}</td><td class="n">{{.VersionsBehind}}</td><td class="n">{{ms .LagMs}}</td></tr>

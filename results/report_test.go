@@ -125,7 +125,7 @@ func TestReport(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			res := checker.Check(context.Background(), c.ops, checker.Options{Workload: "register", Visualize: true})
-			html, err := Report(c.ops, res, c.test)
+			html, err := Report(c.ops, res, c.test, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -167,7 +167,7 @@ func TestReportLargeHistory(t *testing.T) {
 	ops := b.sorted()
 	res := checker.Results{Verdict: checker.Valid, Latency: checker.CheckLatency(ops), Stats: checker.CheckStats(ops)}
 	start := time.Now()
-	html, err := Report(ops, res, nil)
+	html, err := Report(ops, res, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

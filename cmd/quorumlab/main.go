@@ -53,7 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(runCmd(stdout, log), checkCmd(stdout), compareCmd(stdout, log), serveCmd(stdout))
-	root.AddCommand(cleanupCmd(stdout))
+	root.AddCommand(cleanupCmd(stdout), pbsCmd(stdout))
 	err := root.ExecuteContext(ctx)
 	var ee exitError
 	switch {
