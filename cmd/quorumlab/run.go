@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ func runCmd(stdout io.Writer, log *slog.Logger) *cobra.Command {
 	cfg := harness.DefaultConfig()
 	var faults string
 	var quiet bool
+	var mo machineOutput
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Start a cluster, run a workload under faults, check the history",
@@ -40,6 +42,9 @@ harness itself failed.`,
 			}
 			if err := harness.Validate(cfg); err != nil {
 				return err
+			}
+			if mo.count < 1 {
+				return fmt.Errorf("--test-count %d: must be at least 1", mo.count)
 			}
 			if cfg.Backend == "local" && !local.InNamespace() {
 				// Find or build kvnode out here, where the module proxy is
@@ -61,21 +66,17 @@ harness itself failed.`,
 				}
 				log.Warn("running without a private network namespace: partitions and packet loss are unavailable", "reason", err)
 			}
-			out, err := harness.Run(cmd.Context(), cfg, log)
-			if out.Dir != "" && (err == nil || out.Results.Verdict != "") {
-				results.Summary(stdout, out.Dir, out.Results)
-			}
-			if err != nil {
-				return err
-			}
-			if out.Interrupted {
-				return fmt.Errorf("interrupted; the history recorded until then was checked: %s", out.Results.Verdict)
-			}
-			return exitError{results.ExitCode(out.Results.Verdict)}
+			return runTests(cmd.Context(), cfg, mo, stdout, func(ctx context.Context, c harness.Config) (harness.Outcome, error) {
+				return harness.Run(ctx, c, log)
+			})
 		},
 	}
 	addRunFlags(cmd, &cfg, &faults, &quiet)
 	f := cmd.Flags()
+	f.BoolVar(&mo.json, "json", false, "print the summary as one JSON object on stdout (with --test-count, one object with every run)")
+	f.StringVar(&mo.junit, "junit", "", "also write a JUnit XML report to this file: a test case per checker, invalid as failure, unknown as error")
+	f.IntVar(&mo.count, "test-count", 1, "run the test this many times, with seeds seed, seed+1, …; stops at the first invalid run unless --keep-going")
+	f.BoolVar(&mo.keepGoing, "keep-going", false, "with --test-count: run every test even after an invalid one")
 	f.IntVar(&cfg.Cluster.N, "n", cfg.Cluster.N, "replicas per key (N)")
 	f.IntVar(&cfg.Cluster.W, "w", cfg.Cluster.W, "write quorum (W)")
 	f.IntVar(&cfg.Cluster.R, "r", cfg.Cluster.R, "read quorum (R)")
