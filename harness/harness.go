@@ -182,8 +182,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 	werr := workload.Run(runCtx, cfg.Workload, targets, recorder)
 	stopRun()
 	wg.Wait()
-	healCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	herr := nem.Heal(healCtx, history.FinalHeal)
+	healCtx, cancel := context.WithTimeout(context.Background(), max(time.Minute, cfg.Recovery))
+	herr := nem.HealAll(healCtx, time.Second)
 	cancel()
 	stopProgress()
 	out.Interrupted = ctx.Err() != nil
@@ -200,18 +200,25 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 	if err := results.WriteJSON(filepath.Join(dir, results.WARSFile), wars); err != nil {
 		log.Warn("replica latencies not stored", "err", err)
 	}
+	runErr := errors.Join(werr, nemErr, herr, ferr, recorder.Err())
 	if cerr := hw.Close(); cerr != nil {
-		return out, fmt.Errorf("history: %w", cerr)
-	}
-	if err := errors.Join(werr, nemErr, herr, ferr, recorder.Err()); err != nil {
-		return out, err
+		runErr = errors.Join(runErr, fmt.Errorf("history: %w", cerr))
 	}
 
 	// Check what is on disk, exactly what `quorumlab check` would read.
-	// An interrupted run is still checked: the history so far is data.
+	// An interrupted run, or one whose heal or final reads failed, is still
+	// checked: the history so far is data. Its error then stands beside
+	// the verdict.
 	out.Results, err = Check(context.WithoutCancel(ctx), filepath.Join(dir, results.HistoryFile), dir, checker.Options{
 		Workload: cfg.Workload.Name, Timeout: cfg.CheckTimeout, Memory: cfg.CheckMemory, Progress: cfg.Progress,
 	})
+	if runErr != nil {
+		out.Results.Warnings = append(out.Results.Warnings, "the run did not end cleanly: "+runErr.Error())
+		if werr := results.Write(dir, out.Results); werr != nil {
+			runErr = errors.Join(runErr, werr)
+		}
+		return out, errors.Join(runErr, err)
+	}
 	return out, err
 }
 

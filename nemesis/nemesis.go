@@ -651,6 +651,19 @@ func (n *Nemesis) Heal(ctx context.Context, f string) error {
 	return nil
 }
 
+// HealAll ends every fault with a final heal, and while that fails tries
+// again every interval until it succeeds or ctx ends: a kill cancelled at
+// the end of a run can race its restart, and a clock reset can meet a
+// connection still backing off. Each attempt is recorded with its error.
+func (n *Nemesis) HealAll(ctx context.Context, interval time.Duration) error {
+	for {
+		err := n.Heal(ctx, history.FinalHeal)
+		if err == nil || !ctxtime.Sleep(ctx, interval) {
+			return err
+		}
+	}
+}
+
 // undo ends one fault.
 func (n *Nemesis) undo(ctx context.Context, a *fault) error {
 	var err error

@@ -371,3 +371,45 @@ func TestThreeNodePartitionsCut(t *testing.T) {
 		t.Fatalf("%d partitions started, want 100", starts)
 	}
 }
+
+// TestHealAllRetries: a final heal whose restarts fail is tried again
+// until the node is back.
+func TestHealAllRetries(t *testing.T) {
+	cl := newStateCluster(3)
+	var buf bytes.Buffer
+	hw := history.NewWriter(&buf)
+	rec := history.NewRecorder(hw, history.NewClock())
+	cfg := DefaultConfig()
+	cfg.Faults = []string{Kill}
+	nem, err := New(cfg, cl, cl.setClock, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if err := nem.start(ctx, Kill); err != nil {
+		t.Fatal(err)
+	}
+	cl.failStarts = 2
+	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := nem.HealAll(hctx, 10*time.Millisecond); err != nil {
+		t.Fatalf("HealAll: %v", err)
+	}
+	if len(cl.killed) > 0 || nem.Active() != "" {
+		t.Fatalf("after HealAll: killed %v, active %q", cl.killed, nem.Active())
+	}
+	hw.Close()
+	ops, _, err := history.Read(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	heals := 0
+	for _, op := range ops {
+		if op.F == history.FinalHeal {
+			heals++
+		}
+	}
+	if heals < 2 {
+		t.Fatalf("%d final heals recorded, want the failed attempts and the last", heals)
+	}
+}
