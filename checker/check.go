@@ -23,12 +23,17 @@ type Options struct {
 	Visualize bool
 	// Progress, if set, gets a line every few seconds of a long check.
 	Progress io.Writer
+	// Interrupted marks the results of a run stopped early.
+	Interrupted bool
 }
 
 // Results are everything Check found: the content of results.json.
 type Results struct {
 	Verdict Verdict `json:"verdict"`
 	Error   string  `json:"error,omitempty"`
+	// Interrupted is set on a run stopped early (Ctrl-C): the results cover
+	// what was recorded until then.
+	Interrupted bool `json:"interrupted,omitempty"`
 	// Warnings are problems that did not stop the check, such as a torn
 	// last line of the history.
 	Warnings     []string         `json:"warnings,omitempty"`
@@ -49,7 +54,7 @@ func Check(ctx context.Context, ops []history.Op, opts Options) Results {
 		return Results{Verdict: Unknown, Error: fmt.Sprintf("pair operations: %v", err)}
 	}
 	if len(pairs) == 0 {
-		return Results{Verdict: Unknown, Error: "the history has no client operations: nothing to check"}
+		return Results{Verdict: Unknown, Error: "the history has no client operations: nothing to check", Interrupted: opts.Interrupted}
 	}
 	faults := history.Faults(ops)
 	r := Results{
@@ -57,6 +62,7 @@ func Check(ctx context.Context, ops []history.Op, opts Options) Results {
 		Stats:        stats(ops, pairs),
 		Latency:      latency(ops, pairs),
 		Availability: availability(pairs, faults),
+		Interrupted:  opts.Interrupted,
 	}
 	switch opts.Workload {
 	case "register":

@@ -50,7 +50,14 @@ type Config struct {
 	Recovery time.Duration `json:"recovery"`
 	// Progress receives a progress line while the run goes (nil: none).
 	Progress io.Writer `json:"-"`
+	// Abort, once closed, cuts short what an interrupted run still does
+	// (the check); teardown happens regardless.
+	Abort <-chan struct{} `json:"-"`
 }
+
+// interruptedCheck bounds the check of an interrupted run: it checks what
+// was recorded, but its user is waiting.
+const interruptedCheck = 30 * time.Second
 
 // DefaultConfig is the test `quorumlab run` runs with no flags: 5 local
 // nodes, N3 W2 R2 lww, a register workload, partitions and kills, 60 s.
@@ -107,6 +114,17 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 		return Outcome{}, err
 	}
 	out.Dir = dir
+	defer func() {
+		// Interrupted before anything was recorded: say so where a reader
+		// looks, rather than leave a run with no results at all.
+		if out.Results.Verdict == "" && ctx.Err() != nil {
+			out.Interrupted = true
+			out.Results = checker.Results{Verdict: checker.Unknown, Interrupted: true, Error: "interrupted before any operation was recorded"}
+			if werr := results.Write(dir, out.Results); werr != nil {
+				err = errors.Join(err, werr)
+			}
+		}
+	}()
 	rec := testRecord{Config: cfg, Started: time.Now().UTC()}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		rec.GoVersion, rec.Module = bi.GoVersion, bi.Main.Version
@@ -209,9 +227,23 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 	// An interrupted run, or one whose heal or final reads failed, is still
 	// checked: the history so far is data. Its error then stands beside
 	// the verdict.
-	out.Results, err = Check(context.WithoutCancel(ctx), filepath.Join(dir, results.HistoryFile), dir, checker.Options{
-		Workload: cfg.Workload.Name, Timeout: cfg.CheckTimeout, Memory: cfg.CheckMemory, Progress: cfg.Progress,
-	})
+	opts := checker.Options{Workload: cfg.Workload.Name, Timeout: cfg.CheckTimeout, Memory: cfg.CheckMemory, Progress: cfg.Progress}
+	if out.Interrupted && (opts.Timeout == 0 || opts.Timeout > interruptedCheck) {
+		opts.Timeout = interruptedCheck
+	}
+	cctx, stopCheck := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopCheck()
+	go func() {
+		select {
+		case <-cfg.Abort:
+			stopCheck()
+		case <-cctx.Done():
+		}
+	}()
+	// Marked where a reader looks: results.json, the summary, the report
+	// and the store index.
+	opts.Interrupted = out.Interrupted
+	out.Results, err = Check(cctx, filepath.Join(dir, results.HistoryFile), dir, opts)
 	if runErr != nil {
 		out.Results.Warnings = append(out.Results.Warnings, "the run did not end cleanly: "+runErr.Error())
 		if werr := results.Write(dir, out.Results); werr != nil {

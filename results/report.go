@@ -415,6 +415,8 @@ var reportTemplate = template.Must(template.New("report").Funcs(funcs).Parse(`<!
 <p class="sub">{{with .Info.Workload.Name}}workload {{.}} · {{end}}{{with .FaultKinds}}faults {{join .}}{{else}}no faults{{end}}{{if not .Info.Started.IsZero}} · started {{time .Info.Started}}{{end}}{{if .Span}} · {{printf "%.1f" .Span}} s of history{{end}}</p>
 <div class="verdict big v-{{.Res.Verdict}}">{{upper .Res.Verdict}}</div>
 {{with .Res.Error}}<p class="err">{{.}}</p>{{end}}
+{{if .Res.Interrupted}}<p class="err">Interrupted: the run was stopped early; these results cover what was recorded until then.</p>{{end}}
+{{range .Res.Warnings}}<p class="err">Warning: {{.}}</p>{{end}}
 
 <div class="cards">
 <div class="card"><b>{{rate .Res.Latency.Throughput}}</b><span>ok ops/s</span></div>

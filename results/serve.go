@@ -56,10 +56,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 type indexRun struct {
-	Dir     string // slash path relative to the store
-	Stamp   string
-	Info    testInfo
-	Verdict checker.Verdict
+	Dir         string // slash path relative to the store
+	Stamp       string
+	Info        testInfo
+	Verdict     checker.Verdict
+	Interrupted bool
 	// Which files the run has so far.
 	Report, Results, History bool
 }
@@ -131,10 +132,11 @@ func readIndexRun(fsys fs.FS, dir string) (run indexRun, ok bool) {
 	rb, rerr := fs.ReadFile(fsys, path.Join(dir, ResultsFile))
 	if rerr == nil {
 		var v struct {
-			Verdict checker.Verdict `json:"verdict"`
+			Verdict     checker.Verdict `json:"verdict"`
+			Interrupted bool            `json:"interrupted"`
 		}
 		if json.Unmarshal(rb, &v) == nil {
-			run.Verdict = v.Verdict
+			run.Verdict, run.Interrupted = v.Verdict, v.Interrupted
 		}
 	}
 	_, herr := fs.Stat(fsys, path.Join(dir, HistoryFile))
@@ -163,7 +165,7 @@ var indexTemplate = template.Must(template.Must(reportTemplate.Clone()).New("ind
 <h2>Runs</h2>
 {{if .Runs}}<table><tr><th>time</th><th>test</th><th>configuration</th><th>workload</th><th>faults</th><th>verdict</th><th>files</th></tr>
 {{range .Runs}}<tr><td>{{if .Info.Started.IsZero}}{{.Stamp}}{{else}}{{time .Info.Started}}{{end}}</td><td>{{.Info.Test}}</td><td>{{.Info.Quorum}}</td><td>{{.Info.Workload.Name}}</td><td>{{with .Info.Nemesis.Faults}}{{join .}}{{else}}none{{end}}</td>
-<td>{{if .Verdict}}<span class="verdict v-{{.Verdict}}">{{upper .Verdict}}</span>{{else}}<span class="note">not checked</span>{{end}}</td>
+<td>{{if .Verdict}}<span class="verdict v-{{.Verdict}}">{{upper .Verdict}}</span>{{else}}<span class="note">not checked</span>{{end}}{{if .Interrupted}} <span class="note">interrupted</span>{{end}}</td>
 <td>{{if .Report}}<a href="{{.Dir}}/report.html">report</a> · {{end}}{{if .Results}}<a href="{{.Dir}}/results.json">results.json</a> · {{end}}{{if .History}}<a href="{{.Dir}}/history.jsonl">history</a> · {{end}}<a href="{{.Dir}}/">all files</a></td></tr>
 {{end}}</table>{{else}}<p>No runs yet: <code>quorumlab run</code> makes one.</p>{{end}}
 </main></body></html>

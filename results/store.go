@@ -121,6 +121,9 @@ func Summary(w io.Writer, dir string, res checker.Results) {
 	if res.Error != "" {
 		fmt.Fprintf(tw, "error\t%s\n", res.Error)
 	}
+	if res.Interrupted {
+		fmt.Fprintf(tw, "interrupted\tthe run was stopped early; these results cover what was recorded until then\n")
+	}
 	for _, w := range res.Warnings {
 		fmt.Fprintf(tw, "warning\t%s\n", w)
 	}

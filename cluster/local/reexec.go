@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -34,8 +33,6 @@ const (
 	// setupFailedExit is the child's exit code when its namespace is unusable;
 	// the pipe, not this code, is what tells the parent.
 	setupFailedExit = 125
-	// reexecGrace is how long the child gets to tear down after ctx is done.
-	reexecGrace = 30 * time.Second
 )
 
 // ErrNoNamespace means Reexec could not create a usable user+network
@@ -115,7 +112,7 @@ func reexec(ctx context.Context) (int, error) {
 
 	var cmd *exec.Cmd
 	for _, userNS := range userNSChoices() {
-		cmd = reexecCmd(ctx, exe, netns, reportW, userNS)
+		cmd = reexecCmd(exe, netns, reportW, userNS)
 		if err = cmd.Start(); err == nil {
 			break
 		}
@@ -157,8 +154,12 @@ func reexec(ctx context.Context) (int, error) {
 }
 
 // reexecCmd is the command that re-executes exe in new namespaces.
-func reexecCmd(ctx context.Context, exe, netns string, report *os.File, userNS bool) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, exe, os.Args[1:]...)
+func reexecCmd(exe, netns string, report *os.File, userNS bool) *exec.Cmd {
+	// Not tied to ctx: a Ctrl-C reaches the child once, forwarded, and the
+	// child decides what it means (an orderly stop; a second one, at once).
+	// Cancelling it here as well would deliver a second signal with the
+	// first and cut its teardown short.
+	cmd := exec.Command(exe, os.Args[1:]...)
 	cmd.Args[0] = os.Args[0]
 	cmd.Env = append(withoutEnv(os.Environ(), envNetNS, envSetupFD, envNoNetNS),
 		envNetNS+"="+netns, envSetupFD+"=3")
@@ -178,8 +179,6 @@ func reexecCmd(ctx context.Context, exe, netns string, report *os.File, userNS b
 		// Unprivileged users may only write gid_map with setgroups denied.
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
 	}
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = reexecGrace
 	return cmd
 }
 

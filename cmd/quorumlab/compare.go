@@ -18,7 +18,7 @@ import (
 	"github.com/quorumlab/quorumlab/results"
 )
 
-func compareCmd(stdout io.Writer, log *slog.Logger) *cobra.Command {
+func compareCmd(stdout io.Writer, log *slog.Logger, abort <-chan struct{}) *cobra.Command {
 	cfg := harness.DefaultConfig()
 	var faults, configs, modes string
 	var sloppy []bool
@@ -40,6 +40,7 @@ the verdicts; 3 when the harness failed.`,
 			if err := resolveRunFlags(cmd, &cfg, faults, quiet); err != nil {
 				return err
 			}
+			cfg.Abort = abort
 			quorums, err := harness.ParseQuorums(configs)
 			if err != nil {
 				return err

@@ -29,19 +29,29 @@ type exitError struct{ code int }
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// One signal is an orderly stop: stop the workload, heal, check what
+	// was recorded (bounded), tear down, report. A second stops at once,
+	// still tearing down; a third leaves without waiting.
+	sigs := make(chan os.Signal, 3)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := context.WithCancel(context.Background())
+	abort := make(chan struct{})
 	go func() {
-		// The first signal starts an orderly stop (heal, tear down, check);
-		// a second one gets the default behaviour and ends the process.
-		<-ctx.Done()
+		<-sigs
+		fmt.Fprintln(os.Stderr, "quorumlab: interrupted: stopping the workload, healing, checking what was recorded and tearing down; interrupt again to stop at once")
 		stop()
+		<-sigs
+		fmt.Fprintln(os.Stderr, "quorumlab: interrupted again: stopping at once, still tearing down")
+		close(abort)
+		<-sigs
+		os.Exit(exitHarness)
 	}()
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := run(ctx, abort, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, abort <-chan struct{}, args []string, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	root := &cobra.Command{
 		Use:           "quorumlab",
@@ -52,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(runCmd(stdout, log), checkCmd(stdout), compareCmd(stdout, log), serveCmd(stdout))
+	root.AddCommand(runCmd(stdout, log, abort), checkCmd(stdout), compareCmd(stdout, log, abort), serveCmd(stdout))
 	root.AddCommand(cleanupCmd(stdout), pbsCmd(stdout))
 	err := root.ExecuteContext(ctx)
 	var ee exitError

@@ -86,7 +86,7 @@ func TestExitCodes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			got := run(context.Background(), tt.args, &stdout, &stderr)
+			got := run(context.Background(), nil, tt.args, &stdout, &stderr)
 			if got != tt.want {
 				t.Fatalf("exit %d, want %d; stderr: %s", got, tt.want, stderr.String())
 			}
@@ -104,7 +104,7 @@ func TestCheckRewritesResults(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "history.jsonl", invalidHistory)
 	var stdout, stderr bytes.Buffer
-	if got := run(context.Background(), []string{"check", dir}, &stdout, &stderr); got != exitInvalid {
+	if got := run(context.Background(), nil, []string{"check", dir}, &stdout, &stderr); got != exitInvalid {
 		t.Fatalf("exit %d, stderr %s", got, stderr.String())
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "results.json"))

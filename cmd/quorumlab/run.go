@@ -22,7 +22,7 @@ import (
 // envKVNodeBin passes the kvnode binary to the re-executed harness.
 const envKVNodeBin = "QUORUMLAB_KVNODE_BIN"
 
-func runCmd(stdout io.Writer, log *slog.Logger) *cobra.Command {
+func runCmd(stdout io.Writer, log *slog.Logger, abort <-chan struct{}) *cobra.Command {
 	cfg := harness.DefaultConfig()
 	var faults string
 	var quiet bool
@@ -40,6 +40,7 @@ harness itself failed.`,
 			if err := resolveRunFlags(cmd, &cfg, faults, quiet); err != nil {
 				return err
 			}
+			cfg.Abort = abort
 			if err := harness.Validate(cfg); err != nil {
 				return err
 			}
