@@ -3,6 +3,7 @@
 package cluster
 
 import (
+	"path/filepath"
 	"context"
 	"time"
 )
@@ -20,8 +21,12 @@ type Config struct {
 	// RequestTimeout is the coordinator's deadline for replica replies.
 	RequestTimeout time.Duration
 	// Dir is the run directory: nodes/<id>.log go under it, and the local
-	// backend's data dirs (the docker backend's are inside the containers).
+	// backend's data dirs, in DataDir(Dir) (the docker backend's are inside
+	// the containers).
 	Dir string
+	// KeepData leaves the local backend's data dirs in place at Close, for
+	// the caller to keep or remove once it knows the verdict.
+	KeepData bool
 	// KVNodeBin is the kvnode binary to run; empty means find or build it.
 	KVNodeBin string
 	// AdminToken enables the admin service on every node (clock offsets).
@@ -29,6 +34,10 @@ type Config struct {
 	// ExtraArgs are appended to every `kvnode serve` command line.
 	ExtraArgs []string
 }
+
+// DataDir is where the local backend keeps the nodes' data dirs of the
+// run in dir, one per node id.
+func DataDir(dir string) string { return filepath.Join(dir, "data") }
 
 // Node is what the harness knows of one node.
 type Node struct {

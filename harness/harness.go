@@ -46,6 +46,9 @@ type Config struct {
 	// CheckMemory bounds the process's memory during the check, in bytes
 	// (0: none).
 	CheckMemory int64 `json:"check_memory"`
+	// KeepData keeps the nodes' data dirs of every run; an invalid run's
+	// are kept regardless, as evidence.
+	KeepData bool `json:"keep_data"`
 	// Recovery is how long the healed cluster gets before the final reads.
 	Recovery time.Duration `json:"recovery"`
 	// Progress receives a progress line while the run goes (nil: none).
@@ -135,6 +138,15 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 
 	ccfg := cfg.Cluster
 	ccfg.Dir = dir
+	ccfg.KeepData = true // removed below once the verdict is known
+	defer func() {
+		if cfg.KeepData || out.Results.Verdict == checker.Invalid {
+			return
+		}
+		if rerr := os.RemoveAll(cluster.DataDir(dir)); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("remove data dirs: %w", rerr))
+		}
+	}()
 	startedAt := time.Now()
 	cl, err := startCluster(ctx, cfg.Backend, ccfg, log)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/quorumlab/quorumlab/checker"
+	"github.com/quorumlab/quorumlab/cluster"
 	"github.com/quorumlab/quorumlab/cluster/local"
 	"github.com/quorumlab/quorumlab/harness"
 	"github.com/quorumlab/quorumlab/history"
@@ -100,6 +101,9 @@ func TestLWWWeakQuorumIsNotLinearizable(t *testing.T) {
 		t.Fatalf("no stale reads counted: %+v", out.Results.Staleness)
 	}
 	t.Logf("stale reads: %d of %d", out.Results.Staleness.Stale, out.Results.Staleness.Reads)
+	if _, err := os.Stat(cluster.DataDir(out.Dir)); err != nil {
+		t.Errorf("an invalid run's data dirs were not kept as evidence: %v", err)
+	}
 }
 
 func TestLinearizableModeSurvivesFaults(t *testing.T) {
@@ -116,6 +120,9 @@ func TestLinearizableModeSurvivesFaults(t *testing.T) {
 			}
 			if ok := out.Results.Availability.Total.OK; ok < 1000 {
 				t.Fatalf("only %d ok operations: the test did not exercise the cluster", ok)
+			}
+			if _, err := os.Stat(cluster.DataDir(out.Dir)); !os.IsNotExist(err) {
+				t.Errorf("a valid run's data dirs are left (%v); only --keep-data keeps them", err)
 			}
 		})
 	}

@@ -66,8 +66,6 @@ func Summarize(test, dir string, seed uint64, res checker.Results, runErr error,
 	for _, row := range verdictRows(res) {
 		c := CheckSummary{Name: row.Check, Verdict: row.Verdict, Detail: row.Detail}
 		switch row.Check {
-		case "staleness":
-			c.Verdict = "" // a measurement, not a verdict
 		case "linearizable":
 			c.Explanation = explainLinearizable(res.Linearizable)
 		case "set":

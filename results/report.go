@@ -251,7 +251,12 @@ func verdictRows(res checker.Results) []verdictRow {
 		if s.Error != "" {
 			d += "; " + s.Error
 		}
-		out = append(out, verdictRow{"staleness", s.Verdict, d})
+		// A measurement, not a check: no verdict unless it failed to run.
+		v := checker.Verdict("")
+		if s.Verdict != checker.Valid {
+			v = s.Verdict
+		}
+		out = append(out, verdictRow{"staleness", v, d})
 	}
 	return out
 }
@@ -430,7 +435,7 @@ var reportTemplate = template.Must(template.New("report").Funcs(funcs).Parse(`<!
 
 {{if .Verdicts}}<h2>Verdicts</h2>
 <table><tr><th>check</th><th>verdict</th><th>detail</th></tr>
-{{range .Verdicts}}<tr><td>{{.Check}}</td><td><span class="verdict v-{{.Verdict}}">{{upper .Verdict}}</span></td><td>{{.Detail}}</td></tr>
+{{range .Verdicts}}<tr><td>{{.Check}}</td><td>{{if .Verdict}}<span class="verdict v-{{.Verdict}}">{{upper .Verdict}}</span>{{else}}<span class="note">measured</span>{{end}}</td><td>{{.Detail}}</td></tr>
 {{end}}</table>{{end}}
 {{with .Res.Linearizable}}<p>Keys: {{index $.KeyCounts 0}} valid, {{index $.KeyCounts 1}} invalid, {{index $.KeyCounts 2}} unknown.
 {{if $.Failing}}Porcupine's view of each failing key:

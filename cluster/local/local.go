@@ -143,7 +143,7 @@ func (c *Cluster) gossipAddrs(infos []cluster.Node) ([]string, error) {
 // addNode records a node and its command line: a founding ring member if
 // peers is set, else a node that joins the ring by gossip.
 func (c *Cluster) addNode(info cluster.Node, peers, gossip string, seeds []string) *node {
-	dataDir := filepath.Join(c.cfg.Dir, "data", info.ID)
+	dataDir := filepath.Join(cluster.DataDir(c.cfg.Dir), info.ID)
 	cfg := c.cfg
 	cfg.ExtraArgs = nil
 	args := cluster.ServeArgs(cfg, info, dataDir, peers)
@@ -390,11 +390,14 @@ func (c *Cluster) close(ctx context.Context) error {
 		errs = append(errs, c.net.close())
 	}
 	for _, n := range nodes {
+		if c.cfg.KeepData {
+			break
+		}
 		if err := os.RemoveAll(n.dataDir); err != nil {
 			errs = append(errs, fmt.Errorf("remove data dir: %w", err))
 		}
 	}
-	if len(nodes) > 0 {
+	if len(nodes) > 0 && !c.cfg.KeepData {
 		_ = os.Remove(filepath.Dir(nodes[0].dataDir)) // only if empty
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -153,7 +153,7 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 	g.register(f)
 	f.StringVar(&cfg.Zone, "zone", "", "this node's zone (gossip membership; default its --peers entry's)")
 	f.IntVar(&cfg.Weight, "weight", 0, "this node's weight: it owns weight × vnodes tokens (gossip membership; default its --peers entry's, else 1)")
-	f.BoolVar(&cfg.RingJoin, "ring-join", cfg.RingJoin, "with --join: enter the ring at start unless already in it or decommissioned (else use `kvnode join`)")
+	f.BoolVar(&cfg.RingJoin, "ring-join", cfg.RingJoin, "with --join: enter the ring at start unless already in it or decommissioned (else use the join command)")
 	f.BoolVar(&cfg.Sloppy, "sloppy", false, "sloppy quorums: stand-ins replace unreachable home replicas and keep hints for them (cluster setting)")
 	f.DurationVar(&cfg.HandoffInterval, "handoff-interval", cfg.HandoffInterval, "how often hints are delivered and data this node no longer owns is handed over")
 	f.DurationVar(&cfg.AntiEntropyInterval, "anti-entropy-interval", cfg.AntiEntropyInterval, "how often replicas compare Merkle trees and sync differing ranges (0: off)")

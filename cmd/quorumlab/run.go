@@ -91,7 +91,7 @@ harness itself failed.`,
 // nemesis and the checker.
 func addRunFlags(cmd *cobra.Command, cfg *harness.Config, faults *string, quiet *bool) {
 	f := cmd.Flags()
-	f.StringVar(&cfg.Test, "test", cfg.Test, "test name, the store subdirectory (default: the workload name)")
+	f.StringVar(&cfg.Test, "test", cfg.Test, "test name, the store subdirectory; the workload name unless given")
 	f.StringVar(&cfg.Store, "store", cfg.Store, "root directory of stored runs")
 	f.StringVar(&cfg.Backend, "backend", cfg.Backend, "cluster backend: local (processes in a private network namespace) or docker (containers; needs a Docker engine on this Linux host)")
 	f.IntVar(&cfg.Cluster.Nodes, "nodes", cfg.Cluster.Nodes, "number of nodes")
@@ -122,6 +122,7 @@ func addRunFlags(cmd *cobra.Command, cfg *harness.Config, faults *string, quiet 
 	f.Var(byteSize{&cfg.CheckMemory}, "check-memory", "bound on the check's memory, e.g. 2GiB, by default half of this machine's memory, at most 4GiB; searches past it are unknown")
 	f.DurationVar(&cfg.Recovery, "recovery", cfg.Recovery, "time the healed cluster gets before final reads (set workload)")
 	f.BoolVar(quiet, "quiet", false, "no progress output")
+	f.BoolVar(&cfg.KeepData, "keep-data", cfg.KeepData, "keep the nodes' data dirs (local backend); an invalid run's are kept regardless")
 }
 
 // resolveRunFlags completes cfg from the flags addRunFlags registered.

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/quorumlab/quorumlab/checker"
 	"github.com/quorumlab/quorumlab/harness"
@@ -138,6 +139,28 @@ func checkJUnit(t *testing.T, path string, suites int) {
 		}
 		if failures != *s.Failures || errs != *s.Errors {
 			t.Fatalf("suite counts %d/%d, cases %d/%d:\n%s", *s.Failures, *s.Errors, failures, errs, b)
+		}
+	}
+}
+
+func TestParseAge(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+		err  bool
+	}{
+		{"", 0, false},
+		{"7d", 7 * 24 * time.Hour, false},
+		{"1.5d", 36 * time.Hour, false},
+		{"36h", 36 * time.Hour, false},
+		{"-1d", 0, true},
+		{"soon", 0, true},
+		{"0s", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := parseAge(tt.in)
+		if got != tt.want || (err != nil) != tt.err {
+			t.Errorf("parseAge(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.err)
 		}
 	}
 }
