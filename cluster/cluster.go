@@ -3,8 +3,8 @@
 package cluster
 
 import (
-	"path/filepath"
 	"context"
+	"path/filepath"
 	"time"
 )
 
