@@ -25,6 +25,10 @@ type Options struct {
 	Progress io.Writer
 	// Interrupted marks the results of a run stopped early.
 	Interrupted bool
+	// Faults are the fault kinds the run asked for: if none shows in the
+	// history, the results say so, since a run under "faults" that had
+	// none proves less than it seems to.
+	Faults []string
 }
 
 // Results are everything Check found: the content of results.json.
@@ -63,6 +67,9 @@ func Check(ctx context.Context, ops []history.Op, opts Options) Results {
 		Latency:      latency(ops, pairs),
 		Availability: availability(pairs, faults),
 		Interrupted:  opts.Interrupted,
+	}
+	if len(opts.Faults) > 0 && len(faults) == 0 {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("faults %v were requested but none took effect: the run is as good as one without faults (is the time limit shorter than the nemesis interval?)", opts.Faults))
 	}
 	switch opts.Workload {
 	case "register":

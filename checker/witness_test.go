@@ -270,3 +270,14 @@ func TestProgress(t *testing.T) {
 		t.Errorf("progress output %q", s)
 	}
 }
+
+func TestWarnsWhenNoFaultTookEffect(t *testing.T) {
+	ops := hist(write(0, 1, 0, 10, history.OK), read(1, 20, 30, 1))
+	if w := Check(context.Background(), ops, Options{Workload: "register", Faults: []string{"partition"}}).Warnings; len(w) != 1 || !strings.Contains(w[0], "none took effect") {
+		t.Errorf("warnings %q, want one saying no fault took effect", w)
+	}
+	ops = hist(nemesis(0, "start-partition"), write(0, 1, 1, 10, history.OK), nemesis(15, "stop-partition"), read(1, 20, 30, 1))
+	if w := Check(context.Background(), ops, Options{Workload: "register", Faults: []string{"partition"}}).Warnings; len(w) != 0 {
+		t.Errorf("warnings %q for a run whose partition happened", w)
+	}
+}

@@ -126,6 +126,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 			if werr := results.Write(dir, out.Results); werr != nil {
 				err = errors.Join(err, werr)
 			}
+			return
+		}
+		if out.Results.Verdict != "" {
+			if lerr := results.MarkLatest(cfg.Store, dir); lerr != nil {
+				err = errors.Join(err, lerr)
+			}
 		}
 	}()
 	rec := testRecord{Config: cfg, Started: time.Now().UTC()}
@@ -239,7 +245,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 	// An interrupted run, or one whose heal or final reads failed, is still
 	// checked: the history so far is data. Its error then stands beside
 	// the verdict.
-	opts := checker.Options{Workload: cfg.Workload.Name, Timeout: cfg.CheckTimeout, Memory: cfg.CheckMemory, Progress: cfg.Progress}
+	opts := checker.Options{Workload: cfg.Workload.Name, Timeout: cfg.CheckTimeout, Memory: cfg.CheckMemory, Progress: cfg.Progress, Faults: cfg.Nemesis.Faults}
 	if out.Interrupted && (opts.Timeout == 0 || opts.Timeout > interruptedCheck) {
 		opts.Timeout = interruptedCheck
 	}
@@ -334,6 +340,9 @@ func Validate(cfg Config) error {
 	}
 	if cfg.Recovery < 0 {
 		return fmt.Errorf("recovery %v: must not be negative", cfg.Recovery)
+	}
+	if len(cfg.Nemesis.Faults) > 0 && cfg.Workload.TimeLimit < cfg.Nemesis.Interval/2 {
+		return fmt.Errorf("time limit %v is shorter than the shortest gap before a first fault (%v, half the nemesis interval): no fault could take effect; shorten --nemesis-interval", cfg.Workload.TimeLimit, cfg.Nemesis.Interval/2)
 	}
 	if sh := cfg.Nemesis.Shape; sh != "" && slices.Contains(cfg.Nemesis.Faults, nemesis.Partition) && nemesis.CutsNothing(sh, c.Nodes) {
 		return fmt.Errorf("--partition-shape %s cuts nothing on %d nodes: every node would still reach every other", sh, c.Nodes)

@@ -38,6 +38,9 @@ func testStore(t *testing.T) (store, runDir, cmpDir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := MarkLatest(store, runDir); err != nil {
+		t.Fatal(err)
+	}
 	test := `{"test":"register","started":"2026-01-02T03:04:05Z","cluster":{"Nodes":5,"N":3,"W":1,"R":1,"Mode":"lww"},"workload":{"Name":"register"},"nemesis":{"Faults":["partition"]}}`
 	if err := os.WriteFile(filepath.Join(runDir, TestFile), []byte(test), 0o644); err != nil {
 		t.Fatal(err)

@@ -27,8 +27,8 @@ const (
 	LatestLink  = "latest"
 )
 
-// NewRunDir creates store/<test>/<timestamp>/ (and nodes/ inside it) and
-// points store/latest at it.
+// NewRunDir creates store/<test>/<timestamp>/ (and nodes/ inside it).
+// MarkLatest points store/latest at it once the run has results.
 func NewRunDir(store, test string, now time.Time) (string, error) {
 	if test == "" || strings.ContainsAny(test, `/\`) || test == "." || test == ".." {
 		return "", fmt.Errorf("test name %q: must be a plain name", test)
@@ -38,20 +38,26 @@ func NewRunDir(store, test string, now time.Time) (string, error) {
 	if err := os.MkdirAll(filepath.Join(dir, NodesDir), 0o755); err != nil {
 		return "", fmt.Errorf("create run dir: %w", err)
 	}
+	return dir, nil
+}
+
+// MarkLatest points store/latest at the run in dir: only runs that ran are
+// ever the latest, not one refused or stopped before it recorded anything.
+func MarkLatest(store, dir string) error {
 	link := filepath.Join(store, LatestLink)
 	rel, err := filepath.Rel(store, dir)
 	if err != nil {
-		return "", err
+		return err
 	}
 	tmp := link + ".tmp"
 	os.Remove(tmp)
 	if err := os.Symlink(rel, tmp); err != nil {
-		return "", fmt.Errorf("link %s: %w", link, err)
+		return fmt.Errorf("link %s: %w", link, err)
 	}
 	if err := os.Rename(tmp, link); err != nil {
-		return "", fmt.Errorf("link %s: %w", link, err)
+		return fmt.Errorf("link %s: %w", link, err)
 	}
-	return dir, nil
+	return nil
 }
 
 // WriteJSON writes v, indented, to path (atomically: temp file and rename).

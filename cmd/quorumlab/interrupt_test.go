@@ -114,6 +114,10 @@ func TestInterrupt(t *testing.T) {
 			if err != nil || json.Unmarshal(b, &res) != nil || !res.Interrupted || res.Verdict == "" {
 				t.Fatalf("results.json: %v, %s", err, b)
 			}
+			_, lerr := os.Stat(filepath.Join(store, results.LatestLink, results.ResultsFile))
+			if tt.history != (lerr == nil) {
+				t.Errorf("store/latest: %v; it must point at a run only if that run recorded something", lerr)
+			}
 			if tt.history {
 				check := exec.Command(bin, "check", dirs[0], "--quiet")
 				out, err := check.CombinedOutput()

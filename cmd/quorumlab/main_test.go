@@ -67,6 +67,7 @@ func TestExitCodes(t *testing.T) {
 			{"negative check timeout", "check timeout", []string{"--check-timeout", "-1s"}},
 			{"negative value size", "value size -1", []string{"--value-size", "-1"}},
 			{"bad check memory", "not a size", []string{"--check-memory", "lots"}},
+			{"faults that cannot happen", "no fault could take effect", []string{"--time-limit", "2s", "--nemesis-interval", "10s"}},
 			{"empty partition shape", "cuts nothing on 3 nodes", []string{"--nodes", "3", "--nemesis", "partition", "--partition-shape", "majorities-ring"}},
 		} {
 			tests = append(tests, struct {
