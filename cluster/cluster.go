@@ -30,9 +30,19 @@ type Config struct {
 	// KVNodeBin is the kvnode binary to run; empty means find or build it.
 	KVNodeBin string
 	// AdminToken enables the admin service on every node (clock offsets).
-	AdminToken string
+	// Nodes get it in their environment, not their command line (which ps
+	// shows), and it is never stored.
+	AdminToken string `json:"-"`
 	// ExtraArgs are appended to every `kvnode serve` command line.
 	ExtraArgs []string
+}
+
+// NodeEnv is the environment a node runs with, beside its command line.
+func (c Config) NodeEnv() map[string]string {
+	if c.AdminToken == "" {
+		return nil
+	}
+	return map[string]string{"KVNODE_ADMIN_TOKEN": c.AdminToken}
 }
 
 // DataDir is where the local backend keeps the nodes' data dirs of the

@@ -48,9 +48,6 @@ func ServeArgs(cfg Config, n Node, dataDir, peers string) []string {
 	if cfg.RequestTimeout != 0 {
 		args = append(args, "--request-timeout", cfg.RequestTimeout.String())
 	}
-	if cfg.AdminToken != "" {
-		args = append(args, "--admin-token", cfg.AdminToken)
-	}
 	if cfg.Sloppy {
 		args = append(args, "--sloppy")
 	}

@@ -29,7 +29,7 @@ func TestServeArgs(t *testing.T) {
 				ExtraArgs: []string{"--x", "y"},
 			},
 			with("--n", "3", "--w", "2", "--r", "1", "--mode", "lww", "--vnodes", "128", "--fsync=true",
-				"--read-repair", "async", "--request-timeout", "1.5s", "--admin-token", "T", "--sloppy",
+				"--read-repair", "async", "--request-timeout", "1.5s", "--sloppy",
 				"--metrics-listen", "127.0.0.12:9464", "--x", "y"),
 		},
 		{

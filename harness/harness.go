@@ -6,6 +6,7 @@ package harness
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -71,7 +72,7 @@ func DefaultConfig() Config {
 		Backend: "local",
 		Cluster: cluster.Config{
 			Nodes: 5, N: 3, W: 2, R: 2, Mode: "lww", ReadRepair: "async", Fsync: true,
-			VNodes: 128, RequestTimeout: time.Second, AdminToken: "quorumlab",
+			VNodes: 128, RequestTimeout: time.Second,
 		},
 		Workload:     workload.DefaultConfig(),
 		Nemesis:      nemesis.DefaultConfig(),
@@ -142,6 +143,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 		return out, err
 	}
 
+	if cfg.Cluster.AdminToken == "" {
+		// A token of this run's own: no other process on the host can
+		// change a node's clock or ring.
+		cfg.Cluster.AdminToken = rand.Text()
+	}
 	ccfg := cfg.Cluster
 	ccfg.Dir = dir
 	ccfg.KeepData = true // removed below once the verdict is known

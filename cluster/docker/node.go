@@ -49,6 +49,7 @@ func (c *Cluster) createContainer(ctx context.Context, n *node, image string, la
 		Image:  image,
 		Name:   "quorumlab-" + c.runID + "-" + n.info.ID,
 		Cmd:    n.args,
+		Env:    c.cfg.NodeEnv(),
 		Labels: nodeLabels,
 		// On the run's network only, at a fixed address: no published ports.
 		Networks: []string{netName},

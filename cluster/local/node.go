@@ -75,6 +75,10 @@ func (c *Cluster) spawn(n *node) (*proc, error) {
 
 	cmd := exec.Command(c.bin, n.args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = os.Environ()
+	for k, v := range c.cfg.NodeEnv() {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		// Its own process group, so that a terminal's Ctrl-C reaches only
 		// the harness, which then shuts nodes down in order.

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -94,7 +95,7 @@ func usageErr(format string, args ...any) error {
 
 func serveCmd(stderr io.Writer) *cobra.Command {
 	cfg := kvnode.DefaultConfig()
-	var peers, mode, logLevel string
+	var peers, mode, logLevel, tokenFile string
 	var g gossipFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -124,6 +125,9 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 				if cfg.Peers, err = kvnode.ParsePeers(peers); err != nil {
 					return usageErr("--peers: %v", err)
 				}
+			}
+			if cfg.AdminToken, err = adminToken(cfg.AdminToken, tokenFile); err != nil {
+				return usageErr("%v", err)
 			}
 			if err := cfg.Validate(); err != nil {
 				return usageErr("%v", err)
@@ -171,7 +175,8 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 	f.IntVar(&cfg.MaxSiblings, "max-siblings", cfg.MaxSiblings, "vclock: most siblings one key may hold; a write that would add more is refused (not applied)")
 	f.IntVar(&cfg.MaxKeySetBytes, "max-key-set-bytes", cfg.MaxKeySetBytes, "vclock: most bytes of versions one key may hold; a write that would grow past it is refused (not applied)")
 	f.DurationVar(&cfg.RequestTimeout, "request-timeout", cfg.RequestTimeout, "coordinator deadline for replica replies")
-	f.StringVar(&cfg.AdminToken, "admin-token", "", "enable the admin service (status, ring, clock offset) with this bearer token")
+	f.StringVar(&cfg.AdminToken, "admin-token", "", "enable the admin service (status, ring, clock offset) with this bearer token; visible in ps, so prefer --admin-token-file or $KVNODE_ADMIN_TOKEN")
+	f.StringVar(&tokenFile, "admin-token-file", "", "read the admin token from this file (one line)")
 	f.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve Prometheus metrics on this address (/metrics)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
@@ -339,4 +344,27 @@ func statusCmd(stdout io.Writer) *cobra.Command {
 	cf.register(cmd)
 	cmd.Flags().StringVar(&cf.token, "admin-token", "", "admin token (default $KVNODE_ADMIN_TOKEN)")
 	return cmd
+}
+
+// adminToken is the serve command's admin token: the flag's, else the
+// file's, else $KVNODE_ADMIN_TOKEN; empty leaves the admin service off.
+func adminToken(flag, file string) (string, error) {
+	if flag != "" && file != "" {
+		return "", fmt.Errorf("--admin-token and --admin-token-file: give one")
+	}
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("--admin-token-file: %w", err)
+		}
+		t := strings.TrimSpace(string(b))
+		if t == "" || strings.ContainsAny(t, "\n\r") {
+			return "", fmt.Errorf("--admin-token-file %s: want one non-empty line", file)
+		}
+		return t, nil
+	}
+	if flag != "" {
+		return flag, nil
+	}
+	return os.Getenv("KVNODE_ADMIN_TOKEN"), nil
 }

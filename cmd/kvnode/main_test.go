@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -113,5 +115,31 @@ func TestClientCommands(t *testing.T) {
 				t.Fatalf("error is not one line: %q", stderr)
 			}
 		})
+	}
+}
+
+func TestAdminToken(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "token")
+	os.WriteFile(good, []byte("s3cret\n"), 0o600)
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, []byte("\n"), 0o600)
+	t.Setenv("KVNODE_ADMIN_TOKEN", "from-env")
+	tests := []struct {
+		flag, file, want string
+		err              bool
+	}{
+		{"", "", "from-env", false},
+		{"flag", "", "flag", false},
+		{"", good, "s3cret", false},
+		{"flag", good, "", true},
+		{"", empty, "", true},
+		{"", filepath.Join(dir, "missing"), "", true},
+	}
+	for _, tt := range tests {
+		got, err := adminToken(tt.flag, tt.file)
+		if got != tt.want || (err != nil) != tt.err {
+			t.Errorf("adminToken(%q, %q) = %q, %v; want %q, error %v", tt.flag, tt.file, got, err, tt.want, tt.err)
+		}
 	}
 }
