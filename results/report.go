@@ -92,6 +92,15 @@ func WriteReport(dir string, ops []history.Op, res checker.Results) error {
 // and plots (SVG) are inline, links are relative to the run directory.
 func Report(ops []history.Op, res checker.Results, test []byte, pred *Prediction) ([]byte, error) {
 	d := reportData{Res: res, Faults: history.Faults(ops), Prediction: pred}
+	nodes := map[string]bool{}
+	for _, op := range ops {
+		if op.Node != "" {
+			nodes[op.Node] = true
+		}
+	}
+	for _, f := range d.Faults {
+		d.FaultText = append(d.FaultText, describeFault(f.Value, slices.Sorted(maps.Keys(nodes))))
+	}
 	if len(test) > 0 {
 		// A damaged test.json costs the report its settings, not the rest.
 		var err error
@@ -171,6 +180,7 @@ type reportData struct {
 	Res           checker.Results
 	Verdicts      []verdictRow
 	Faults        []history.Fault
+	FaultText     []string // per fault, what it did in words
 	FaultKinds    []string // configured, else those in the history
 	Latency       []latencyRow
 	Uncorrected   []latencyRow
@@ -480,7 +490,7 @@ var reportTemplate = template.Must(template.New("report").Funcs(funcs).Parse(`<!
 
 <h2>Faults</h2>
 {{if .Faults}}<table><tr><th>kind</th><th class="n">from s</th><th class="n">to s</th><th>description</th></tr>
-{{range .Faults}}<tr><td>{{.Kind}}</td><td class="n">{{secs .Start}}</td><td class="n">{{secs .End}}</td><td><code>{{raw .Value}}</code></td></tr>
+{{range $i, $f := .Faults}}<tr><td>{{$f.Kind}}</td><td class="n">{{secs $f.Start}}</td><td class="n">{{secs $f.End}}</td><td title="{{raw $f.Value}}">{{index $.FaultText $i}}</td></tr>
 {{end}}</table>{{else}}<p>No faults were injected.</p>{{end}}
 <p>{{.Res.Stats.NemesisEvents}} nemesis events in the history.</p>
 
