@@ -31,8 +31,14 @@ type Options struct {
 	Faults []string
 }
 
+// ResultsSchema is the version of the results.json layout, which
+// docs/results.md describes. It changes when a field changes meaning or
+// goes away; new fields do not change it.
+const ResultsSchema = 2
+
 // Results are everything Check found: the content of results.json.
 type Results struct {
+	Schema  int     `json:"schema"`
 	Verdict Verdict `json:"verdict"`
 	Error   string  `json:"error,omitempty"`
 	// Interrupted is set on a run stopped early (Ctrl-C): the results cover
@@ -55,13 +61,14 @@ type Results struct {
 func Check(ctx context.Context, ops []history.Op, opts Options) Results {
 	pairs, err := history.Pair(ops)
 	if err != nil {
-		return Results{Verdict: Unknown, Error: fmt.Sprintf("pair operations: %v", err)}
+		return Results{Schema: ResultsSchema, Verdict: Unknown, Error: fmt.Sprintf("pair operations: %v", err), Interrupted: opts.Interrupted}
 	}
 	if len(pairs) == 0 {
-		return Results{Verdict: Unknown, Error: "the history has no client operations: nothing to check", Interrupted: opts.Interrupted}
+		return Results{Schema: ResultsSchema, Verdict: Unknown, Error: "the history has no client operations: nothing to check", Interrupted: opts.Interrupted}
 	}
 	faults := history.Faults(ops)
 	r := Results{
+		Schema:       ResultsSchema,
 		Verdict:      Valid,
 		Stats:        stats(ops, pairs),
 		Latency:      latency(ops, pairs),

@@ -281,3 +281,11 @@ func TestWarnsWhenNoFaultTookEffect(t *testing.T) {
 		t.Errorf("warnings %q for a run whose partition happened", w)
 	}
 }
+
+func TestResultsSchema(t *testing.T) {
+	for _, ops := range [][]history.Op{nil, hist(write(0, 1, 0, 10, history.OK))} {
+		if s := Check(context.Background(), ops, Options{Workload: "register"}).Schema; s != ResultsSchema {
+			t.Errorf("schema %d, want %d", s, ResultsSchema)
+		}
+	}
+}

@@ -123,7 +123,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 		// looks, rather than leave a run with no results at all.
 		if out.Results.Verdict == "" && ctx.Err() != nil {
 			out.Interrupted = true
-			out.Results = checker.Results{Verdict: checker.Unknown, Interrupted: true, Error: "interrupted before any operation was recorded"}
+			out.Results = checker.Results{Schema: checker.ResultsSchema, Verdict: checker.Unknown, Interrupted: true, Error: "interrupted before any operation was recorded"}
 			if werr := results.Write(dir, out.Results); werr != nil {
 				err = errors.Join(err, werr)
 			}
