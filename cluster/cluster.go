@@ -16,7 +16,7 @@ type Config struct {
 	Mode       string // lww | vclock | linearizable
 	ReadRepair string // async | sync | off
 	Fsync      bool
-	VNodes     int
+	VNodes     int `json:"vnodes"`
 	Sloppy     bool
 	// RequestTimeout is the coordinator's deadline for replica replies.
 	RequestTimeout time.Duration
@@ -28,7 +28,7 @@ type Config struct {
 	// the caller to keep or remove once it knows the verdict.
 	KeepData bool
 	// KVNodeBin is the kvnode binary to run; empty means find or build it.
-	KVNodeBin string
+	KVNodeBin string `json:"kvnode_bin"`
 	// AdminToken enables the admin service on every node (clock offsets).
 	// Nodes get it in their environment, not their command line (which ps
 	// shows), and it is never stored.

@@ -54,6 +54,9 @@ type Config struct {
 	Recovery time.Duration `json:"recovery"`
 	// Progress receives a progress line while the run goes (nil: none).
 	Progress io.Writer `json:"-"`
+	// Command is the command line that started the test, as typed; it
+	// goes into test.json and the report.
+	Command []string `json:"command,omitempty"`
 	// Abort, once closed, cuts short what an interrupted run still does
 	// (the check); teardown happens regardless.
 	Abort <-chan struct{} `json:"-"`

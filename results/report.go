@@ -37,9 +37,10 @@ type testInfo struct {
 		Name        string
 		Concurrency int
 		Rate        float64
-		TimeLimit   time.Duration
 	} `json:"workload"`
 	Nemesis struct{ Faults []string } `json:"nemesis"`
+	// Command is the command line as the user typed it.
+	Command []string `json:"command"`
 }
 
 // Quorum describes the replication settings, e.g. "N3 W2 R2 lww".
@@ -385,7 +386,8 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05 UTC")
 	},
-	"join": func(xs []string) string { return strings.Join(xs, ",") },
+	"join":  func(xs []string) string { return strings.Join(xs, ",") },
+	"words": func(xs []string) string { return strings.Join(xs, " ") },
 }
 
 // styles are the CSS shared by every page.
@@ -517,6 +519,7 @@ var reportTemplate = template.Must(template.New("report").Funcs(funcs).Parse(`<!
 
 {{with .ConfigError}}<h2>Test configuration</h2><p class="err">{{.}}</p>{{end}}
 {{if .Config}}<h2>Test configuration</h2>
+{{with .Info.Command}}<p>Started as <code>{{words .}}</code>; every setting it ran with:</p>{{end}}
 <table>{{range .Config}}<tr><td><code>{{.Key}}</code></td><td>{{.Value}}</td></tr>
 {{end}}</table>{{end}}
 <p class="note">Files: <a href="results.json">results.json</a> · <a href="history.jsonl">history.jsonl</a> · <a href="test.json">test.json</a> · <a href="nodes/">node logs</a></p>

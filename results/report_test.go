@@ -68,7 +68,7 @@ func registerHistory(stale bool) []history.Op {
 }
 
 func TestReport(t *testing.T) {
-	test := []byte(`{"test":"register","started":"2026-01-02T03:04:05Z","cluster":{"Nodes":5,"N":3,"W":1,"R":1,"Mode":"lww","RequestTimeout":1000000000,"AdminToken":"secret"},"workload":{"Name":"register","TimeLimit":5000000000},"nemesis":{"Faults":["partition"]}}`)
+	test := []byte(`{"test":"register","started":"2026-01-02T03:04:05Z","cluster":{"Nodes":5,"N":3,"W":1,"R":1,"Mode":"lww","RequestTimeout":1000000000,"AdminToken":"secret"},"workload":{"Name":"register","TimeLimit":5000000000},"nemesis":{"Faults":["partition"]},"command":["quorumlab","run","--w","1","--r","1"]}`)
 	cases := []struct {
 		name    string
 		ops     []history.Op
@@ -81,7 +81,7 @@ func TestReport(t *testing.T) {
 			ops:  registerHistory(false),
 			test: test,
 			want: []string{"<svg", `verdict big v-valid`, "VALID", "N3 W1 R1 lww", "read latency over time", "write latency over time",
-				"t-visibility", "fault: partition", "latency-read-ok.hgrm", "1s", "(set)"},
+				"t-visibility", "fault: partition", "latency-read-ok.hgrm", "1s", "(set)", "Started as <code>quorumlab run --w 1 --r 1</code>"},
 			wantNot: []string{"secret", "linear-k.html", `src="http`, `href="http`, "url("},
 		},
 		{

@@ -135,6 +135,7 @@ func resolveRunFlags(cmd *cobra.Command, cfg *harness.Config, faults string, qui
 		cfg.Test = cfg.Workload.Name
 	}
 	cfg.Nemesis.Seed = cfg.Workload.Seed
+	cfg.Command = append([]string{"quorumlab"}, os.Args[1:]...)
 	if !quiet {
 		cfg.Progress = os.Stderr
 	}
