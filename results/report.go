@@ -36,6 +36,8 @@ type testInfo struct {
 	Workload struct {
 		Name        string
 		Concurrency int
+		TimeLimit   string `json:"time_limit"` // as test.json writes durations: "1m0s"
+		Seed        uint64
 		Rate        float64
 	} `json:"workload"`
 	Nemesis struct{ Faults []string } `json:"nemesis"`

@@ -163,8 +163,8 @@ var indexTemplate = template.Must(template.Must(reportTemplate.Clone()).New("ind
 <td><a href="{{.Dir}}/compare.html">compare.html</a> · <a href="{{.Dir}}/compare.md">.md</a></td></tr>
 {{end}}</table>{{else}}<p>None yet: <code>quorumlab compare</code> makes one.</p>{{end}}
 <h2>Runs</h2>
-{{if .Runs}}<table><tr><th>time</th><th>test</th><th>configuration</th><th>workload</th><th>faults</th><th>verdict</th><th>files</th></tr>
-{{range .Runs}}<tr><td>{{if .Info.Started.IsZero}}{{.Stamp}}{{else}}{{time .Info.Started}}{{end}}</td><td>{{.Info.Test}}</td><td>{{.Info.Quorum}}</td><td>{{.Info.Workload.Name}}</td><td>{{with .Info.Nemesis.Faults}}{{join .}}{{else}}none{{end}}</td>
+{{if .Runs}}<table><tr><th>time</th><th>test</th><th class="n">nodes</th><th>configuration</th><th>workload</th><th>duration</th><th class="n">seed</th><th>faults</th><th>verdict</th><th>files</th></tr>
+{{range .Runs}}<tr><td>{{if .Info.Started.IsZero}}{{.Stamp}}{{else}}{{time .Info.Started}}{{end}}</td><td>{{.Info.Test}}</td><td class="n">{{with .Info.Cluster.Nodes}}{{.}}{{end}}</td><td>{{.Info.Quorum}}</td><td>{{.Info.Workload.Name}}</td><td>{{.Info.Workload.TimeLimit}}</td><td class="n">{{with .Info.Workload.Seed}}{{.}}{{end}}</td><td>{{with .Info.Nemesis.Faults}}{{join .}}{{else}}none{{end}}</td>
 <td>{{if .Verdict}}<span class="verdict v-{{.Verdict}}">{{upper .Verdict}}</span>{{else}}<span class="note">not checked</span>{{end}}{{if .Interrupted}} <span class="note">interrupted</span>{{end}}</td>
 <td>{{if .Report}}<a href="{{.Dir}}/report.html">report</a> · {{end}}{{if .Results}}<a href="{{.Dir}}/results.json">results.json</a> · {{end}}{{if .History}}<a href="{{.Dir}}/history.jsonl">history</a> · {{end}}<a href="{{.Dir}}/">all files</a></td></tr>
 {{end}}</table>{{else}}<p>No runs yet: <code>quorumlab run</code> makes one.</p>{{end}}
