@@ -35,12 +35,12 @@ func TestInterrupt(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		marker  string        // stderr line after which to interrupt; "" at once
+		marker  string        // stderr line after which to interrupt; "" once the run dir exists
 		delay   time.Duration // after the marker
 		signals int
 		history bool // whether operations were recorded
 	}{
-		{"during start", "", 300 * time.Millisecond, 1, false},
+		{"during start", "", 0, 1, false},
 		{"during the workload", "cluster of 3 nodes up", 2 * time.Second, 1, true},
 		{"twice", "cluster of 3 nodes up", 2 * time.Second, 2, true},
 	}
@@ -75,6 +75,20 @@ func TestInterrupt(t *testing.T) {
 				case <-time.After(60 * time.Second):
 					cmd.Process.Kill()
 					t.Fatalf("never saw %q", tt.marker)
+				}
+			} else {
+				// The run dir is made once the flags are checked, before the
+				// cluster starts: the signal handlers are in place by then.
+				deadline := time.Now().Add(60 * time.Second)
+				for {
+					if dirs, _ := filepath.Glob(filepath.Join(store, "register", "*")); len(dirs) > 0 {
+						break
+					}
+					if time.Now().After(deadline) {
+						cmd.Process.Kill()
+						t.Fatal("no run directory within 60 s")
+					}
+					time.Sleep(5 * time.Millisecond)
 				}
 			}
 			time.Sleep(tt.delay)
