@@ -279,16 +279,7 @@ func sharedNodes(t *testing.T, a, b history.Fault) []string {
 // A heal that fails keeps its fault: the history does not end it, and the
 // final heal undoes it.
 func TestFailedHealStaysActive(t *testing.T) {
-	cl := newStateCluster(3)
-	var buf bytes.Buffer
-	hw := history.NewWriter(&buf)
-	rec := history.NewRecorder(hw, history.NewClock())
-	cfg := DefaultConfig()
-	cfg.Faults = []string{Kill}
-	nem, err := New(cfg, cl, cl.setClock, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nem, cl, hw, buf := testNemesis(t, Kill)
 	ctx := t.Context()
 	if err := nem.start(ctx, Kill); err != nil {
 		t.Fatal(err)
@@ -307,7 +298,7 @@ func TestFailedHealStaysActive(t *testing.T) {
 		t.Fatalf("after the final heal: killed %v, active %q", cl.killed, nem.Active())
 	}
 	hw.Close()
-	ops, _, err := history.Read(&buf)
+	ops, _, err := history.Read(buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,16 +317,7 @@ func TestFailedHealStaysActive(t *testing.T) {
 // TestThreeNodePartitionsCut: on three nodes, 100 random partitions all
 // cut something; none is the majorities ring, which would cut nothing.
 func TestThreeNodePartitionsCut(t *testing.T) {
-	cl := newStateCluster(3)
-	var buf bytes.Buffer
-	hw := history.NewWriter(&buf)
-	rec := history.NewRecorder(hw, history.NewClock())
-	cfg := DefaultConfig()
-	cfg.Faults = []string{Partition}
-	nem, err := New(cfg, cl, cl.setClock, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nem, _, hw, buf := testNemesis(t, Partition)
 	ctx := t.Context()
 	for range 100 {
 		if err := nem.start(ctx, Partition); err != nil {
@@ -346,7 +328,7 @@ func TestThreeNodePartitionsCut(t *testing.T) {
 		}
 	}
 	hw.Close()
-	ops, _, err := history.Read(&buf)
+	ops, _, err := history.Read(buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,16 +357,7 @@ func TestThreeNodePartitionsCut(t *testing.T) {
 // TestHealAllRetries: a final heal whose restarts fail is tried again
 // until the node is back.
 func TestHealAllRetries(t *testing.T) {
-	cl := newStateCluster(3)
-	var buf bytes.Buffer
-	hw := history.NewWriter(&buf)
-	rec := history.NewRecorder(hw, history.NewClock())
-	cfg := DefaultConfig()
-	cfg.Faults = []string{Kill}
-	nem, err := New(cfg, cl, cl.setClock, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nem, cl, hw, buf := testNemesis(t, Kill)
 	ctx := t.Context()
 	if err := nem.start(ctx, Kill); err != nil {
 		t.Fatal(err)
@@ -399,7 +372,7 @@ func TestHealAllRetries(t *testing.T) {
 		t.Fatalf("after HealAll: killed %v, active %q", cl.killed, nem.Active())
 	}
 	hw.Close()
-	ops, _, err := history.Read(&buf)
+	ops, _, err := history.Read(buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -412,4 +385,20 @@ func TestHealAllRetries(t *testing.T) {
 	if heals < 2 {
 		t.Fatalf("%d final heals recorded, want the failed attempts and the last", heals)
 	}
+}
+
+// testNemesis is a nemesis of the given kinds over three stateful fake
+// nodes, recording into a buffer.
+func testNemesis(t *testing.T, kinds ...string) (*Nemesis, *stateCluster, *history.Writer, *bytes.Buffer) {
+	t.Helper()
+	cl := newStateCluster(3)
+	buf := new(bytes.Buffer)
+	hw := history.NewWriter(buf)
+	cfg := DefaultConfig()
+	cfg.Faults = kinds
+	nem, err := New(cfg, cl, cl.setClock, history.NewRecorder(hw, history.NewClock()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nem, cl, hw, buf
 }
