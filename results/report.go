@@ -153,7 +153,10 @@ func Report(ops []history.Op, res checker.Results, test []byte, pred *Prediction
 			from = float64(l.Start) / 1e9
 			shade = append([]history.Fault{{Kind: unmeasured, Start: 0, End: l.Start}}, shade...)
 		}
-		d.Charts = scatterCharts(ss, shade, span)
+		d.Charts = append(d.Charts, scatterCharts(ss, shade, span)...)
+		if tl := timelineChart(d.Faults, slices.Sorted(maps.Keys(nodes)), span); tl != nil {
+			d.Charts = append(d.Charts, *tl)
+		}
 		d.Charts = append(d.Charts, quantileChart(ss, shade, span), throughputChart(ss, shade, span), cdfChart(ss, from))
 	}
 	if s := res.Staleness; s != nil && len(s.Visibility) > 0 {
