@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"slices"
+	"strings"
 
 	"github.com/quorumlab/quorumlab/checker"
 )
@@ -43,6 +44,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	if r.URL.Path != "/" {
+		if page, ok := s.listing(r.URL.Path); ok {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Write(page)
+			return
+		}
 		s.files.ServeHTTP(w, r)
 		return
 	}
@@ -147,6 +153,67 @@ func readIndexRun(fsys fs.FS, dir string) (run indexRun, ok bool) {
 	run.Report, run.Results, run.History = err == nil, rerr == nil, herr == nil
 	return run, true
 }
+
+// listing renders the directory at urlPath (one ending in /) as a page in
+// the store's style; false for anything else, left to the file server.
+func (s *Server) listing(urlPath string) ([]byte, bool) {
+	if !strings.HasSuffix(urlPath, "/") {
+		return nil, false
+	}
+	name := strings.Trim(path.Clean(urlPath), "/")
+	entries, err := fs.ReadDir(s.root.FS(), name)
+	if err != nil {
+		return nil, false
+	}
+	type entry struct {
+		Name, Size, Modified string
+		Dir                  bool
+	}
+	d := struct {
+		Path    string
+		Entries []entry
+	}{Path: "/" + name + "/"}
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		en := entry{Name: e.Name(), Dir: e.IsDir(), Modified: info.ModTime().UTC().Format("2006-01-02 15:04:05 UTC")}
+		if !e.IsDir() {
+			en.Size = humanBytes(info.Size())
+		}
+		d.Entries = append(d.Entries, en)
+	}
+	var buf bytes.Buffer
+	if err := listingTemplate.Execute(&buf, d); err != nil {
+		return nil, false
+	}
+	return buf.Bytes(), true
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+var listingTemplate = template.Must(template.New("listing").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Path}} · quorumlab store</title>
+<style>` + styles + `</style></head>
+<body><main>
+<h1>{{.Path}}</h1>
+<p class="sub"><a href="/">the store</a> · <a href="../">up</a></p>
+<table><tr><th>name</th><th class="n">size</th><th>modified</th></tr>
+{{range .Entries}}<tr><td><a href="{{.Name}}{{if .Dir}}/{{end}}">{{.Name}}{{if .Dir}}/{{end}}</a></td><td class="n">{{.Size}}</td><td>{{.Modified}}</td></tr>
+{{end}}</table>
+</main></body></html>
+`))
 
 var indexTemplate = template.Must(template.Must(reportTemplate.Clone()).New("index").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
