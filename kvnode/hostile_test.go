@@ -174,7 +174,7 @@ func TestAdmissionControl(t *testing.T) {
 	tc := startCluster(t, 3, func(c *kvnode.Config) {
 		c.Mode = kvnode.ModeLWW
 		c.MaxInFlight = admissionLimit
-		c.RequestTimeout = 300 * time.Millisecond
+		c.RequestTimeout = 200 * time.Millisecond
 		// No fsync: an admitted request is then CPU work only, done well
 		// inside its deadline even on a loaded machine, while 2,000
 		// unadmitted ones still queue past it.
@@ -203,7 +203,7 @@ func TestAdmissionControl(t *testing.T) {
 				}
 				mu.Unlock()
 				if client.KindOf(err) == client.Unavailable {
-					time.Sleep(100 * time.Millisecond) // back off, as a client should
+					time.Sleep(250 * time.Millisecond) // back off, as a client should
 				}
 			}
 		})
