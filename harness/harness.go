@@ -62,6 +62,13 @@ type Config struct {
 	Abort <-chan struct{} `json:"-"`
 }
 
+// note writes one progress line, if progress is wanted.
+func note(w io.Writer, format string, args ...any) {
+	if w != nil {
+		fmt.Fprintf(w, format+"\n", args...)
+	}
+}
+
 // interruptedCheck bounds the check of an interrupted run: it checks what
 // was recorded, but its user is waiting.
 const interruptedCheck = 30 * time.Second
@@ -236,9 +243,18 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 	var ferr error
 	if werr == nil && herr == nil && !out.Interrupted {
 		if cfg.Workload.Name == workload.Set {
+			note(cfg.Progress, "healed; the cluster recovers for %v before the final reads", cfg.Recovery)
 			ctxtime.Sleep(ctx, cfg.Recovery)
 		}
 		ferr = workload.FinalReads(ctx, cfg.Workload, targets, recorder)
+		if ctx.Err() != nil {
+			// Interrupted while recovering or reading: a stop, not a
+			// failure; the checker judges what the reads left unread.
+			out.Interrupted = true
+			if errors.Is(ferr, context.Canceled) {
+				ferr = nil
+			}
+		}
 	}
 	// The replicas' one-way latencies, for the staleness prediction.
 	wars := collectWARS(context.WithoutCancel(ctx), cl.Nodes())
@@ -254,6 +270,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 	// An interrupted run, or one whose heal or final reads failed, is still
 	// checked: the history so far is data. Its error then stands beside
 	// the verdict.
+	note(cfg.Progress, "checking the history")
 	opts := checker.Options{Workload: cfg.Workload.Name, Timeout: cfg.CheckTimeout, Memory: cfg.CheckMemory, Progress: cfg.Progress, Faults: cfg.Nemesis.Faults}
 	if out.Interrupted && (opts.Timeout == 0 || opts.Timeout > interruptedCheck) {
 		opts.Timeout = interruptedCheck

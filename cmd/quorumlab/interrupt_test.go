@@ -43,12 +43,16 @@ func TestInterrupt(t *testing.T) {
 		{"during start", "", 0, 1, false},
 		{"during the workload", "cluster of 3 nodes up", 2 * time.Second, 1, true},
 		{"twice", "cluster of 3 nodes up", 2 * time.Second, 2, true},
+		{"during recovery and final reads", "before the final reads", 500 * time.Millisecond, 1, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			store := t.TempDir()
-			cmd := exec.Command(bin, "run", "--store", store, "--nodes", "3", "--time-limit", "60s",
-				"--nemesis", "partition,kill", "--nemesis-interval", "2s")
+			args := []string{"run", "--store", store, "--nodes", "3", "--time-limit", "60s", "--nemesis", "partition,kill", "--nemesis-interval", "2s"}
+			if strings.Contains(tt.name, "final reads") {
+				args = []string{"run", "--store", store, "--nodes", "3", "--time-limit", "3s", "--workload", "set", "--nemesis", "none", "--recovery", "20s"}
+			}
+			cmd := exec.Command(bin, args...)
 			cmd.Env = append(os.Environ(), envKVNodeBin+"="+kv)
 			stderr, err := cmd.StderrPipe()
 			if err != nil {
@@ -81,7 +85,7 @@ func TestInterrupt(t *testing.T) {
 				// cluster starts: the signal handlers are in place by then.
 				deadline := time.Now().Add(60 * time.Second)
 				for {
-					if dirs, _ := filepath.Glob(filepath.Join(store, "register", "*")); len(dirs) > 0 {
+					if dirs, _ := filepath.Glob(filepath.Join(store, "*", "2*")); len(dirs) > 0 {
 						break
 					}
 					if time.Now().After(deadline) {
@@ -116,7 +120,7 @@ func TestInterrupt(t *testing.T) {
 			if left := processesUnder(store); len(left) > 0 {
 				t.Errorf("processes left running: %v", left)
 			}
-			dirs, _ := filepath.Glob(filepath.Join(store, "register", "*"))
+			dirs, _ := filepath.Glob(filepath.Join(store, "*", "2*"))
 			if len(dirs) != 1 {
 				t.Fatalf("%d run directories", len(dirs))
 			}
