@@ -213,15 +213,22 @@ type faultShade struct {
 }
 
 func (s faultShade) Plot(c draw.Canvas, p *plot.Plot) {
-	trX, _ := p.Transforms(&c)
 	for _, f := range s.faults {
-		x0 := max(trX(max(float64(f.Start)/1e9, p.X.Min)), c.Min.X)
-		x1 := min(trX(min(float64(f.End)/1e9, p.X.Max)), c.Max.X)
-		if x1 <= x0 {
-			x1 = x0 + 1 // a fault of no length still shows
-		}
+		x0, x1 := faultSpan(f, c, p)
 		c.FillPolygon(faultColor(f.Kind), []vg.Point{{X: x0, Y: c.Min.Y}, {X: x1, Y: c.Min.Y}, {X: x1, Y: c.Max.Y}, {X: x0, Y: c.Max.Y}})
 	}
+}
+
+// faultSpan is where fault f lies on the canvas's X axis, clipped to the
+// plot; a fault of no length still gets a pixel.
+func faultSpan(f history.Fault, c draw.Canvas, p *plot.Plot) (x0, x1 vg.Length) {
+	trX, _ := p.Transforms(&c)
+	x0 = max(trX(max(float64(f.Start)/1e9, p.X.Min)), c.Min.X)
+	x1 = min(trX(min(float64(f.End)/1e9, p.X.Max)), c.Max.X)
+	if x1 <= x0 {
+		x1 = x0 + 1
+	}
+	return x0, x1
 }
 
 // faultLegend lists the kinds of faults once each.

@@ -63,13 +63,9 @@ type laneBars struct {
 }
 
 func (l laneBars) Plot(c draw.Canvas, p *plot.Plot) {
-	trX, trY := p.Transforms(&c)
+	_, trY := p.Transforms(&c)
 	for _, f := range l.faults {
-		x0 := max(trX(max(float64(f.Start)/1e9, p.X.Min)), c.Min.X)
-		x1 := min(trX(min(float64(f.End)/1e9, p.X.Max)), c.Max.X)
-		if x1 <= x0 {
-			x1 = x0 + 1
-		}
+		x0, x1 := faultSpan(f, c, p)
 		for _, n := range faultNodes(f.Value) {
 			i, ok := l.lanes[n]
 			if !ok {
