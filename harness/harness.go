@@ -287,15 +287,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 	// Marked where a reader looks: results.json, the summary, the report
 	// and the store index.
 	opts.Interrupted = out.Interrupted
-	out.Results, err = Check(cctx, filepath.Join(dir, results.HistoryFile), dir, opts)
+	var runWarnings []string
 	if runErr != nil {
-		out.Results.Warnings = append(out.Results.Warnings, "the run did not end cleanly: "+runErr.Error())
-		if werr := results.Write(dir, out.Results); werr != nil {
-			runErr = errors.Join(runErr, werr)
-		}
-		return out, errors.Join(runErr, err)
+		runWarnings = []string{"the run did not end cleanly: " + runErr.Error()}
 	}
-	return out, err
+	out.Results, err = check(cctx, filepath.Join(dir, results.HistoryFile), dir, opts, runWarnings)
+	return out, errors.Join(runErr, err)
 }
 
 // DefaultCheckMemory is checker.DefaultMemoryBudget of this machine, or
@@ -310,13 +307,19 @@ func DefaultCheckMemory() int64 {
 
 // Check checks a stored history and writes its results into dir.
 func Check(ctx context.Context, hist, dir string, opts checker.Options) (checker.Results, error) {
+	return check(ctx, hist, dir, opts, nil)
+}
+
+// check is Check with warnings of the run's own (a failed heal, say) to
+// store beside the checkers'.
+func check(ctx context.Context, hist, dir string, opts checker.Options, runWarnings []string) (checker.Results, error) {
 	ops, warnings, err := history.ReadFile(hist)
 	if err != nil {
 		return checker.Results{}, err
 	}
 	opts.Visualize = true
 	res := checker.Check(ctx, ops, opts)
-	res.Warnings = append(warnings, res.Warnings...)
+	res.Warnings = slices.Concat(runWarnings, warnings, res.Warnings)
 	if err := predictStaleness(dir, res); err != nil {
 		res.Warnings = append(res.Warnings, "no staleness prediction: "+err.Error())
 	}
