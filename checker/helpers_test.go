@@ -89,3 +89,7 @@ func (w *lockedWriter) String() string {
 	defer w.mu.Unlock()
 	return w.b.String()
 }
+
+func cas(proc int, expected, next int64, start, end int64, outcome history.Type) []history.Op {
+	return call(proc, history.FCas, history.Cas(expected, next), start, end, outcome, nil)
+}

@@ -25,7 +25,7 @@ type Linearizability struct {
 	Keys    map[string]Verdict `json:"keys"`
 	// DecidedBy says how each key was decided: "witness" (a violation found
 	// in a linear pass), "zones" (the exact zone test for keys whose written
-	// values are distinct) or "search" (porcupine).
+	// values are distinct and that hold no cas) or "search" (porcupine).
 	DecidedBy map[string]string `json:"decided_by"`
 	// Unknown says why each unknown key could not be decided.
 	Unknown   map[string]string `json:"unknown,omitempty"`
@@ -61,8 +61,8 @@ type Anomaly struct {
 // How a key was decided.
 const (
 	byWitness = "witness" // a violation found in one linear pass
-	byZones   = "zones"   // the exact zone test, for keys with distinct written values
-	bySearch  = "search"  // porcupine, for keys where a value was written twice
+	byZones   = "zones"   // the exact zone test, for keys with distinct written values and no cas
+	bySearch  = "search"  // porcupine, for keys where a value was written twice or with a cas
 )
 
 // maxWitnesses bounds the witnesses explained per key.
@@ -72,7 +72,7 @@ const maxWitnesses = 5
 // already known when it runs.
 const visualBudget = 30 * time.Second
 
-// Linearizable checks the register operations (read, write) of ops per key
+// Linearizable checks the register operations (read, write, cas) of ops per key
 // against a register that starts absent: first a linear pass for witnesses,
 // then porcupine on the patched history of each key without one, within
 // opts' time and memory budgets. Keys they cut short are unknown, never
@@ -128,7 +128,10 @@ func linearizable(ctx context.Context, pairs []history.Pairing, faults []history
 		r.stuck = -1
 		r.by = byWitness
 		r.witnesses = witnesses(kh, faults)
-		if len(r.witnesses) == 0 && len(kh.multi) == 0 {
+		// The zone test models reads and writes only: a key with a cas
+		// (one that may have swapped) is searched.
+		zoned := len(kh.multi) == 0 && kh.cas == 0
+		if len(r.witnesses) == 0 && zoned {
 			r.by = byZones
 			r.witnesses = zones(kh, faults)
 		}
@@ -138,7 +141,7 @@ func linearizable(ctx context.Context, pairs []history.Pairing, faults []history
 			if len(r.witnesses) == 0 {
 				r.by = byWitness // the siblings
 			}
-		case len(kh.multi) == 0:
+		case zoned:
 			r.verdict = Valid
 		default:
 			search = append(search, i)

@@ -143,8 +143,9 @@ func randomRegister(rng *rand.Rand, n, procs int, corrupt float64, dup bool) []h
 }
 
 // unpatched is porcupine's verdict on the history as recorded: indeterminate
-// writes return at infinity, reads that did not return ok accept anything,
-// and only failed writes, which certainly did not happen, are left out.
+// writes and cas return at infinity, reads that did not return ok accept
+// anything, and only failed writes and cas, which certainly did not write,
+// are left out.
 func unpatched(t *testing.T, ops []history.Op) Verdict {
 	t.Helper()
 	pairs, err := history.Pair(ops)
@@ -152,8 +153,8 @@ func unpatched(t *testing.T, ops []history.Op) Verdict {
 		t.Fatal(err)
 	}
 	type in struct {
-		write, any bool
-		value      any
+		write, cas, any bool
+		expected, value any
 	}
 	var pops []porcupine.Operation
 	for _, p := range pairs {
@@ -161,13 +162,20 @@ func unpatched(t *testing.T, ops []history.Op) Verdict {
 		if p.Completion.Type == history.Info {
 			op.Return = history.Infinity
 		}
-		if p.Invoke.F == history.FWrite {
+		switch p.Invoke.F {
+		case history.FWrite:
 			if p.Completion.Type == history.Fail {
 				continue
 			}
 			v, _ := p.Invoke.IntValue()
 			op.Input = in{write: true, value: v}
-		} else {
+		case history.FCas:
+			if p.Completion.Type == history.Fail {
+				continue
+			}
+			e, v, _ := p.Invoke.CasValue()
+			op.Input = in{cas: true, any: p.Completion.Type != history.OK, expected: e, value: v}
+		default:
 			op.Input, op.Output = in{any: p.Completion.Type != history.OK}, any(absent{})
 			if vs, _ := p.Completion.IntsValue(); len(vs) == 1 {
 				op.Output = vs[0]
@@ -180,6 +188,10 @@ func unpatched(t *testing.T, ops []history.Op) Verdict {
 		Step: func(state, input, output any) (bool, any) {
 			i := input.(in)
 			switch {
+			case i.cas && state == i.expected:
+				return true, i.value
+			case i.cas:
+				return i.any, state // an indeterminate cas may have failed
 			case i.write:
 				return true, i.value
 			case i.any:

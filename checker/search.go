@@ -20,7 +20,16 @@ import (
 func registerModel(ctx context.Context) porcupine.Model {
 	step := func(state, input, output any) (bool, any) {
 		in := input.(*regOp)
-		if in.write {
+		switch {
+		case in.cas:
+			if state == in.expected {
+				return true, in.value
+			}
+			// The comparison fails here: an ok cas cannot be placed here,
+			// an indeterminate one may have failed (a failed one was
+			// dropped before the search).
+			return in.outcome != history.OK, state
+		case in.write:
 			return true, in.value
 		}
 		return output == state, state
@@ -41,11 +50,7 @@ func registerModel(ctx context.Context) porcupine.Model {
 			return 0
 		},
 		DescribeOperation: func(input, output any) string {
-			in := input.(*regOp)
-			if in.write {
-				return "write " + describeValue(in.value)
-			}
-			return "read → " + describeValue(output)
+			return describeRegOp(input.(*regOp), output)
 		},
 		DescribeState: describeValue,
 		DescribeOperationMetadata: func(m any) string {
@@ -66,6 +71,18 @@ func registerModel(ctx context.Context) porcupine.Model {
 			return s
 		},
 	}
+}
+
+// describeRegOp names an operation as the visualization and the witnesses
+// show it: "write 3", "cas(3→7)", "read → 3".
+func describeRegOp(in *regOp, output any) string {
+	switch {
+	case in.cas:
+		return fmt.Sprintf("cas(%s→%s)", describeValue(in.expected), describeValue(in.value))
+	case in.write:
+		return "write " + describeValue(in.value)
+	}
+	return "read → " + describeValue(output)
 }
 
 func describeValue(v any) string {
@@ -173,18 +190,28 @@ func visualizeWitness(ctx context.Context, kh *keyHistory, w Witness, faults []h
 		want[op.Invoke] = true
 	}
 	var part []porcupine.Operation
-	read := make(map[any]bool)
+	read := make(map[any]bool) // values the part's reads return and its cas expect
 	for _, op := range kh.ops {
 		if in := op.Input.(*regOp); want[in.invoke] {
 			part = append(part, op)
-			if !in.write {
+			switch {
+			case in.cas:
+				read[in.expected] = true
+			case !in.write:
 				read[op.Output] = true
 			}
 		}
 	}
-	for _, op := range kh.ops {
-		if in := op.Input.(*regOp); in.write && read[in.value] && !want[in.invoke] {
-			part = append(part, op)
+	// A cas brought in needs the writes of its expected value in turn.
+	for added := true; added; {
+		added = false
+		for _, op := range kh.ops {
+			if in := op.Input.(*regOp); in.write && read[in.value] && !want[in.invoke] {
+				part, want[in.invoke], added = append(part, op), true, true
+				if in.cas {
+					read[in.expected] = true
+				}
+			}
 		}
 	}
 	assignLanes(part)

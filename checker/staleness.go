@@ -70,9 +70,9 @@ func delayEdges() []float64 {
 
 // CheckStaleness finds the stale ok reads of the register workload.
 //
-// A write w supersedes an earlier write v if w was invoked after v completed,
-// so every linearization orders w after v; the initial absent value is
-// superseded by every ok write. A read invoked at t is stale if every value
+// A write w (an ok cas is a write of its new value) supersedes an earlier
+// write v if w was invoked after v completed, so every linearization orders
+// w after v; the initial absent value is superseded by every ok write. A read invoked at t is stale if every value
 // it returned is superseded by an ok write that completed before t. Values
 // of indeterminate writes have no completion and are never judged stale;
 // values never written are left to the linearizability checker.
@@ -100,10 +100,16 @@ func staleness(pairs []history.Pairing) Staleness {
 		}
 		k := p.Invoke.Key
 		switch p.Invoke.F {
-		case history.FWrite:
-			v, err := intValue(p.Invoke)
+		case history.FWrite, history.FCas: // an ok cas wrote its new value
+			var v int64
+			var err error
+			if p.Invoke.F == history.FWrite {
+				v, err = intValue(p.Invoke)
+			} else {
+				_, v, err = casValue(p.Invoke)
+			}
 			if err != nil {
-				return Staleness{Verdict: Unknown, Error: fmt.Sprintf("write: %v", err)}
+				return Staleness{Verdict: Unknown, Error: fmt.Sprintf("%s: %v", p.Invoke.F, err)}
 			}
 			w := write{p.Invoke.Time, p.Completion.Time}
 			writes[k] = append(writes[k], w)

@@ -29,6 +29,12 @@ func TestCheckStaleness(t *testing.T) {
 			write(0, 2, 20, 30, ok),
 			read(1, 40, 50, 1),
 		), 1, []StaleRead{{Key: "k", Op: 40, VersionsBehind: 1, LagMs: 10}}},
+		{"behind an ok cas", hist(
+			write(0, 1, 0, 10, ok),
+			cas(0, 1, 2, 20, 30, ok),
+			cas(0, 1, 3, 32, 35, history.Fail),
+			read(1, 40, 50, 1),
+		), 1, []StaleRead{{Key: "k", Op: 40, VersionsBehind: 1, LagMs: 10}}},
 		{"two versions behind", hist(
 			write(0, 1, 0, 10, ok),
 			write(0, 2, 20, 30, ok),

@@ -27,6 +27,15 @@ func intsValue(op *history.Op) ([]int64, error) {
 	return op.IntsValue()
 }
 
+// casValue decodes op.Value as a cas argument [expected, new], like
+// op.CasValue.
+func casValue(op *history.Op) (expected, next int64, err error) {
+	if vs, err := intsValue(op); err == nil && len(vs) == 2 {
+		return vs[0], vs[1], nil
+	}
+	return op.CasValue()
+}
+
 func scanInts(b []byte) ([]int64, bool) {
 	vs := []int64{}
 	b = trimSpace(b)

@@ -14,7 +14,8 @@ import (
 
 // Witness kinds: violations a linear pass proves without a search. Each
 // assumes what the register workload guarantees, that a value is written at
-// most once; values written more than once are never used as evidence.
+// most once (by a write, or as a cas's new value); values written more than
+// once are never used as evidence. A cas is only ever a writer here.
 const (
 	// FutureRead: a read returned a value whose write was invoked after the
 	// read completed.
@@ -24,8 +25,8 @@ const (
 	RealTimeStaleRead = "stale-read"
 	// UnwrittenRead: a read returned a value no operation wrote.
 	UnwrittenRead = "unwritten-read"
-	// FailedWriteRead: a read returned a value written only by a write that
-	// failed, which means it certainly did not happen.
+	// FailedWriteRead: a read returned a value written only by a write (or
+	// cas) that failed, which means it certainly did not happen.
 	FailedWriteRead = "failed-write-read"
 )
 
@@ -119,7 +120,11 @@ func witnesses(kh *keyHistory, faults []history.Fault) []Witness {
 			if !ok {
 				if f, failed := kh.failed[v]; failed {
 					w.Kind, w.Ops = FailedWriteRead, append(w.Ops, opRef(f, v))
-					w.Text = fmt.Sprintf("read (%s) returned %d, written only by a write that failed (%s): it certainly did not happen", read, v, w.Ops[1])
+					what := "write"
+					if f.Input.(*regOp).cas {
+						what = "cas"
+					}
+					w.Text = fmt.Sprintf("read (%s) returned %d, written only by a %s that failed (%s): it certainly did not happen", read, v, what, w.Ops[1])
 				} else {
 					w.Kind = UnwrittenRead
 					w.Text = fmt.Sprintf("read (%s) returned %d, which no operation wrote", read, v)

@@ -29,9 +29,9 @@ type zone struct {
 
 func (z zone) forward() bool { return z.f < z.s }
 
-// zones decides a key whose written values are all distinct, every read of
-// which returned a value written no later than it (what witnesses checks),
-// exactly and in O(n log n): by Gibbons and Korach's theorem for registers
+// zones decides a key without cas whose written values are all distinct,
+// every read of which returned a value written no later than it (what
+// witnesses checks), exactly and in O(n log n): by Gibbons and Korach's theorem for registers
 // with known reads-from ("Testing shared memories", 1997), such a history
 // is linearizable if and only if no two forward zones overlap and no
 // backward zone lies inside a forward zone. The witnesses returned are the
@@ -137,9 +137,5 @@ func conflict(key string, a, b *zone) Witness {
 func invokeOf(op porcupine.Operation) int64 { return op.Input.(*regOp).invoke }
 
 func describeOp(op porcupine.Operation) string {
-	in := op.Input.(*regOp)
-	if in.write {
-		return "write " + describeValue(in.value)
-	}
-	return "read → " + describeValue(op.Output)
+	return describeRegOp(op.Input.(*regOp), op.Output)
 }

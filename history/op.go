@@ -30,7 +30,11 @@ const NemesisProcess = -1
 const (
 	FRead  = "read"
 	FWrite = "write"
-	FAdd   = "add"
+	// FCas is compare-and-set on a register: Value is [expected, new] on
+	// the invocation and on its completion. ok: it swapped; fail: the
+	// comparison failed, so it certainly did not write; info: unknown.
+	FCas = "cas"
+	FAdd = "add"
 	// FUpdate, FInsert and FRMW are the ycsb operations besides FRead.
 	FUpdate = "update"
 	FInsert = "insert"
@@ -51,8 +55,8 @@ type Op struct {
 	Type    Type   `json:"type"`
 	F       string `json:"f"`
 	Key     string `json:"key,omitempty"`
-	// Value is the argument of a write/add (a JSON integer), the result of a
-	// read (a JSON array of integers: the siblings of a register, the elements
+	// Value is the argument of a write/add (a JSON integer), of a cas (a
+	// JSON array [expected, new]), the result of a read (a JSON array of integers: the siblings of a register, the elements
 	// of a set; [] when the key is absent), or a nemesis event's description
 	// (a JSON object).
 	Value json.RawMessage `json:"value,omitempty"`
@@ -89,6 +93,22 @@ func (op Op) IntsValue() ([]int64, error) {
 	}
 	return v, nil
 }
+
+// CasValue decodes Value as a cas argument [expected, new].
+func (op Op) CasValue() (expected, next int64, err error) {
+	var v []int64
+	err = json.Unmarshal(op.Value, &v)
+	if err == nil && len(v) != 2 {
+		err = fmt.Errorf("%d elements, want 2", len(v))
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("op %d: value %q is not a cas argument [expected, new]: %w", op.Index, op.Value, err)
+	}
+	return v[0], v[1], nil
+}
+
+// Cas encodes a cas argument [expected, new].
+func Cas(expected, next int64) json.RawMessage { return Ints([]int64{expected, next}) }
 
 // Int encodes an integer operation value.
 func Int(v int64) json.RawMessage { return json.RawMessage(fmt.Sprint(v)) }
