@@ -6,11 +6,16 @@ import (
 	"context"
 	"path/filepath"
 	"time"
+
+	"github.com/quorumlab/quorumlab/target"
 )
 
 // Config describes the cluster a backend starts. Every node runs
 // `kvnode serve` with these settings.
 type Config struct {
+	// Target is the store every node runs: kvnode ("" too) or etcd, whose
+	// members ignore the kvnode settings (quorums, mode, repair, vnodes).
+	Target     string `json:"target,omitempty"`
 	Nodes      int    // number of nodes, ids n1…nK
 	N, W, R    int    // replication settings
 	Mode       string // lww | vclock | linearizable
@@ -33,9 +38,15 @@ type Config struct {
 	// Nodes get it in their environment, not their command line (which ps
 	// shows), and it is never stored.
 	AdminToken string `json:"-"`
+	// Secrets, if set, run the cluster with mutual TLS on every port and an
+	// encrypted gossip; nil is plaintext.
+	Secrets *Secrets `json:"-"`
 	// ExtraArgs are appended to every `kvnode serve` command line.
 	ExtraArgs []string
 }
+
+// Etcd reports whether the nodes run etcd.
+func (c Config) Etcd() bool { return c.Target == target.Etcd }
 
 // NodeEnv is the environment a node runs with, beside its command line.
 func (c Config) NodeEnv() map[string]string {
@@ -51,10 +62,12 @@ func DataDir(dir string) string { return filepath.Join(dir, "data") }
 
 // Node is what the harness knows of one node.
 type Node struct {
-	ID      string
-	Addr    string // gRPC address reachable by the harness's clients
-	IP      string // the node's own IP, the unit of network faults
-	LogPath string
+	ID   string
+	Addr string // gRPC address reachable by the harness's clients
+	// PeerAddr is where the node serves its peers (never the harness).
+	PeerAddr string
+	IP       string // the node's own IP, the unit of network faults
+	LogPath  string
 }
 
 // Grudge says, per node id, which node ids it drops traffic from. Backends

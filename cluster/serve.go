@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
@@ -25,6 +27,9 @@ import (
 // than Fsync are left out so that kvnode's defaults apply.
 func ServeArgs(cfg Config, n Node, dataDir, peers string) []string {
 	args := []string{"serve", "--id", n.ID, "--listen", n.Addr, "--data-dir", dataDir, "--peers", peers}
+	if n.PeerAddr != "" {
+		args = append(args, "--peer-listen", n.PeerAddr)
+	}
 	for _, f := range []struct {
 		name string
 		val  int
@@ -93,10 +98,14 @@ func Redacted(args []string) []string {
 }
 
 // CheckHealth asks addr's gRPC health service for the overall status and
-// returns nil if it is SERVING.
-func CheckHealth(ctx context.Context, addr string, timeout time.Duration) error {
+// returns nil if it is SERVING. tlsConf nil is plaintext.
+func CheckHealth(ctx context.Context, addr string, tlsConf *tls.Config, timeout time.Duration) error {
+	creds := insecure.NewCredentials()
+	if tlsConf != nil {
+		creds = credentials.NewTLS(tlsConf)
+	}
 	conn, err := grpc.NewClient(addr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		// Nodes come up within a moment: retry connecting at that pace.
 		grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff:           backoff.Config{BaseDelay: 20 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 200 * time.Millisecond},

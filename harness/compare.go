@@ -17,6 +17,7 @@ import (
 	"github.com/quorumlab/quorumlab/cluster"
 	"github.com/quorumlab/quorumlab/kvnode/quorum"
 	"github.com/quorumlab/quorumlab/results"
+	"github.com/quorumlab/quorumlab/target"
 )
 
 // Quorum is one N/W/R setting of a comparison.
@@ -47,7 +48,10 @@ func ParseQuorums(s string) ([]Quorum, error) {
 // Modes and Sloppy, each on a fresh cluster, one after the other, with the
 // same seed and workload.
 type CompareConfig struct {
-	Base    Config
+	Base Config
+	// Targets are the stores compared (none: kvnode). Quorums, Modes and
+	// Sloppy are kvnode's; every other target runs once.
+	Targets []string
 	Quorums []Quorum
 	Modes   []string
 	Sloppy  []bool
@@ -90,7 +94,7 @@ func Compare(ctx context.Context, cc CompareConfig, log *slog.Logger) (dir strin
 	var failed []string
 	last := ""
 	for i, cfg := range plan {
-		row := results.CompareRow{N: cfg.Cluster.N, W: cfg.Cluster.W, R: cfg.Cluster.R, Mode: cfg.Cluster.Mode, Sloppy: cfg.Cluster.Sloppy}
+		row := compareRow(cfg)
 		fmt.Fprintf(progress, "[%d/%d] %s: running for %s%s\n", i+1, len(plan), row.Label(), cfg.Workload.TimeLimit, last)
 		out, rerr := Run(ctx, cfg, log)
 		if out.Dir != "" {
@@ -130,9 +134,39 @@ func Compare(ctx context.Context, cc CompareConfig, log *slog.Logger) (dir strin
 	return dir, cmp, nil
 }
 
-// planComparison lists the runs of a comparison, and the combinations it
-// skips with the reason. Settings that no run could use are an error.
+// planComparison lists the runs of a comparison, in the order of the
+// targets, and the combinations it skips with the reason. Settings that no
+// run could use are an error.
 func planComparison(ctx context.Context, cc CompareConfig) (plan []Config, skipped []string, err error) {
+	targets := cc.Targets
+	if len(targets) == 0 {
+		targets = []string{target.KVNode}
+	}
+	for _, t := range targets {
+		if _, err := target.FeaturesOf(t); err != nil {
+			return nil, nil, err
+		}
+		if t != target.KVNode {
+			cfg := cc.Base
+			cfg.Cluster.Target = t
+			if err := Validate(cfg); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", t, err)
+			}
+			plan = append(plan, cfg)
+			continue
+		}
+		p, s, err := planKVNode(ctx, cc)
+		if err != nil {
+			return nil, nil, err
+		}
+		plan, skipped = append(plan, p...), append(skipped, s...)
+	}
+	return plan, skipped, nil
+}
+
+// planKVNode lists the kvnode runs: every combination of quorums, modes
+// and sloppiness, but linearizable ones whose quorums do not overlap.
+func planKVNode(ctx context.Context, cc CompareConfig) (plan []Config, skipped []string, err error) {
 	if len(cc.Quorums) == 0 || len(cc.Modes) == 0 {
 		return nil, nil, errors.New("compare needs at least one configuration and one mode")
 	}
@@ -146,12 +180,16 @@ func planComparison(ctx context.Context, cc CompareConfig) (plan []Config, skipp
 			sloppyErr = sloppySupported(ctx, cc.Base.Cluster.KVNodeBin)
 		}
 	}
+	base := cc.Base
+	base.Cluster.Target = target.KVNode
+	// etcd's settings, when both are compared: kvnode has no cas.
+	base.EtcdSerializable, base.Workload.CASRatio = false, 0
 	for _, q := range cc.Quorums {
 		for _, mode := range cc.Modes {
 			for _, s := range sloppy {
-				cfg := cc.Base
+				cfg := base
 				cfg.Cluster.N, cfg.Cluster.W, cfg.Cluster.R, cfg.Cluster.Mode, cfg.Cluster.Sloppy = q.N, q.W, q.R, mode, s
-				row := results.CompareRow{N: q.N, W: q.W, R: q.R, Mode: mode, Sloppy: s}
+				row := compareRow(cfg)
 				switch {
 				case quorum.Overlap(q.N, q.W, q.R, mode == "linearizable") != nil:
 					skipped = append(skipped, fmt.Sprintf("%s: %v", row.Label(), quorum.Overlap(q.N, q.W, q.R, true)))
@@ -168,6 +206,14 @@ func planComparison(ctx context.Context, cc CompareConfig) (plan []Config, skipp
 		}
 	}
 	return plan, skipped, nil
+}
+
+// compareRow is the row of a planned run, before its figures.
+func compareRow(cfg Config) results.CompareRow {
+	if cfg.Cluster.Etcd() {
+		return results.CompareRow{Target: target.Etcd, Serializable: cfg.EtcdSerializable}
+	}
+	return results.CompareRow{N: cfg.Cluster.N, W: cfg.Cluster.W, R: cfg.Cluster.R, Mode: cfg.Cluster.Mode, Sloppy: cfg.Cluster.Sloppy}
 }
 
 // sloppySupported asks kvnode whether it has sloppy quorums: the cluster

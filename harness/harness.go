@@ -26,9 +26,11 @@ import (
 	"github.com/quorumlab/quorumlab/internal/ctxtime"
 	"github.com/quorumlab/quorumlab/internal/sysmem"
 	"github.com/quorumlab/quorumlab/kvnode/client"
+	"github.com/quorumlab/quorumlab/kvnode/kvpb"
 	"github.com/quorumlab/quorumlab/kvnode/quorum"
 	"github.com/quorumlab/quorumlab/nemesis"
 	"github.com/quorumlab/quorumlab/results"
+	"github.com/quorumlab/quorumlab/target"
 	"github.com/quorumlab/quorumlab/workload"
 )
 
@@ -52,6 +54,12 @@ type Config struct {
 	KeepData bool `json:"keep_data"`
 	// Recovery is how long the healed cluster gets before the final reads.
 	Recovery time.Duration `json:"recovery"`
+	// TLS runs the cluster with mutual TLS on every port and encrypted
+	// gossip, under a CA made for the run (Cluster.Secrets, unless given).
+	TLS bool `json:"tls"`
+	// EtcdSerializable makes etcd reads serializable: each member answers
+	// from what it has applied, possibly stale (etcd documents it).
+	EtcdSerializable bool `json:"etcd_serializable,omitempty"`
 	// Progress receives a progress line while the run goes (nil: none).
 	Progress io.Writer `json:"-"`
 	// Command is the command line that started the test, as typed; it
@@ -158,6 +166,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 		// change a node's clock or ring.
 		cfg.Cluster.AdminToken = rand.Text()
 	}
+	if cfg.TLS && cfg.Cluster.Secrets == nil {
+		if cfg.Cluster.Secrets, err = cluster.NewSecrets(); err != nil {
+			return out, err
+		}
+	}
 	ccfg := cfg.Cluster
 	ccfg.Dir = dir
 	ccfg.KeepData = true // removed below once the verdict is known
@@ -189,7 +202,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 		return out, err
 	}
 	defer closeClients()
-	if err := waitMesh(ctx, targets, 30*time.Second); err != nil {
+	admin := ringAdmin{cl: cl, token: cfg.Cluster.AdminToken, tls: cfg.Cluster.Secrets, etcd: cfg.Cluster.Etcd()}
+	if err := waitReady(ctx, targets, admin, 30*time.Second); err != nil {
 		return out, fmt.Errorf("cluster did not form: %w", err)
 	}
 	out.ClusterStart = time.Since(startedAt)
@@ -206,8 +220,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 		return out, err
 	}
 	recorder := history.NewRecorder(hw, history.NewClock())
-	admin := ringAdmin{cl: cl, token: cfg.Cluster.AdminToken}
-	nem, err := nemesis.New(cfg.Nemesis, cl, clockSetter(targets, admin), recorder, nemesis.WithRing(admin))
+	nem, err := nemesis.New(cfg.Nemesis, cl, clockSetter(admin), recorder, nemesis.WithRing(admin))
 	if err != nil {
 		hw.Close()
 		return out, err
@@ -256,10 +269,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 			}
 		}
 	}
-	// The replicas' one-way latencies, for the staleness prediction.
-	wars := collectWARS(context.WithoutCancel(ctx), cl.Nodes())
-	if err := results.WriteJSON(filepath.Join(dir, results.WARSFile), wars); err != nil {
-		log.Warn("replica latencies not stored", "err", err)
+	// The replicas' one-way latencies, for the staleness prediction
+	// (kvnode measures them; etcd does not).
+	if !cfg.Cluster.Etcd() {
+		wars := collectWARS(context.WithoutCancel(ctx), cl.Nodes())
+		if err := results.WriteJSON(filepath.Join(dir, results.WARSFile), wars); err != nil {
+			log.Warn("replica latencies not stored", "err", err)
+		}
 	}
 	runErr := errors.Join(werr, nemErr, herr, ferr, recorder.Err())
 	if cerr := hw.Close(); cerr != nil {
@@ -342,6 +358,19 @@ func Validate(cfg Config) error {
 	if c.Nodes < 1 {
 		return fmt.Errorf("nodes=%d: need at least one", c.Nodes)
 	}
+	feat, err := target.FeaturesOf(targetOf(cfg))
+	if err != nil {
+		return err
+	}
+	if cfg.Workload.CASRatio > 0 && !feat.CAS {
+		return fmt.Errorf("--cas-ratio %v: %s has no compare-and-set", cfg.Workload.CASRatio, targetOf(cfg))
+	}
+	if cfg.EtcdSerializable && !c.Etcd() {
+		return errors.New("--etcd-serializable is for --target etcd")
+	}
+	if c.Etcd() {
+		return validateEtcd(cfg)
+	}
 	if err := quorum.Validate(c.Nodes, c.N, c.W, c.R, c.Mode == "linearizable"); err != nil {
 		return err
 	}
@@ -361,6 +390,11 @@ func Validate(cfg Config) error {
 	if c.RequestTimeout <= 0 {
 		return fmt.Errorf("request timeout %v: must be positive", c.RequestTimeout)
 	}
+	return cfg.validateCommon()
+}
+
+// validateCommon checks the settings every target shares.
+func (cfg Config) validateCommon() error {
 	if cfg.CheckTimeout < 0 {
 		return fmt.Errorf("check timeout %v: must not be negative (0: none)", cfg.CheckTimeout)
 	}
@@ -373,10 +407,26 @@ func Validate(cfg Config) error {
 	if len(cfg.Nemesis.Faults) > 0 && cfg.Workload.TimeLimit < cfg.Nemesis.Interval/2 {
 		return fmt.Errorf("time limit %v is shorter than the shortest gap before a first fault (%v, half the nemesis interval): no fault could take effect; shorten --nemesis-interval", cfg.Workload.TimeLimit, cfg.Nemesis.Interval/2)
 	}
-	if sh := cfg.Nemesis.Shape; sh != "" && slices.Contains(cfg.Nemesis.Faults, nemesis.Partition) && nemesis.CutsNothing(sh, c.Nodes) {
-		return fmt.Errorf("--partition-shape %s cuts nothing on %d nodes: every node would still reach every other", sh, c.Nodes)
+	if sh := cfg.Nemesis.Shape; sh != "" && slices.Contains(cfg.Nemesis.Faults, nemesis.Partition) && nemesis.CutsNothing(sh, cfg.Cluster.Nodes) {
+		return fmt.Errorf("--partition-shape %s cuts nothing on %d nodes: every node would still reach every other", sh, cfg.Cluster.Nodes)
 	}
 	return nil
+}
+
+// validateEtcd refuses what an etcd run cannot do: kvnode's admin faults,
+// and on the local backend, network faults (see cluster/local).
+func validateEtcd(cfg Config) error {
+	for _, f := range cfg.Nemesis.Faults {
+		switch f {
+		case nemesis.Clock, nemesis.Membership:
+			return fmt.Errorf("--nemesis %s: not for etcd, which has no kvnode admin API (clock offsets, joins, decommissions)", f)
+		case nemesis.Partition, nemesis.Loss:
+			if cfg.Backend != "docker" {
+				return fmt.Errorf("--nemesis %s on etcd needs --backend docker: in the local backend's one namespace etcd members dial each other from 127.0.0.1, so a rule cannot tell them apart", f)
+			}
+		}
+	}
+	return cfg.validateCommon()
 }
 
 func startCluster(ctx context.Context, backend string, cfg cluster.Config, log *slog.Logger) (cluster.Cluster, error) {
@@ -396,8 +446,10 @@ func dialAll(cl cluster.Cluster, cfg Config) ([]workload.Target, func(), error) 
 			t.Client.Close()
 		}
 	}
+	opts := target.Options{Timeout: cfg.Workload.OpTimeout, AdminToken: cfg.Cluster.AdminToken,
+		TLS: cfg.Cluster.Secrets.ClientTLS(), Serializable: cfg.EtcdSerializable}
 	for _, n := range cl.Nodes() {
-		c, err := client.Dial(n.Addr, client.Options{Timeout: cfg.Workload.OpTimeout, AdminToken: cfg.Cluster.AdminToken})
+		c, err := target.Dial(targetOf(cfg), n.Addr, opts)
 		if err != nil {
 			closeAll()
 			return nil, nil, err
@@ -407,16 +459,34 @@ func dialAll(cl cluster.Cluster, cfg Config) ([]workload.Target, func(), error) 
 	return targets, closeAll, nil
 }
 
-// waitMesh waits until every node sees every other as alive, so the first
-// operations do not fail only because peer connections are still forming.
-func waitMesh(ctx context.Context, targets []workload.Target, limit time.Duration) error {
+// targetOf is the run's target name.
+func targetOf(cfg Config) string {
+	if cfg.Cluster.Target == "" {
+		return target.KVNode
+	}
+	return cfg.Cluster.Target
+}
+
+// waitReady waits until the cluster serves: every kvnode sees every other
+// as alive, or every etcd member answers a read (a linearizable one needs a
+// leader and a quorum), so the first operations do not fail only because
+// peer connections are still forming.
+func waitReady(ctx context.Context, targets []workload.Target, admin ringAdmin, limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
+	if admin.etcd {
+		return waitRead(ctx, targets)
+	}
 	var last error
 	for {
 		last = nil
 		for _, t := range targets {
-			st, err := t.Client.Status(ctx)
+			var st *kvpb.StatusResponse
+			err := admin.call(ctx, t.Node, func(c *client.Client, ctx context.Context) error {
+				var err error
+				st, err = c.Status(ctx)
+				return err
+			})
 			if err != nil {
 				last = fmt.Errorf("%s: %w", t.Node, err)
 				break
@@ -439,31 +509,46 @@ func waitMesh(ctx context.Context, targets []workload.Target, limit time.Duratio
 	}
 }
 
-func clockSetter(targets []workload.Target, admin ringAdmin) nemesis.ClockSetter {
-	return func(ctx context.Context, node string, offset time.Duration) error {
-		for _, t := range targets {
-			if t.Node == node {
-				return t.Client.SetClockOffset(ctx, offset)
+// waitRead waits until a read through every target succeeds.
+func waitRead(ctx context.Context, targets []workload.Target) error {
+	for _, t := range targets {
+		for {
+			_, err := t.Client.Get(ctx, "quorumlab-ready")
+			if err == nil {
+				break
+			}
+			if !ctxtime.Sleep(ctx, 100*time.Millisecond) {
+				return fmt.Errorf("%s: %w", t.Node, err)
 			}
 		}
-		// A node the membership fault added: the clients do not use it.
+	}
+	return nil
+}
+
+func clockSetter(admin ringAdmin) nemesis.ClockSetter {
+	return func(ctx context.Context, node string, offset time.Duration) error {
 		return admin.call(ctx, node, func(c *client.Client, ctx context.Context) error {
 			return c.SetClockOffset(ctx, offset)
 		})
 	}
 }
 
-// ringAdmin calls the nodes' admin API for the membership fault, and the
-// clock fault on added nodes; it dials nodes by id, added ones included.
+// ringAdmin calls kvnode's admin API for the clock and membership faults
+// and the readiness check; it dials nodes by id, added ones included.
 type ringAdmin struct {
 	cl    cluster.Cluster
 	token string
+	tls   *cluster.Secrets
+	etcd  bool // etcd has no such API
 }
 
 func (r ringAdmin) call(ctx context.Context, node string, f func(*client.Client, context.Context) error) error {
+	if r.etcd {
+		return errors.New("etcd has no kvnode admin API (clock offsets, joins, decommissions)")
+	}
 	for _, n := range r.cl.Nodes() {
 		if n.ID == node {
-			c, err := client.Dial(n.Addr, client.Options{Timeout: 5 * time.Minute, AdminToken: r.token})
+			c, err := client.Dial(n.Addr, client.Options{Timeout: 5 * time.Minute, AdminToken: r.token, TLS: r.tls.ClientTLS()})
 			if err != nil {
 				return err
 			}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -155,5 +156,38 @@ func TestVClockSetLosesNothing(t *testing.T) {
 	}
 	if set.Acknowledged < 500 {
 		t.Fatalf("only %d acknowledged adds: the test did not exercise the cluster", set.Acknowledged)
+	}
+}
+
+// TestTLSCluster: a cluster with mutual TLS on every port and encrypted
+// gossip serves the register workload under partitions and kills, and
+// leaves no key material behind.
+func TestTLSCluster(t *testing.T) {
+	out := runTest(t, func(c *harness.Config) {
+		c.TLS = true
+		c.Cluster.Mode = "linearizable"
+		c.Cluster.Nodes = 3
+		c.Workload.TimeLimit = 12 * time.Second
+		c.Nemesis.Faults = []string{nemesis.Partition, nemesis.Kill}
+	})
+	if out.Results.Verdict != checker.Valid {
+		t.Fatalf("linearizable over mutual TLS: verdict %s, want valid (%+v)", out.Results.Verdict, out.Results.Linearizable)
+	}
+	if ok := out.Results.Availability.Total.OK; ok < 300 {
+		t.Fatalf("only %d ok operations over TLS: the cluster did not serve", ok)
+	}
+	logs, err := filepath.Glob(filepath.Join(out.Dir, "nodes", "*.log"))
+	if err != nil || len(logs) == 0 {
+		t.Fatalf("no node logs (%v)", err)
+	}
+	b, err := os.ReadFile(logs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"tls":true`) {
+		t.Errorf("%s does not say the node served TLS", logs[0])
+	}
+	if _, err := os.Stat(filepath.Join(cluster.DataDir(out.Dir), "secrets")); !os.IsNotExist(err) {
+		t.Errorf("the run's key material is left behind (%v)", err)
 	}
 }

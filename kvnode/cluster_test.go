@@ -44,9 +44,17 @@ func freePorts(t testing.TB, n int) []string {
 
 func startCluster(t testing.TB, size int, mutate func(*kvnode.Config)) *testCluster {
 	t.Helper()
-	addrs := freePorts(t, size)
+	return startClusterWith(t, size, mutate, client.Options{Timeout: 5 * time.Second, AdminToken: testToken})
+}
+
+// startClusterWith starts size nodes with static membership, each on its
+// own client and peer port, and a client of each with opts.
+func startClusterWith(t testing.TB, size int, mutate func(*kvnode.Config), opts client.Options) *testCluster {
+	t.Helper()
+	all := freePorts(t, 2*size)
+	addrs, peerAddrs := all[:size], all[size:]
 	var peers []kvnode.Peer
-	for i, a := range addrs {
+	for i, a := range peerAddrs {
 		peers = append(peers, kvnode.Peer{ID: fmt.Sprintf("n%d", i+1), Addr: a, Weight: 1})
 	}
 	tc := &testCluster{t: t}
@@ -54,7 +62,7 @@ func startCluster(t testing.TB, size int, mutate func(*kvnode.Config)) *testClus
 	for i := range size {
 		cfg := kvnode.DefaultConfig()
 		cfg.ID = peers[i].ID
-		cfg.Listen = addrs[i]
+		cfg.Listen, cfg.PeerListen = addrs[i], peerAddrs[i]
 		cfg.DataDir = fmt.Sprintf("%s/%s", dir, cfg.ID)
 		cfg.Peers = peers
 		cfg.AdminToken = testToken
@@ -64,7 +72,7 @@ func startCluster(t testing.TB, size int, mutate func(*kvnode.Config)) *testClus
 		}
 		tc.cfgs = append(tc.cfgs, cfg)
 		tc.nodes = append(tc.nodes, nil)
-		c, err := client.Dial(addrs[i], client.Options{Timeout: 5 * time.Second, AdminToken: testToken})
+		c, err := client.Dial(addrs[i], opts)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/quorumlab/quorumlab/kvnode/membership"
 	"github.com/quorumlab/quorumlab/kvnode/merkle"
 	"github.com/quorumlab/quorumlab/kvnode/quorum"
+	"github.com/quorumlab/quorumlab/kvnode/secure"
 	"github.com/quorumlab/quorumlab/kvnode/vclock"
 )
 
@@ -45,15 +46,29 @@ type Peer struct {
 
 // Config configures a node. Start from DefaultConfig.
 type Config struct {
-	ID      string
-	Listen  string // gRPC listen address, host:port
+	ID string
+	// Listen is the client API's address (KV, admin, health), host:port.
+	Listen  string
 	DataDir string
-	// Advertise is the gRPC address peers dial; empty means Listen, which
-	// then must be a specific IP.
-	Advertise string
-	// Peers is the static membership: the whole cluster including this node.
-	// With Gossip set it is optional and names the founding ring members.
+	// PeerListen is where the node-to-node services (replica reads and
+	// writes, transfers, forwarded client calls) listen, as etcd's peer
+	// port: clients never reach them there. Empty means DefaultPeerAddr of
+	// Listen.
+	PeerListen string
+	// PeerAdvertise is the peer address other nodes dial; empty means the
+	// peer listen address, which then must be a specific IP.
+	PeerAdvertise string
+	// Peers is the static membership: the whole cluster including this
+	// node, each at its peer address. With Gossip set it is optional and
+	// names the founding ring members.
 	Peers []Peer
+	// TLS, if set, turns on mutual TLS on both ports: the node shows its
+	// certificate and accepts only clients and peers whose certificate the
+	// CA signed; it dials peers the same way.
+	TLS secure.Files
+	// ClusterKey, if set, encrypts gossip (a node without it never becomes
+	// a member) and, without TLS, authenticates peer calls.
+	ClusterKey []byte
 	// Gossip, if set, runs gossip membership (memberlist) and builds the ring
 	// from the members that joined it; nil keeps the membership static.
 	// Its Name is the node id and its Logger the node's.
@@ -85,6 +100,10 @@ type Config struct {
 	// linearizable mode always keeps them, as a tombstone's tag orders the
 	// writes after it.
 	TombstoneGrace time.Duration
+	// RecoverFromPeers moves a damaged store aside (<DataDir>.damaged-<unix
+	// time>), starts empty and rebuilds this node's ranges from their other
+	// replicas before serving them (static membership only).
+	RecoverFromPeers bool
 
 	N, W, R       int
 	Mode          Mode
@@ -157,12 +176,44 @@ func DefaultGossipAddr(grpcAddr string) (string, error) {
 	return net.JoinHostPort(h, strconv.Itoa(port+GossipPortOffset)), nil
 }
 
-// advertise is the gRPC address peers dial.
-func (c Config) advertise() string {
-	if c.Advertise != "" {
-		return c.Advertise
+// PeerPortOffset is what DefaultPeerAddr adds to the client port.
+const PeerPortOffset = 2000
+
+// DefaultPeerAddr is the peer address a node uses unless told: the client
+// address's host with the port plus PeerPortOffset (7001 → 9001); port 0
+// (any free port) stays 0.
+func DefaultPeerAddr(clientAddr string) (string, error) {
+	h, p, err := net.SplitHostPort(clientAddr)
+	if err != nil {
+		return "", err
 	}
-	return c.Listen
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port+PeerPortOffset > 65535 {
+		return "", fmt.Errorf("address %q: no peer port %s+%d", clientAddr, p, PeerPortOffset)
+	}
+	if port == 0 {
+		return clientAddr, nil
+	}
+	return net.JoinHostPort(h, strconv.Itoa(port+PeerPortOffset)), nil
+}
+
+// peerListen is where the peer services listen.
+func (c Config) peerListen() string {
+	if c.PeerListen != "" {
+		return c.PeerListen
+	}
+	a, _ := DefaultPeerAddr(c.Listen) // Validate checked it
+	return a
+}
+
+// AdvertisedPeerAddr is the peer address other nodes dial.
+func (c Config) AdvertisedPeerAddr() string { return c.advertise() }
+
+func (c Config) advertise() string {
+	if c.PeerAdvertise != "" {
+		return c.PeerAdvertise
+	}
+	return c.peerListen()
 }
 
 // selfPeer is this node's own zone and weight.
@@ -193,6 +244,24 @@ func (c Config) Validate() error {
 	if c.DataDir == "" {
 		return errors.New("data dir is empty")
 	}
+	if c.PeerListen == "" {
+		if _, err := DefaultPeerAddr(c.Listen); err != nil {
+			return fmt.Errorf("peer listen address: %w (set it)", err)
+		}
+	} else if _, _, err := net.SplitHostPort(c.PeerListen); err != nil {
+		return fmt.Errorf("peer listen address %q: %w", c.PeerListen, err)
+	}
+	if c.peerListen() == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
+		return fmt.Errorf("peer listen address %q: must differ from the client listen address", c.PeerListen)
+	}
+	if c.TLS.Enabled() && (c.TLS.Cert == "" || c.TLS.Key == "" || c.TLS.CA == "") {
+		return errors.New("tls: a certificate, its key and the CA go together")
+	}
+	if len(c.ClusterKey) > 0 {
+		if err := secure.CheckKey(c.ClusterKey); err != nil {
+			return fmt.Errorf("cluster key: %w", err)
+		}
+	}
 	if _, err := ParseMode(string(c.Mode)); err != nil {
 		return err
 	}
@@ -216,15 +285,20 @@ func (c Config) Validate() error {
 			return err
 		}
 		if ip := net.ParseIP(hostOf(c.advertise())); ip == nil || ip.IsUnspecified() {
-			return fmt.Errorf("advertised gRPC address %q: must be a specific IP (set the advertise address)", c.advertise())
+			return fmt.Errorf("advertised peer address %q: must be a specific IP (set the peer advertise address)", c.advertise())
+		}
+		if c.TLS.Enabled() && len(c.ClusterKey) == 0 {
+			// TLS guards the gRPC ports, not gossip: without a key any host
+			// that reaches the gossip port would join the ring.
+			return errors.New("gossip with TLS needs a cluster key (--gossip-key-file): else any host that reaches the gossip port joins the ring")
 		}
 		if c.Weight < 0 {
 			return fmt.Errorf("weight=%d: must be positive", c.Weight)
 		}
 	}
-	if c.Advertise != "" {
-		if _, _, err := net.SplitHostPort(c.Advertise); err != nil {
-			return fmt.Errorf("advertise address %q: %w", c.Advertise, err)
+	if c.PeerAdvertise != "" {
+		if _, _, err := net.SplitHostPort(c.PeerAdvertise); err != nil {
+			return fmt.Errorf("peer advertise address %q: %w", c.PeerAdvertise, err)
 		}
 	}
 	if c.HandoffInterval <= 0 {

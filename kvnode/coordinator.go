@@ -541,7 +541,8 @@ func (n *Node) putVClock(ctx context.Context, key, value, clientCtx []byte, tomb
 	if len(pl.targets) < w {
 		return nil, unavailable("write not attempted: %d of %d replicas reachable (%v), need W=%d", len(pl.targets), len(pl.home), pl.targets, w)
 	}
-	if !slices.Contains(pl.home, n.cfg.ID) {
+	if !slices.Contains(pl.home, n.cfg.ID) || !n.replicaUsable() {
+		// Not a home replica, or its replica is damaged or rebuilding.
 		homes := pl.liveHomes()
 		if len(homes) == 0 {
 			// Sloppy, and every home replica is down.

@@ -21,6 +21,7 @@ func (n *Node) startGossip() error {
 	gc := *n.cfg.Gossip
 	gc.Name = n.cfg.ID
 	gc.Logger = n.log
+	gc.SecretKey = n.cfg.ClusterKey
 	m, err := membership.Start(gc, gossipDelegate{n})
 	if err != nil {
 		return err

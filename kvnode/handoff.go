@@ -35,6 +35,9 @@ func (n *Node) every(interval time.Duration, f func(ctx context.Context)) {
 				return
 			case <-t.C:
 			}
+			if n.store.Damage() != nil {
+				continue // nothing here may touch a damaged store
+			}
 			f(n.stop)
 		}
 	}()
@@ -47,6 +50,13 @@ func (n *Node) startBackground() {
 		defer n.bg.Done()
 		n.ringLoop()
 	}()
+	if n.recovering.Load() {
+		n.bg.Add(1)
+		go func() {
+			defer n.bg.Done()
+			n.recoverRanges(n.stop)
+		}()
+	}
 	n.every(n.cfg.HandoffInterval, func(ctx context.Context) {
 		n.deliverHints(ctx)
 		n.rebalance(ctx)

@@ -45,12 +45,13 @@ func testLogger() *slog.Logger {
 func startGossipCluster(t testing.TB, size, spares int, mutate func(*kvnode.Config)) *testCluster {
 	t.Helper()
 	total := size + spares
-	addrs := freePorts(t, 2*total)
-	grpcAddrs, gossipAddrs := addrs[:total], addrs[total:]
+	addrs := freePorts(t, 3*total)
+	grpcAddrs, gossipAddrs, peerAddrs := addrs[:total], addrs[total:2*total], addrs[2*total:]
 	tc := &testCluster{t: t}
 	dir := t.TempDir()
 	for i := range total {
 		cfg := gossipConfig(t, dir, fmt.Sprintf("n%d", i+1), grpcAddrs[i], gossipAddrs[i], gossipAddrs[:size])
+		cfg.PeerListen = peerAddrs[i]
 		if mutate != nil {
 			mutate(&cfg)
 		}
@@ -146,7 +147,7 @@ func TestGossipMembership(t *testing.T) {
 // replicaGet reads node i's own copy of key through the replica API: no
 // coordinator, no read repair.
 func (tc *testCluster) replicaGet(i int, key string) ([]string, error) {
-	conn, err := grpc.NewClient(tc.cfgs[i].Listen, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(tc.cfgs[i].PeerListen, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return nil, err
 	}

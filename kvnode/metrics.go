@@ -26,6 +26,7 @@ type metrics struct {
 	ringChanges    prometheus.Counter
 	tombstonesGC   prometheus.Counter
 	wars           *prometheus.HistogramVec
+	peerRefused    prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -69,6 +70,10 @@ func newMetrics() *metrics {
 	m.tombstonesGC = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "kvnode_tombstones_collected_total", Help: "Deleted keys whose tombstones outlived the grace period and were removed from storage.",
 	})
+	m.peerRefused = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kvnode_peer_calls_refused_total", Help: "Calls on the peer port refused for a missing or wrong peer token.",
+	})
+	m.reg.MustRegister(m.peerRefused)
 	m.wars = newWARS()
 	m.reg.MustRegister(m.wars)
 	m.reg.MustRegister(m.hintsStored, m.hintsDelivered, m.hintsPending, m.transferred, m.aeRounds, m.aeRepaired, m.ringChanges, m.tombstonesGC)

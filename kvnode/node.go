@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,7 +19,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/connectivity"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -26,6 +26,7 @@ import (
 
 	"github.com/quorumlab/quorumlab/kvnode/kvpb"
 	"github.com/quorumlab/quorumlab/kvnode/membership"
+	"github.com/quorumlab/quorumlab/kvnode/secure"
 	"github.com/quorumlab/quorumlab/kvnode/storage"
 )
 
@@ -64,14 +65,20 @@ type Node struct {
 	counterNext uint64
 	counterEnd  uint64
 
-	grpc    *grpc.Server
-	health  *health.Server
-	lis     net.Listener
-	httpSrv *http.Server
-	bg      sync.WaitGroup // background work: replica calls, repair, handoff, anti-entropy
-	stop    context.Context
-	cancel  context.CancelFunc
-	closeMu sync.Once
+	// recovering: rebuilding this node's ranges (recover.go).
+	recovering atomic.Bool
+
+	tls      *secure.Material // nil: plaintext
+	grpc     *grpc.Server     // client port: KV, admin, health
+	peerGRPC *grpc.Server     // peer port: replica, forwarded KV, health
+	health   *health.Server
+	lis      net.Listener
+	peerLis  net.Listener
+	httpSrv  *http.Server
+	bg       sync.WaitGroup // background work: replica calls, repair, handoff, anti-entropy
+	stop     context.Context
+	cancel   context.CancelFunc
+	closeMu  sync.Once
 }
 
 type peer struct {
@@ -92,13 +99,24 @@ func New(cfg Config) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	st, err := storage.Open(storage.Options{Dir: cfg.DataDir, Sync: cfg.Fsync})
+	var mat *secure.Material
+	if cfg.TLS.Enabled() {
+		var err error
+		if mat, err = secure.Load(cfg.TLS); err != nil {
+			return nil, err
+		}
+	}
+	st, err := openStore(cfg)
 	if err != nil {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, store: st, peers: map[string]*peer{}, met: newMetrics(), ringDirty: make(chan struct{}, 1),
-		inflight: make(chan struct{}, cfg.MaxInFlight)}
+		inflight: make(chan struct{}, cfg.MaxInFlight), tls: mat}
 	n.stop, n.cancel = context.WithCancel(context.Background())
+	if err := n.watchStore(); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if err := n.loadRing(); err != nil {
 		st.Close()
 		return nil, err
@@ -121,6 +139,9 @@ func (n *Node) loadRing() error {
 	}
 	if n.cfg.Gossip != nil {
 		b, err := n.store.Meta(ringMetaKey)
+		if errors.Is(err, storage.ErrDamaged) {
+			b, err = nil, nil // the ring is learned from the peers
+		}
 		if err != nil {
 			return err
 		}
@@ -221,8 +242,7 @@ func (n *Node) dial(addr string) (*grpc.ClientConn, error) {
 		d := net.Dialer{LocalAddr: local}
 		return d.DialContext(ctx, "tcp", a)
 	}
-	return grpc.NewClient(addr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+	return grpc.NewClient(addr, append(n.peerDialCreds(),
 		grpc.WithContextDialer(dialer),
 		grpc.WithIdleTimeout(0), // stay connected: liveness is read off the connection state
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: time.Second, Timeout: time.Second, PermitWithoutStream: true}),
@@ -231,37 +251,52 @@ func (n *Node) dial(addr string) (*grpc.ClientConn, error) {
 			MinConnectTimeout: time.Second,
 		}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(n.maxMsg()), grpc.MaxCallSendMsgSize(n.maxMsg())),
-	)
+	)...)
 }
 
 // maxMsg fits a key set merged from N replicas that each took a full one.
 func (n *Node) maxMsg() int { return max(4<<20, 4*n.cfg.MaxKeySetBytes) + 4*n.cfg.MaxValueBytes }
 
-// Serve listens and serves until Close. It returns once the listener is up
-// and the node reports SERVING on the health service.
+// Serve listens and serves until Close. It returns once both listeners are
+// up and the node reports SERVING on the health service.
 func (n *Node) Serve() error {
 	lis, err := net.Listen("tcp", n.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", n.cfg.Listen, err)
 	}
 	n.lis = lis
+	peerLis, err := net.Listen("tcp", n.cfg.peerListen())
+	if err != nil {
+		lis.Close()
+		return fmt.Errorf("peer listen %s: %w", n.cfg.peerListen(), err)
+	}
+	n.peerLis = peerLis
 	opts := []grpc.ServerOption{
+		n.serverCreds(),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 500 * time.Millisecond, PermitWithoutStream: true}),
 		grpc.MaxRecvMsgSize(n.maxMsg()),
 		grpc.MaxSendMsgSize(n.maxMsg()),
 	}
+	clientOpts := opts
 	if n.cfg.AdminToken != "" {
-		opts = append(opts, grpc.UnaryInterceptor(n.checkAdminToken))
+		clientOpts = append(slices.Clip(opts), grpc.UnaryInterceptor(n.checkAdminToken))
 	}
-	n.grpc = grpc.NewServer(opts...)
+	n.grpc = grpc.NewServer(clientOpts...)
 	kvpb.RegisterKVServer(n.grpc, &kvService{n: n})
-	kvpb.RegisterReplicaServer(n.grpc, &replicaService{n: n})
 	if n.cfg.AdminToken != "" {
 		kvpb.RegisterAdminServer(n.grpc, &adminService{n: n})
 	}
+	n.peerGRPC = grpc.NewServer(append(slices.Clip(opts), n.peerAuth()...)...)
+	kvpb.RegisterReplicaServer(n.peerGRPC, &replicaService{n: n})
+	kvpb.RegisterKVServer(n.peerGRPC, &kvService{n: n}) // coordinators forward writes here
 	n.health = health.NewServer()
 	n.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING) // until Serve is done
 	healthpb.RegisterHealthServer(n.grpc, n.health)
+	healthpb.RegisterHealthServer(n.peerGRPC, n.health)
+	if n.tls == nil && len(n.cfg.ClusterKey) == 0 {
+		n.log.Warn("peer port is unauthenticated: anyone who reaches it can read and write replicas; set --tls-* or --gossip-key-file on untrusted networks",
+			"peer_listen", peerLis.Addr().String())
+	}
 	if n.cfg.MetricsListen != "" {
 		ml, err := net.Listen("tcp", n.cfg.MetricsListen)
 		if err != nil {
@@ -288,9 +323,15 @@ func (n *Node) Serve() error {
 			n.log.Error("grpc server", "err", err)
 		}
 	}()
+	go func() {
+		if err := n.peerGRPC.Serve(peerLis); err != nil {
+			n.log.Error("peer grpc server", "err", err)
+		}
+	}()
 	n.startBackground()
 	n.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	n.log.Info("serving", "id", n.cfg.ID, "listen", lis.Addr().String(), "mode", n.cfg.Mode,
+	n.log.Info("serving", "id", n.cfg.ID, "listen", lis.Addr().String(), "peer_listen", peerLis.Addr().String(),
+		"tls", n.tls != nil, "mode", n.cfg.Mode,
 		"n", n.cfg.N, "w", n.cfg.W, "r", n.cfg.R, "ring", n.view.Load().current.Len(), "gossip", n.gossip != nil,
 		"sloppy", n.cfg.Sloppy, "fsync", n.cfg.Fsync)
 	if n.gossip != nil && n.cfg.RingJoin {
@@ -309,6 +350,14 @@ func (n *Node) Addr() string {
 	return n.lis.Addr().String()
 }
 
+// PeerAddr is the address the peer services listen on (after Serve).
+func (n *Node) PeerAddr() string {
+	if n.peerLis == nil {
+		return n.cfg.peerListen()
+	}
+	return n.peerLis.Addr().String()
+}
+
 // Close stops serving, waits for in-flight replica work, and closes storage.
 func (n *Node) Close() error {
 	var err error
@@ -316,13 +365,16 @@ func (n *Node) Close() error {
 		if n.health != nil {
 			n.health.Shutdown()
 		}
-		if n.grpc != nil {
+		for _, srv := range []*grpc.Server{n.grpc, n.peerGRPC} {
+			if srv == nil {
+				continue
+			}
 			stopped := make(chan struct{})
-			go func() { n.grpc.GracefulStop(); close(stopped) }()
+			go func() { srv.GracefulStop(); close(stopped) }()
 			select {
 			case <-stopped:
 			case <-time.After(5 * time.Second):
-				n.grpc.Stop()
+				srv.Stop()
 			}
 		}
 		if n.httpSrv != nil {
@@ -429,7 +481,7 @@ func (n *Node) nextCounter(seen uint64) (uint64, error) {
 // replicas certainly did not happen.
 func (n *Node) live(ctx context.Context, id string) bool {
 	if id == n.cfg.ID {
-		return true
+		return n.replicaUsable()
 	}
 	p := n.peer(id)
 	if p == nil {

@@ -77,6 +77,9 @@ func (s *replicaService) Read(ctx context.Context, req *kvpb.ReplicaReadRequest)
 	if err := s.n.checkKey(req.GetKey()); err != nil {
 		return nil, err
 	}
+	if err := s.n.replicaRefusal(false); err != nil {
+		return nil, err
+	}
 	vs, err := s.n.localRead(ring.Token(req.GetKey()), req.GetKey(), req.GetIncludeHints())
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "replica read: %v", err)
@@ -89,6 +92,9 @@ func (s *replicaService) Read(ctx context.Context, req *kvpb.ReplicaReadRequest)
 
 func (s *replicaService) Write(ctx context.Context, req *kvpb.ReplicaWriteRequest) (*kvpb.ReplicaWriteResponse, error) {
 	if err := s.n.checkKey(req.GetKey()); err != nil {
+		return nil, err
+	}
+	if err := s.n.replicaRefusal(true); err != nil {
 		return nil, err
 	}
 	token := ring.Token(req.GetKey())
@@ -108,6 +114,9 @@ func (s *replicaService) Write(ctx context.Context, req *kvpb.ReplicaWriteReques
 }
 
 func (s *replicaService) Transfer(ctx context.Context, req *kvpb.TransferRequest) (*kvpb.TransferResponse, error) {
+	if err := s.n.replicaRefusal(true); err != nil {
+		return nil, err
+	}
 	for _, e := range req.GetEntries() {
 		if err := s.n.checkKey(e.GetKey()); err != nil {
 			return nil, err
@@ -130,6 +139,9 @@ func (s *replicaService) Scan(req *kvpb.ScanRequest, stream kvpb.Replica_ScanSer
 	if err := checkDepth(req.GetDepth()); err != nil {
 		return err
 	}
+	if err := s.n.replicaRefusal(false); err != nil {
+		return err
+	}
 	err := s.n.scanEntries(fromPBRanges(req.GetRanges()), int(req.GetDepth()), req.GetLeaves(), func(es []*kvpb.Entry) error {
 		return stream.Send(&kvpb.ScanResponse{Entries: es})
 	})
@@ -141,6 +153,9 @@ func (s *replicaService) Scan(req *kvpb.ScanRequest, stream kvpb.Replica_ScanSer
 
 func (s *replicaService) Tree(ctx context.Context, req *kvpb.TreeRequest) (*kvpb.TreeResponse, error) {
 	if err := checkDepth(req.GetDepth()); err != nil {
+		return nil, err
+	}
+	if err := s.n.replicaRefusal(false); err != nil {
 		return nil, err
 	}
 	t, keys, err := s.n.buildTree(fromPBRanges(req.GetRanges()), int(req.GetDepth()))
@@ -179,19 +194,33 @@ func (n *Node) checkAdminToken(ctx context.Context, req any, info *grpc.UnarySer
 
 func (s *adminService) Status(ctx context.Context, _ *kvpb.StatusRequest) (*kvpb.StatusResponse, error) {
 	n := s.n
-	keys, err := n.store.Count()
-	if err != nil {
-		return nil, status.Errorf(codes.Internal, "count keys: %v", err)
+	var keys, hints uint64
+	damage := n.damageStatus()
+	if damage == "" {
+		// A damaged store is not read: status stays available.
+		var err error
+		if keys, err = n.store.Count(); err != nil {
+			damage = n.damageStatus()
+			if damage == "" {
+				return nil, status.Errorf(codes.Internal, "count keys: %v", err)
+			}
+		}
 	}
-	hints, err := n.store.CountHints()
-	if err != nil {
-		return nil, status.Errorf(codes.Internal, "count hints: %v", err)
+	if damage == "" {
+		var err error
+		if hints, err = n.store.CountHints(); err != nil {
+			damage = n.damageStatus()
+			if damage == "" {
+				return nil, status.Errorf(codes.Internal, "count hints: %v", err)
+			}
+		}
 	}
 	resp := &kvpb.StatusResponse{
 		Id: n.cfg.ID, Mode: string(n.cfg.Mode),
 		N: uint32(n.cfg.N), W: uint32(n.cfg.W), R: uint32(n.cfg.R),
 		ClockOffsetNs: n.clockOffset.Load(), Keys: keys,
 		Gossip: n.gossip != nil, Hints: hints, Sloppy: n.cfg.Sloppy,
+		Damage: damage, Recovering: n.recovering.Load(),
 	}
 	resp.Members = n.members()
 	return resp, nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/quorumlab/quorumlab/checker"
 	"github.com/quorumlab/quorumlab/history"
+	"github.com/quorumlab/quorumlab/target"
 )
 
 // Files of a comparison, in store/compare/<timestamp>/.
@@ -39,11 +40,16 @@ type Comparison struct {
 
 // CompareRow is one configuration's results.
 type CompareRow struct {
-	N      int    `json:"n"`
-	W      int    `json:"w"`
-	R      int    `json:"r"`
-	Mode   string `json:"mode"`
-	Sloppy bool   `json:"sloppy"`
+	// Target is the store, kvnode unless set; N, W, R, Mode and Sloppy
+	// are kvnode's settings.
+	Target string `json:"target,omitempty"`
+	// Serializable: etcd's reads were serializable.
+	Serializable bool   `json:"serializable,omitempty"`
+	N            int    `json:"n"`
+	W            int    `json:"w"`
+	R            int    `json:"r"`
+	Mode         string `json:"mode"`
+	Sloppy       bool   `json:"sloppy"`
 	// Run is the run directory, relative to the comparison's directory.
 	Run string `json:"run,omitempty"`
 	// Error is set if the harness failed on this configuration.
@@ -93,7 +99,18 @@ type LatencyFigure struct {
 }
 
 // Label names the configuration, e.g. "3/2/2 lww".
+// etcdLabel names an etcd run by its reads.
+func etcdLabel(serializable bool) string {
+	if serializable {
+		return "etcd serializable"
+	}
+	return "etcd"
+}
+
 func (r CompareRow) Label() string {
+	if r.Target == target.Etcd {
+		return etcdLabel(r.Serializable)
+	}
 	s := fmt.Sprintf("%d/%d/%d %s", r.N, r.W, r.R, r.Mode)
 	if r.Sloppy {
 		s += " sloppy"

@@ -17,6 +17,7 @@ import (
 
 	"github.com/quorumlab/quorumlab/checker"
 	"github.com/quorumlab/quorumlab/history"
+	"github.com/quorumlab/quorumlab/target"
 )
 
 // ReportFile is the HTML report in a run directory.
@@ -29,11 +30,13 @@ type testInfo struct {
 	Backend string    `json:"backend"`
 	Started time.Time `json:"started"`
 	Cluster struct {
+		Target         string
 		Nodes, N, W, R int
 		Mode           string
 		Sloppy         bool
 	} `json:"cluster"`
-	Workload struct {
+	EtcdSerializable bool `json:"etcd_serializable"`
+	Workload         struct {
 		Name        string
 		Concurrency int
 		TimeLimit   string `json:"time_limit"` // as test.json writes durations: "1m0s"
@@ -48,6 +51,9 @@ type testInfo struct {
 // Quorum describes the replication settings, e.g. "N3 W2 R2 lww".
 func (t testInfo) Quorum() string {
 	c := t.Cluster
+	if c.Target == target.Etcd {
+		return etcdLabel(t.EtcdSerializable)
+	}
 	if c.N == 0 {
 		return ""
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/quorumlab/quorumlab/kvnode"
-	"github.com/quorumlab/quorumlab/kvnode/client"
+	"github.com/quorumlab/quorumlab/target"
 )
 
 // startVClockNode serves a one-node vclock kvnode on loopback.
@@ -23,6 +23,7 @@ func startVClockNode(t *testing.T) Target {
 	lis.Close()
 	cfg := kvnode.DefaultConfig()
 	cfg.ID, cfg.Listen, cfg.DataDir = "n1", addr, filepath.Join(t.TempDir(), "n1")
+	cfg.PeerListen = "127.0.0.1:0" // one node: no peer dials it
 	cfg.Peers = []kvnode.Peer{{ID: "n1", Addr: addr, Weight: 1}}
 	cfg.N, cfg.W, cfg.R = 1, 1, 1
 	cfg.Mode = kvnode.ModeVClock
@@ -36,7 +37,7 @@ func startVClockNode(t *testing.T) Target {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Close() })
-	c, err := client.Dial(addr, client.Options{Timeout: 5 * time.Second})
+	c, err := target.Dial(target.KVNode, addr, target.Options{Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

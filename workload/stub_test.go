@@ -10,8 +10,8 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/quorumlab/quorumlab/history"
-	"github.com/quorumlab/quorumlab/kvnode/client"
 	"github.com/quorumlab/quorumlab/kvnode/kvpb"
+	"github.com/quorumlab/quorumlab/target"
 )
 
 // stubKV is a kvnode stand-in that does nothing: every request succeeds at
@@ -51,7 +51,7 @@ func startStub(tb testing.TB, hold func(), conns int) []Target {
 	tb.Cleanup(srv.Stop)
 	var targets []Target
 	for i := range conns {
-		c, err := client.Dial(lis.Addr().String(), client.Options{Timeout: 5 * time.Second})
+		c, err := target.Dial(target.KVNode, lis.Addr().String(), target.Options{Timeout: 5 * time.Second})
 		if err != nil {
 			tb.Fatal(err)
 		}

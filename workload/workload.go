@@ -16,6 +16,7 @@ import (
 	"github.com/quorumlab/quorumlab/history"
 	"github.com/quorumlab/quorumlab/internal/ctxtime"
 	"github.com/quorumlab/quorumlab/kvnode/client"
+	"github.com/quorumlab/quorumlab/target"
 )
 
 // Workload names.
@@ -27,8 +28,11 @@ const (
 
 // Config says what to run and how hard.
 type Config struct {
-	Name        string // register | set | ycsb
-	Keys        int    // register and set only
+	Name string // register | set | ycsb
+	Keys int    // register and set only
+	// CASRatio is the share of register operations that are
+	// compare-and-set, on targets that have it (0: reads and writes only).
+	CASRatio    float64
 	Concurrency int
 	// Rate is the total target rate in ops/s across all clients; 0 runs a
 	// closed loop (each client issues its next op when the last returns).
@@ -76,6 +80,12 @@ func (c Config) Validate() error {
 		if c.Keys < 1 {
 			return fmt.Errorf("keys=%d: need at least one", c.Keys)
 		}
+		if !(c.CASRatio >= 0 && c.CASRatio <= 1) {
+			return fmt.Errorf("cas ratio %v: must be between 0 and 1", c.CASRatio)
+		}
+		if c.CASRatio > 0 && c.Name != Register {
+			return fmt.Errorf("cas ratio %v: only the register workload issues compare-and-set", c.CASRatio)
+		}
 		if c.ValueSize < 0 {
 			return fmt.Errorf("value size %d: must not be negative", c.ValueSize)
 		}
@@ -107,7 +117,7 @@ func (c Config) Validate() error {
 // Target is a node clients send requests to.
 type Target struct {
 	Node   string
-	Client *client.Client
+	Client target.Client
 }
 
 // op is one generated operation.
@@ -115,6 +125,8 @@ type op struct {
 	f     string
 	key   string
 	value int64 // register and set: the value written or added
+	// expected is a cas's expected value.
+	expected int64
 	// ycsb: the key number behind key, and the value to write.
 	keynum int64
 	data   []byte
@@ -122,7 +134,7 @@ type op struct {
 
 // runner executes one generated op against a client and returns the
 // completion's type, value and error.
-type runner func(ctx context.Context, c *client.Client, o op) (history.Type, []int64, error)
+type runner func(ctx context.Context, c target.Client, o op) (history.Type, []int64, error)
 
 // Run drives the workload until the time limit passes or ctx ends. A ycsb
 // workload reads the keys Load inserted: call Load first.
@@ -193,7 +205,10 @@ func invoke(ctx context.Context, rec *history.Recorder, cfg Config, t Target, pr
 	// small (a value is up to 10 KiB).
 	values := cfg.Name != YCSB
 	inv := history.Op{Process: process, Type: history.Invoke, F: o.f, Key: o.key, Node: t.Node, Intended: intended}
-	if values && o.f != history.FRead {
+	switch {
+	case values && o.f == history.FCas:
+		inv.Value = history.Cas(o.expected, o.value)
+	case values && o.f != history.FRead:
 		inv.Value = history.Int(o.value)
 	}
 	rec.Record(inv)
@@ -219,7 +234,7 @@ func outcome(err error) history.Type {
 	switch {
 	case err == nil:
 		return history.OK
-	case client.Definite(err):
+	case target.Definite(err):
 		return history.Fail
 	}
 	return history.Info
@@ -269,18 +284,33 @@ func generator(cfg Config, next *atomic.Int64) (func() func(*rand.Rand) op, runn
 		}
 		return func() func(*rand.Rand) op { return gen }, addElement, nil
 	default:
+		// A cas expects the value last written to its key, so that some
+		// succeed and some fail; keys are numbered, so a slice holds them.
+		last := make([]atomic.Int64, cfg.Keys) // 0: nothing written yet
 		gen := func(rng *rand.Rand) op {
-			if rng.IntN(2) == 0 {
-				return op{f: history.FRead, key: keyOf("r", rng)}
+			k := rng.IntN(cfg.Keys)
+			key := "r" + strconv.Itoa(k)
+			if cfg.CASRatio > 0 && rng.Float64() < cfg.CASRatio {
+				if exp := last[k].Load(); exp != 0 {
+					v := next.Add(1)
+					last[k].Store(v)
+					return op{f: history.FCas, key: key, expected: exp, value: v}
+				}
 			}
-			return op{f: history.FWrite, key: keyOf("r", rng), value: next.Add(1)}
+			if rng.IntN(2) == 0 {
+				return op{f: history.FRead, key: key}
+			}
+			v := next.Add(1)
+			last[k].Store(v)
+			return op{f: history.FWrite, key: key, value: v}
 		}
 		return func() func(*rand.Rand) op { return gen }, registerOp, nil
 	}
 }
 
-func registerOp(ctx context.Context, c *client.Client, o op) (history.Type, []int64, error) {
-	if o.f == history.FRead {
+func registerOp(ctx context.Context, c target.Client, o op) (history.Type, []int64, error) {
+	switch o.f {
+	case history.FRead:
 		res, err := c.Get(ctx, o.key)
 		if err != nil {
 			return history.Fail, nil, err
@@ -290,6 +320,9 @@ func registerOp(ctx context.Context, c *client.Client, o op) (history.Type, []in
 			return history.Fail, nil, err
 		}
 		return history.OK, vals, nil
+	case history.FCas:
+		err := c.CAS(ctx, o.key, []byte(strconv.FormatInt(o.expected, 10)), []byte(strconv.FormatInt(o.value, 10)))
+		return outcome(err), nil, err
 	}
 	err := c.Put(ctx, o.key, []byte(strconv.FormatInt(o.value, 10)), nil)
 	return outcome(err), nil, err
@@ -298,7 +331,7 @@ func registerOp(ctx context.Context, c *client.Client, o op) (history.Type, []in
 // addElement is a read-modify-write: read every sibling, merge them, add the
 // element, and write back with the read's context so the write supersedes
 // exactly the versions it merged.
-func addElement(ctx context.Context, c *client.Client, o op) (history.Type, []int64, error) {
+func addElement(ctx context.Context, c target.Client, o op) (history.Type, []int64, error) {
 	res, err := c.Get(ctx, o.key)
 	if err != nil {
 		return history.Fail, nil, fmt.Errorf("read before add: %w", err)

@@ -14,7 +14,7 @@ import (
 
 	"github.com/quorumlab/quorumlab/history"
 	"github.com/quorumlab/quorumlab/internal/ctxtime"
-	"github.com/quorumlab/quorumlab/kvnode/client"
+	"github.com/quorumlab/quorumlab/target"
 )
 
 // The ycsb workload is YCSB's CoreWorkload: a load phase (Load) inserts
@@ -357,7 +357,7 @@ func (y *ycsb) gen() func(*rand.Rand) op {
 	}
 }
 
-func (y *ycsb) exec(ctx context.Context, c *client.Client, o op) (history.Type, []int64, error) {
+func (y *ycsb) exec(ctx context.Context, c target.Client, o op) (history.Type, []int64, error) {
 	switch o.f {
 	case history.FRead:
 		if _, err := c.Get(ctx, o.key); err != nil {
@@ -378,7 +378,7 @@ func (y *ycsb) exec(ctx context.Context, c *client.Client, o op) (history.Type, 
 	return put(ctx, c, o) // update: a blind write, as in YCSB
 }
 
-func readWrite(ctx context.Context, c *client.Client, o op) (history.Type, []int64, error) {
+func readWrite(ctx context.Context, c target.Client, o op) (history.Type, []int64, error) {
 	res, err := c.Get(ctx, o.key)
 	if err != nil {
 		return history.Fail, nil, fmt.Errorf("read before write: %w", err)
@@ -387,7 +387,7 @@ func readWrite(ctx context.Context, c *client.Client, o op) (history.Type, []int
 	return outcome(err), nil, err
 }
 
-func put(ctx context.Context, c *client.Client, o op) (history.Type, []int64, error) {
+func put(ctx context.Context, c target.Client, o op) (history.Type, []int64, error) {
 	err := c.Put(ctx, o.key, o.data, nil)
 	return outcome(err), nil, err
 }

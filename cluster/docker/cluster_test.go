@@ -1,6 +1,8 @@
 package docker
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -70,7 +72,9 @@ func TestCluster(t *testing.T) {
 			t.Fatalf("%s: %v", what, err)
 		}
 	}
-	healthy := func(id string) error { return cluster.CheckHealth(ctx, c.byID[id].info.Addr, 500*time.Millisecond) }
+	healthy := func(id string) error {
+		return cluster.CheckHealth(ctx, c.byID[id].info.Addr, nil, 500*time.Millisecond)
+	}
 	// putAll writes through via with W=3: it succeeds only if via reaches
 	// every replica.
 	putAll := func(via, value string) error {
@@ -243,21 +247,26 @@ func TestBuildFailureShowsLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	archive, err := buildContext("FROM scratch\nCOPY no-such-file /x\n", []byte("binary"))
-	if err != nil {
+	// A context whose Dockerfile copies a file it lacks.
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	df := []byte("FROM scratch\nCOPY no-such-file /x\n")
+	if err := tw.WriteHeader(&tar.Header{Name: "Dockerfile", Mode: 0o644, Size: int64(len(df))}); err != nil {
 		t.Fatal(err)
 	}
-	tag := "test-build-failure"
-	err = buildImage(ctx, p, tag, archive)
+	tw.Write(df)
+	tw.Close()
+	const repo, tag = "quorumlab-kvnode", "test-build-failure"
+	err = buildImage(ctx, p, repo, tag, buf.Bytes())
 	if err == nil {
-		p.Client().ImageRemove(ctx, imageRepo+":"+tag, client.ImageRemoveOptions{Force: true})
+		p.Client().ImageRemove(ctx, repo+":"+tag, client.ImageRemoveOptions{Force: true})
 		t.Fatal("a build copying a missing file succeeded")
 	}
 	if msg := err.Error(); !strings.Contains(msg, "end of the build log") || !strings.Contains(msg, "no-such-file") {
 		t.Errorf("error does not show the build log's tail:\n%s", msg)
 	}
 	t.Logf("the error a user sees:\n%v", err)
-	found, err := p.Client().ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("reference", imageRepo+":"+tag)})
+	found, err := p.Client().ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("reference", repo+":"+tag)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,6 +64,10 @@ const (
 	nodePort = 7000
 	// gossipPort is kvnode's default gossip port for nodePort.
 	gossipPort = nodePort + 1000
+	// peerPort is where each node serves its peers.
+	peerPort = nodePort + 2000
+	// secretsDir holds a TLS node's certificate, key, CA and cluster key.
+	secretsDir = "/secrets"
 	dataDir    = "/data"
 	// maxNodes keeps node addresses within .11–.254 of the network's first
 	// /24: .255 is a /24's broadcast address.
@@ -139,7 +143,18 @@ func Start(ctx context.Context, cfg cluster.Config, log *slog.Logger) (*Cluster,
 		provider.Close()
 		return nil, fmt.Errorf("start docker cluster: %w", err)
 	}
-	image, err := ensureImage(ctx, provider, bin, log)
+	img, err := kvnodeImage(bin)
+	if err == nil && cfg.Etcd() {
+		var etcd string
+		if etcd, err = cluster.EtcdBinary(); err == nil {
+			img, err = etcdImage(bin, etcd)
+		}
+	}
+	if err != nil {
+		provider.Close()
+		return nil, fmt.Errorf("start docker cluster: %w", err)
+	}
+	image, err := ensureImage(ctx, provider, img, log)
 	if err != nil {
 		provider.Close()
 		return nil, fmt.Errorf("start docker cluster: %w", err)
@@ -223,7 +238,7 @@ func (c *Cluster) create(ctx context.Context) error {
 		if infos[i], err = nodeInfo(c.cfg.Dir, subnet, i); err != nil {
 			return err
 		}
-		peers[i] = infos[i].ID + "=" + infos[i].Addr
+		peers[i] = infos[i].ID + "=" + infos[i].PeerAddr
 	}
 	for _, info := range infos {
 		if _, err := c.newNode(ctx, info, strings.Join(peers, ","), infos); err != nil {
@@ -245,7 +260,28 @@ func (c *Cluster) newNode(ctx context.Context, info cluster.Node, peers string, 
 	}
 	args := cluster.ServeArgs(cfg, info, dataDir, peers)
 	args = append(args, "--join", strings.Join(gossip, ","))
-	n := &node{info: info, ip: netip.MustParseAddr(info.IP), args: append(args, c.cfg.ExtraArgs...)}
+	n := &node{info: info, ip: netip.MustParseAddr(info.IP)}
+	secrets := ""
+	if c.cfg.Secrets != nil {
+		secrets = secretsDir
+	}
+	if c.cfg.Etcd() {
+		args = cluster.EtcdArgs(info, seeds, dataDir, secrets)
+	}
+	if c.cfg.Secrets != nil {
+		files, err := c.cfg.Secrets.NodeFiles(info)
+		if err != nil {
+			return nil, err
+		}
+		n.secrets = map[string][]byte{}
+		for name, b := range files {
+			n.secrets[filepath.Join(secretsDir, name)] = b
+		}
+		if !c.cfg.Etcd() {
+			args = append(args, cluster.SecretArgs(secretsDir)...)
+		}
+	}
+	n.args = append(args, c.cfg.ExtraArgs...)
 	if err := c.createContainer(ctx, n, c.image, c.labels); err != nil {
 		return nil, err
 	}
@@ -273,6 +309,9 @@ func (c *Cluster) AddNode(ctx context.Context) (cluster.Node, error) {
 	defer c.adding.Unlock()
 	if c.closing.Load() {
 		return cluster.Node{}, errors.New("add node: cluster is closed")
+	}
+	if c.cfg.Etcd() {
+		return cluster.Node{}, errors.New("add node: etcd members are founded together; adding one is not supported")
 	}
 	seeds := c.Nodes()
 	info, err := nodeInfo(c.cfg.Dir, c.subnet, len(seeds))
@@ -354,10 +393,11 @@ func nodeInfo(dir string, subnet netip.Prefix, i int) (cluster.Node, error) {
 	id := "n" + strconv.Itoa(i+1)
 	addr := netip.AddrFrom4(ip).String()
 	return cluster.Node{
-		ID:      id,
-		Addr:    net.JoinHostPort(addr, strconv.Itoa(nodePort)),
-		IP:      addr,
-		LogPath: filepath.Join(dir, "nodes", id+".log"),
+		ID:       id,
+		Addr:     net.JoinHostPort(addr, strconv.Itoa(nodePort)),
+		PeerAddr: net.JoinHostPort(addr, strconv.Itoa(peerPort)),
+		IP:       addr,
+		LogPath:  filepath.Join(dir, "nodes", id+".log"),
 	}, nil
 }
 

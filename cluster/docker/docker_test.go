@@ -165,7 +165,8 @@ func TestFaultArgumentsChecked(t *testing.T) {
 
 func TestBuildContext(t *testing.T) {
 	binary := []byte("\x7fELF pretend")
-	archive, err := buildContext(dockerfile, binary)
+	img := image{repo: "quorumlab-test", entrypoint: "/kvnode", files: []imageFile{{"/kvnode", 0o755, binary}, {"/lib64/ld.so", 0o755, []byte("ld")}}}
+	archive, err := img.buildContext()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,9 +191,15 @@ func TestBuildContext(t *testing.T) {
 	if !strings.HasPrefix(df, "FROM scratch\n") || strings.Count(df, "FROM") != 1 {
 		t.Errorf("Dockerfile must build FROM scratch alone (nothing to pull):\n%s", df)
 	}
+	if !bytes.Equal(files["lib64/ld.so"], []byte("ld")) || !strings.Contains(df, "COPY lib64/ld.so /lib64/ld.so\n") {
+		t.Errorf("a nested file is not copied to its path:\n%s", df)
+	}
 }
 
 func TestImageTag(t *testing.T) {
+	imageTag := func(b []byte) string {
+		return image{repo: "r", entrypoint: "/kvnode", files: []imageFile{{"/kvnode", 0o755, b}}}.tag()
+	}
 	a, b := imageTag([]byte("one binary")), imageTag([]byte("another binary"))
 	if a == b || a != imageTag([]byte("one binary")) {
 		t.Errorf("tags %s, %s: want equal for equal content only", a, b)

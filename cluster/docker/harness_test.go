@@ -109,8 +109,12 @@ func runDocker(t *testing.T, mutate func(*harness.Config)) dockerOutcome {
 	if n := added(before.networks, after.networks); len(n) > 0 {
 		t.Errorf("networks left behind: %v", n)
 	}
+	nodeImage := "quorumlab-kvnode:"
+	if cfg.Cluster.Etcd() {
+		nodeImage = "quorumlab-etcd:"
+	}
 	for _, img := range added(before.images, after.images) {
-		if !strings.HasPrefix(img, "quorumlab-kvnode:") && !strings.HasPrefix(img, "sha256:") {
+		if !strings.HasPrefix(img, nodeImage) && !strings.HasPrefix(img, "sha256:") {
 			t.Errorf("image left behind: %s", img)
 		}
 	}
@@ -131,7 +135,7 @@ func runDocker(t *testing.T, mutate func(*harness.Config)) dockerOutcome {
 			t.Errorf("no %s fault in the run (faults: %v)", kind, kinds)
 		}
 	}
-	for i := 1; i <= cfg.Cluster.Nodes; i++ {
+	for i := 1; i <= cfg.Cluster.Nodes && !cfg.Cluster.Etcd(); i++ {
 		log, err := os.ReadFile(filepath.Join(out.Dir, "nodes", "n"+strconv.Itoa(i)+".log"))
 		if err != nil || !strings.Contains(string(log), `"msg":"serving"`) {
 			t.Errorf("node n%d's log lacks kvnode's output (%v)", i, err)

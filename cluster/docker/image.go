@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/moby/moby/client"
@@ -17,25 +18,70 @@ import (
 	"github.com/quorumlab/quorumlab/cluster"
 )
 
-// imageRepo is the node image's repository; the tag is a content hash.
-const imageRepo = "quorumlab-kvnode"
+// image is what a node image is built from: FROM scratch and these files,
+// so no build ever pulls (a multi-stage build from a Go image would).
+type image struct {
+	repo       string // the tag is a content hash
+	entrypoint string
+	files      []imageFile
+}
 
-// dockerfile puts the static kvnode alone in an empty image: FROM scratch
-// needs no pull, and a multi-stage build from a Go image would.
-const dockerfile = `FROM scratch
-COPY kvnode /kvnode
-ENTRYPOINT ["/kvnode"]
-`
+type imageFile struct {
+	path string // absolute, in the image
+	mode int64
+	data []byte
+}
 
-// ensureImage returns the tag of the node image for the kvnode binary at
-// bin, building it first unless an image of that content exists.
-func ensureImage(ctx context.Context, p *testcontainers.DockerProvider, bin string, log *slog.Logger) (string, error) {
-	binary, err := os.ReadFile(bin)
+// kvnodeImage holds the static kvnode alone.
+func kvnodeImage(bin string) (image, error) {
+	b, err := os.ReadFile(bin)
 	if err != nil {
-		return "", fmt.Errorf("node image: %w", err)
+		return image{}, fmt.Errorf("node image: %w", err)
 	}
-	tag := imageTag(binary)
-	ref := imageRepo + ":" + tag
+	return image{repo: "quorumlab-kvnode", entrypoint: "/kvnode", files: []imageFile{{"/kvnode", 0o755, b}}}, nil
+}
+
+// etcdImage holds etcd with the loader and libraries it links against
+// (Debian's build is dynamic), and kvnode for its netfault helper.
+func etcdImage(kvnodeBin, etcdBin string) (image, error) {
+	img, err := kvnodeImage(kvnodeBin)
+	if err != nil {
+		return image{}, err
+	}
+	img.repo, img.entrypoint = "quorumlab-etcd", "/etcd"
+	objs, err := cluster.SharedObjects(etcdBin)
+	if err != nil {
+		return image{}, fmt.Errorf("etcd image: %w", err)
+	}
+	for i, p := range append([]string{etcdBin}, objs...) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return image{}, fmt.Errorf("etcd image: %w", err)
+		}
+		path := p
+		if i == 0 {
+			path = "/etcd"
+		}
+		img.files = append(img.files, imageFile{path, 0o755, b})
+	}
+	return img, nil
+}
+
+func (img image) dockerfile() string {
+	var b strings.Builder
+	b.WriteString("FROM scratch\n")
+	for _, f := range img.files {
+		fmt.Fprintf(&b, "COPY %s %s\n", strings.TrimPrefix(f.path, "/"), f.path)
+	}
+	fmt.Fprintf(&b, "ENTRYPOINT [%q]\n", img.entrypoint)
+	return b.String()
+}
+
+// ensureImage returns the tag of img, building it first unless an image
+// of that content exists.
+func ensureImage(ctx context.Context, p *testcontainers.DockerProvider, img image, log *slog.Logger) (string, error) {
+	tag := img.tag()
+	ref := img.repo + ":" + tag
 	found, err := p.Client().ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("reference", ref)})
 	if err != nil {
 		return "", fmt.Errorf("node image: list images: %w", err)
@@ -43,61 +89,55 @@ func ensureImage(ctx context.Context, p *testcontainers.DockerProvider, bin stri
 	if len(found.Items) > 0 {
 		return ref, nil
 	}
-
-	archive, err := buildContext(dockerfile, binary)
+	archive, err := img.buildContext()
 	if err != nil {
 		return "", fmt.Errorf("node image: %w", err)
 	}
 	start := time.Now()
-	if err := buildImage(ctx, p, tag, archive); err != nil {
-		return "", fmt.Errorf("build the node image from %s: %w", bin, err)
+	if err := buildImage(ctx, p, img.repo, tag, archive); err != nil {
+		return "", fmt.Errorf("build the node image: %w", err)
 	}
 	log.Info("built node image", "image", ref, "took", time.Since(start).Round(time.Millisecond))
 	return ref, nil
 }
 
-// buildImage builds and keeps imageRepo:tag from a build context. Its
-// error ends with the build log's tail.
-func buildImage(ctx context.Context, p *testcontainers.DockerProvider, tag string, archive []byte) error {
+// buildImage builds and keeps repo:tag from a build context. Its error
+// ends with the build log's tail.
+func buildImage(ctx context.Context, p *testcontainers.DockerProvider, repo, tag string, archive []byte) error {
 	var buildLog bytes.Buffer
 	req := testcontainers.ContainerRequest{FromDockerfile: testcontainers.FromDockerfile{
 		ContextArchive: bytes.NewReader(archive),
-		Repo:           imageRepo,
+		Repo:           repo,
 		Tag:            tag,
-		KeepImage:      true, // the next run with this binary reuses it
+		KeepImage:      true, // the next run with these binaries reuses it
 		BuildLogWriter: &buildLog,
 		BuildOptionsModifier: func(o *client.ImageBuildOptions) {
-			o.Labels = map[string]string{labelImage: "kvnode"}
+			o.Labels = map[string]string{labelImage: strings.TrimPrefix(repo, "quorumlab-")}
 		},
 	}}
 	if _, err := p.BuildImage(ctx, &req); err != nil {
-		return fmt.Errorf("%s:%s: %w; end of the build log:\n%s",
-			imageRepo, tag, err, cluster.Tail(buildLog.String(), 20))
+		return fmt.Errorf("%s:%s: %w; end of the build log:\n%s", repo, tag, err, cluster.Tail(buildLog.String(), 20))
 	}
 	return nil
 }
 
-// imageTag is a hash of everything the image is built from.
-func imageTag(binary []byte) string {
+// tag is a hash of everything the image is built from.
+func (img image) tag() string {
 	h := sha256.New()
-	h.Write([]byte(dockerfile))
-	h.Write(binary)
+	h.Write([]byte(img.dockerfile()))
+	for _, f := range img.files {
+		h.Write(f.data)
+	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
-// buildContext is a tar archive holding a Dockerfile and the binary.
-func buildContext(dockerfile string, binary []byte) ([]byte, error) {
+// buildContext is a tar archive holding the Dockerfile and the files.
+func (img image) buildContext() ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	for _, f := range []struct {
-		name string
-		mode int64
-		data []byte
-	}{
-		{"Dockerfile", 0o644, []byte(dockerfile)},
-		{"kvnode", 0o755, binary},
-	} {
-		hdr := &tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data)), ModTime: time.Unix(0, 0)}
+	files := append([]imageFile{{"/Dockerfile", 0o644, []byte(img.dockerfile())}}, img.files...)
+	for _, f := range files {
+		hdr := &tar.Header{Name: strings.TrimPrefix(f.path, "/"), Mode: f.mode, Size: int64(len(f.data)), ModTime: time.Unix(0, 0)}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return nil, fmt.Errorf("build context: %w", err)
 		}

@@ -1,7 +1,9 @@
 package docker
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"maps"
@@ -34,7 +36,9 @@ type node struct {
 	info cluster.Node
 	ip   netip.Addr
 	args []string
-	ctr  *testcontainers.DockerContainer
+	// secrets are its TLS files by path in the container; nil: plaintext.
+	secrets map[string][]byte
+	ctr     *testcontainers.DockerContainer
 
 	mu      sync.Mutex    // orders lifecycle changes and rule updates; guards below
 	logDone chan struct{} // closed once the current run's output is in the log
@@ -61,6 +65,7 @@ func (c *Cluster) createContainer(ctx context.Context, n *node, image string, la
 		},
 		// NET_ADMIN lets `kvnode netfault` change the container's nftables.
 		HostConfigModifier: func(hc *container.HostConfig) { hc.CapAdd = append(hc.CapAdd, "NET_ADMIN") },
+		Files:              secretFiles(n.secrets),
 		LifecycleHooks: []testcontainers.ContainerLifecycleHooks{{
 			PreStarts: []testcontainers.ContainerHook{
 				func(ctx context.Context, _ testcontainers.Container) error { return c.followLog(ctx, n) },
@@ -323,14 +328,27 @@ func (c *Cluster) exitStatus(n *node) string {
 }
 
 func (c *Cluster) waitHealthy(ctx context.Context, n *node) error {
-	return healthStrategy{n.info}.WaitUntilReady(ctx, n.ctr)
+	return healthStrategy{n.info, c.cfg.Secrets.ClientTLS()}.WaitUntilReady(ctx, n.ctr)
+}
+
+// secretFiles are copied in before the container starts, readable by its
+// user only.
+func secretFiles(secrets map[string][]byte) []testcontainers.ContainerFile {
+	var out []testcontainers.ContainerFile
+	for path, b := range secrets {
+		out = append(out, testcontainers.ContainerFile{Reader: bytes.NewReader(b), ContainerFilePath: path, FileMode: 0o600})
+	}
+	return out
 }
 
 // healthStrategy waits until the node's gRPC health service, asked from
 // the host at the node's container address, reports SERVING. A scratch image
 // has no shell to exec a check in. It fails early, with the log's tail, if
 // the container stops.
-type healthStrategy struct{ node cluster.Node }
+type healthStrategy struct {
+	node cluster.Node
+	tls  *tls.Config
+}
 
 var _ wait.Strategy = healthStrategy{}
 
@@ -341,7 +359,7 @@ func (h healthStrategy) WaitUntilReady(ctx context.Context, target wait.Strategy
 	defer cancel()
 	lastErr := errors.New("no check finished")
 	for {
-		if err := cluster.CheckHealth(ctx, h.node.Addr, time.Second); err == nil {
+		if err := cluster.CheckHealth(ctx, h.node.Addr, h.tls, time.Second); err == nil {
 			return nil
 		} else if ctx.Err() == nil {
 			lastErr = err

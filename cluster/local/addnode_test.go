@@ -42,7 +42,7 @@ func TestAddNodeFake(t *testing.T) {
 
 			var founders, gossip []string
 			for _, n := range c.all() {
-				founders = append(founders, n.info.ID+"="+n.info.Addr)
+				founders = append(founders, n.info.ID+"="+n.info.PeerAddr)
 				gossip = append(gossip, n.gossip)
 			}
 			for _, n := range c.all() {
@@ -51,6 +51,9 @@ func TestAddNodeFake(t *testing.T) {
 				}
 				if got := flagValue(n.args, "--join"); got != strings.Join(gossip, ",") {
 					t.Errorf("%s --join %q, want every gossip address %q", n.info.ID, got, strings.Join(gossip, ","))
+				}
+				if got := flagValue(n.args, "--peer-listen"); got != n.info.PeerAddr || got == n.info.Addr || !strings.HasPrefix(got, n.info.IP+":") {
+					t.Errorf("%s --peer-listen %q, want its own %q, apart from its client port", n.info.ID, got, n.info.PeerAddr)
 				}
 				if got := flagValue(n.args, "--gossip-listen"); got != n.gossip || !strings.HasPrefix(got, n.info.IP+":") {
 					t.Errorf("%s --gossip-listen %q, want %q on its own IP", n.info.ID, got, n.gossip)
@@ -78,7 +81,7 @@ func TestAddNodeFake(t *testing.T) {
 			if ids := len(c.Nodes()); ids != 4 {
 				t.Fatalf("Nodes() has %d nodes after AddNode, want 4", ids)
 			}
-			if err := cluster.CheckHealth(t.Context(), added.Addr, time.Second); err != nil {
+			if err := cluster.CheckHealth(t.Context(), added.Addr, nil, time.Second); err != nil {
 				t.Fatalf("added node not healthy: %v", err)
 			}
 			n4 := c.byID["n4"]

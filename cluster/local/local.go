@@ -23,6 +23,8 @@ const (
 	nodePort = 7000
 	// gossipPort is every node's gossip port inside the namespace.
 	gossipPort = 8000
+	// peerPort is every node's peer port inside the namespace.
+	peerPort = 9000
 	// maxNodes keeps node addresses 127.0.0.(10+i) within 127.0.0.0/24.
 	maxNodes = 245
 	// defaultStopGrace is how long a node may take to exit after SIGTERM.
@@ -45,6 +47,12 @@ type Cluster struct {
 
 	net    *netfaults // nil when netErr is set
 	netErr error
+	// secrets holds each node's TLS files, private to this user, beside
+	// the data dirs (so a store cleanup finds it after a crash); empty
+	// without TLS. It goes at Close, kept data or not.
+	secrets string
+	// founders are the nodes Start made; etcd founds its cluster with them.
+	founders []cluster.Node
 	// stopGrace is how long a node may take to exit after SIGTERM.
 	stopGrace time.Duration
 
@@ -72,7 +80,12 @@ func Start(ctx context.Context, cfg cluster.Config, log *slog.Logger) (*Cluster,
 	if err != nil {
 		return nil, fmt.Errorf("start local cluster: %w", err)
 	}
-	bin, err := cluster.KVNodeBinary(ctx, cfg.KVNodeBin, false)
+	var bin string
+	if cfg.Etcd() {
+		bin, err = cluster.EtcdBinary()
+	} else {
+		bin, err = cluster.KVNodeBinary(ctx, cfg.KVNodeBin, false)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("start local cluster: %w", err)
 	}
@@ -91,15 +104,29 @@ func Start(ctx context.Context, cfg cluster.Config, log *slog.Logger) (*Cluster,
 		return nil, fmt.Errorf("start local cluster: %w", err)
 	}
 	for i, info := range infos {
-		peers[i] = info.ID + "=" + info.Addr
+		peers[i] = info.ID + "=" + info.PeerAddr
 		ips[info.ID] = netip.MustParseAddr(info.IP)
 	}
+	if cfg.Secrets != nil {
+		c.secrets = filepath.Join(cluster.DataDir(dir), "secrets")
+		if err := os.MkdirAll(c.secrets, 0o700); err != nil {
+			return nil, fmt.Errorf("start local cluster: %w", err)
+		}
+	}
+	c.founders = infos
 	for i, info := range infos {
-		c.addNode(info, strings.Join(peers, ","), gossip[i], gossip)
+		if _, err := c.addNode(info, strings.Join(peers, ","), gossip[i], gossip); err != nil {
+			os.RemoveAll(c.secrets)
+			return nil, fmt.Errorf("start local cluster: %w", err)
+		}
 	}
 
 	if !inNS {
 		c.netErr = fmt.Errorf("network faults need a private network namespace: %s", noNamespaceReason())
+	} else if cfg.Etcd() {
+		// Rules match a node's own address; etcd dials its peers from the
+		// namespace's default 127.0.0.1, so no rule could tell members apart.
+		c.netErr = errors.New("network faults on etcd need the docker backend: in the local backend's one namespace etcd members dial each other from 127.0.0.1, so a rule cannot tell them apart")
 	} else if c.net, err = newNetfaults(ips); err != nil {
 		c.netErr = fmt.Errorf("network faults need nftables in the private network namespace: %w", err)
 	}
@@ -142,18 +169,48 @@ func (c *Cluster) gossipAddrs(infos []cluster.Node) ([]string, error) {
 
 // addNode records a node and its command line: a founding ring member if
 // peers is set, else a node that joins the ring by gossip.
-func (c *Cluster) addNode(info cluster.Node, peers, gossip string, seeds []string) *node {
+func (c *Cluster) addNode(info cluster.Node, peers, gossip string, seeds []string) (*node, error) {
 	dataDir := filepath.Join(cluster.DataDir(c.cfg.Dir), info.ID)
 	cfg := c.cfg
 	cfg.ExtraArgs = nil
 	args := cluster.ServeArgs(cfg, info, dataDir, peers)
 	args = append(args, "--gossip-listen", gossip, "--join", strings.Join(seeds, ","))
-	n := &node{info: info, dataDir: dataDir, gossip: gossip, args: append(args, c.cfg.ExtraArgs...)}
+	secrets := ""
+	if c.cfg.Secrets != nil {
+		var err error
+		if secrets, err = c.writeSecrets(info); err != nil {
+			return nil, err
+		}
+		args = append(args, cluster.SecretArgs(secrets)...)
+	}
+	if c.cfg.Etcd() {
+		args = cluster.EtcdArgs(info, c.founders, dataDir, secrets)
+	}
+	n := &node{info: info, dataDir: dataDir, gossip: gossip, args: append(args, c.cfg.ExtraArgs...), tls: c.cfg.Secrets.ClientTLS()}
 	c.mu.Lock()
 	c.nodes = append(c.nodes, n)
 	c.byID[info.ID] = n
 	c.mu.Unlock()
-	return n
+	return n, nil
+}
+
+// writeSecrets writes a node's TLS files into its own directory under
+// c.secrets and returns it.
+func (c *Cluster) writeSecrets(info cluster.Node) (string, error) {
+	files, err := c.cfg.Secrets.NodeFiles(info)
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(c.secrets, info.ID)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return "", fmt.Errorf("secrets of %s: %w", info.ID, err)
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			return "", fmt.Errorf("secrets of %s: %w", info.ID, err)
+		}
+	}
+	return dir, nil
 }
 
 // all returns the nodes, in id order.
@@ -169,6 +226,9 @@ func (c *Cluster) AddNode(ctx context.Context) (cluster.Node, error) {
 	if c.closing.Load() {
 		return cluster.Node{}, errors.New("add node: cluster is closed")
 	}
+	if c.cfg.Etcd() {
+		return cluster.Node{}, errors.New("add node: etcd members are founded together; adding one is not supported")
+	}
 	c.mu.Lock()
 	k := len(c.nodes)
 	var seeds []string
@@ -179,15 +239,14 @@ func (c *Cluster) AddNode(ctx context.Context) (cluster.Node, error) {
 	if k >= maxNodes {
 		return cluster.Node{}, fmt.Errorf("add node: already %d nodes", k)
 	}
-	port := nodePort
+	ports := []int{nodePort, peerPort}
 	if !c.inNS {
-		ports, err := freePorts(1)
-		if err != nil {
+		var err error
+		if ports, err = freePorts(2); err != nil {
 			return cluster.Node{}, fmt.Errorf("add node: %w", err)
 		}
-		port = ports[0]
 	}
-	info := nodeInfo(c.cfg.Dir, k, c.inNS, port)
+	info := nodeInfo(c.cfg.Dir, k, c.inNS, ports[0], ports[1])
 	gossip, err := c.gossipAddrs([]cluster.Node{info})
 	if err != nil {
 		return cluster.Node{}, fmt.Errorf("add node: %w", err)
@@ -195,7 +254,10 @@ func (c *Cluster) AddNode(ctx context.Context) (cluster.Node, error) {
 	if c.net != nil {
 		c.net.addNode(info.ID, netip.MustParseAddr(info.IP))
 	}
-	n := c.addNode(info, "", gossip[0], seeds)
+	n, err := c.addNode(info, "", gossip[0], seeds)
+	if err != nil {
+		return cluster.Node{}, fmt.Errorf("add node: %w", err)
+	}
 	p, err := c.spawn(n)
 	if err != nil {
 		return cluster.Node{}, fmt.Errorf("add node %s: %w", info.ID, err)
@@ -239,33 +301,34 @@ func nodeInfos(dir string, count int, inNS bool) ([]cluster.Node, error) {
 	var ports []int
 	if !inNS {
 		var err error
-		if ports, err = freePorts(count); err != nil {
+		if ports, err = freePorts(2 * count); err != nil {
 			return nil, err
 		}
 	}
 	infos := make([]cluster.Node, count)
 	for i := range infos {
-		port := nodePort
+		port, peer := nodePort, peerPort
 		if !inNS {
-			port = ports[i]
+			port, peer = ports[2*i], ports[2*i+1]
 		}
-		infos[i] = nodeInfo(dir, i, inNS, port)
+		infos[i] = nodeInfo(dir, i, inNS, port, peer)
 	}
 	return infos, nil
 }
 
-// nodeInfo lays out node n<i+1>; port is used outside a namespace.
-func nodeInfo(dir string, i int, inNS bool, port int) cluster.Node {
+// nodeInfo lays out node n<i+1>; the ports are used outside a namespace.
+func nodeInfo(dir string, i int, inNS bool, port, peer int) cluster.Node {
 	id := "n" + strconv.Itoa(i+1)
 	ip := "127.0.0.1"
 	if inNS {
-		ip, port = netip.AddrFrom4([4]byte{127, 0, 0, byte(11 + i)}).String(), nodePort
+		ip, port, peer = netip.AddrFrom4([4]byte{127, 0, 0, byte(11 + i)}).String(), nodePort, peerPort
 	}
 	return cluster.Node{
-		ID:      id,
-		Addr:    net.JoinHostPort(ip, strconv.Itoa(port)),
-		IP:      ip,
-		LogPath: filepath.Join(dir, "nodes", id+".log"),
+		ID:       id,
+		Addr:     net.JoinHostPort(ip, strconv.Itoa(port)),
+		PeerAddr: net.JoinHostPort(ip, strconv.Itoa(peer)),
+		IP:       ip,
+		LogPath:  filepath.Join(dir, "nodes", id+".log"),
 	}
 }
 
@@ -395,6 +458,11 @@ func (c *Cluster) close(ctx context.Context) error {
 		}
 		if err := os.RemoveAll(n.dataDir); err != nil {
 			errs = append(errs, fmt.Errorf("remove data dir: %w", err))
+		}
+	}
+	if c.secrets != "" {
+		if err := os.RemoveAll(c.secrets); err != nil {
+			errs = append(errs, fmt.Errorf("remove secrets: %w", err))
 		}
 	}
 	if len(nodes) > 0 && !c.cfg.KeepData {

@@ -212,7 +212,7 @@ func exerciseCluster(t *testing.T, c *Cluster) {
 	for _, n := range c.Nodes() {
 		addr[n.ID] = n.Addr
 	}
-	healthy := func(id string) error { return cluster.CheckHealth(ctx, addr[id], 500*time.Millisecond) }
+	healthy := func(id string) error { return cluster.CheckHealth(ctx, addr[id], nil, 500*time.Millisecond) }
 	mustHealthy := func(id string) {
 		t.Helper()
 		if err := healthy(id); err != nil {

@@ -3,6 +3,7 @@ package local
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
@@ -27,6 +28,7 @@ type node struct {
 	dataDir string
 	gossip  string // gossip address
 	args    []string
+	tls     *tls.Config // the harness's client side; nil: plaintext
 
 	mu     sync.Mutex // guards proc and paused, and orders signals
 	proc   *proc      // the latest process; nil before the first start
@@ -277,7 +279,7 @@ func waitHealthy(ctx context.Context, n *node, p *proc) error {
 
 	lastErr := errors.New("no check finished")
 	for {
-		if err := cluster.CheckHealth(ctx, n.info.Addr, time.Second); err == nil {
+		if err := cluster.CheckHealth(ctx, n.info.Addr, n.tls, time.Second); err == nil {
 			return nil
 		} else if ctx.Err() == nil {
 			lastErr = err

@@ -21,6 +21,7 @@ import (
 
 	"github.com/quorumlab/quorumlab/kvnode"
 	"github.com/quorumlab/quorumlab/kvnode/client"
+	"github.com/quorumlab/quorumlab/kvnode/secure"
 )
 
 // Exit codes of the client subcommands.
@@ -95,7 +96,7 @@ func usageErr(format string, args ...any) error {
 
 func serveCmd(stderr io.Writer) *cobra.Command {
 	cfg := kvnode.DefaultConfig()
-	var peers, mode, logLevel, tokenFile string
+	var peers, mode, logLevel, tokenFile, keyFile string
 	var g gossipFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -118,8 +119,13 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 			if cfg.Gossip, err = g.config(cmd, cfg.Listen); err != nil {
 				return usageErr("%v", err)
 			}
+			if keyFile != "" {
+				if cfg.ClusterKey, err = secure.ReadKey(keyFile); err != nil {
+					return usageErr("--gossip-key-file: %v", err)
+				}
+			}
 			if peers == "" && cfg.Gossip == nil {
-				peers = cfg.ID + "=" + cfg.Listen
+				peers = cfg.ID + "=" + cfg.AdvertisedPeerAddr()
 			}
 			if peers != "" {
 				if cfg.Peers, err = kvnode.ParsePeers(peers); err != nil {
@@ -151,9 +157,14 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 	f.StringVar(&cfg.ID, "id", "", "node id (required), e.g. n1")
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:7001", "gRPC listen address; outgoing peer connections use its IP as source")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "data directory (required)")
-	f.StringVar(&cfg.Advertise, "advertise", "", "gRPC address peers dial (default --listen, which must then be a specific IP)")
-	f.StringVar(&peers, "peers", "", "static membership: every node of the cluster, this one included: id=host:port[/zone[/weight]],…; "+
+	f.StringVar(&cfg.PeerListen, "peer-listen", "", "listen address of the node-to-node services (default: the --listen host, port + 2000)")
+	f.StringVar(&cfg.PeerAdvertise, "peer-advertise", "", "peer address other nodes dial (default --peer-listen, which must then be a specific IP)")
+	f.StringVar(&peers, "peers", "", "static membership: every node of the cluster, this one included, at its peer address: id=host:port[/zone[/weight]],…; "+
 		"with --join, the founding ring members")
+	f.StringVar(&cfg.TLS.Cert, "tls-cert", "", "PEM certificate: turns on mutual TLS on the client and peer ports (with --tls-key and --tls-ca)")
+	f.StringVar(&cfg.TLS.Key, "tls-key", "", "PEM key of --tls-cert")
+	f.StringVar(&cfg.TLS.CA, "tls-ca", "", "PEM CA certificate: only clients and peers with a certificate it signed are served")
+	f.StringVar(&keyFile, "gossip-key-file", "", "cluster key (base64 of 16, 24 or 32 bytes): encrypts gossip, so nodes without it never join, and without TLS authenticates peer calls")
 	g.register(f)
 	f.StringVar(&cfg.Zone, "zone", "", "this node's zone (gossip membership; default its --peers entry's)")
 	f.IntVar(&cfg.Weight, "weight", 0, "this node's weight: it owns weight × vnodes tokens (gossip membership; default its --peers entry's, else 1)")
@@ -163,6 +174,7 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 	f.DurationVar(&cfg.AntiEntropyInterval, "anti-entropy-interval", cfg.AntiEntropyInterval, "how often replicas compare Merkle trees and sync differing ranges (0: off)")
 	f.IntVar(&cfg.MerkleDepth, "merkle-depth", cfg.MerkleDepth, "anti-entropy tree depth (2^depth leaves)")
 	f.DurationVar(&cfg.TombstoneGrace, "tombstone-grace", cfg.TombstoneGrace, "how long deleted keys keep their tombstones before they are removed (0: forever; linearizable mode keeps them)")
+	f.BoolVar(&cfg.RecoverFromPeers, "recover-from-peers", false, "if the store is damaged, move it aside (<data-dir>.damaged-<unix time>) and rebuild this node's ranges from their replicas before serving them (static --peers only)")
 	f.IntVar(&cfg.N, "n", cfg.N, "replicas per key (N)")
 	f.IntVar(&cfg.W, "w", cfg.W, "write quorum (W)")
 	f.IntVar(&cfg.R, "r", cfg.R, "read quorum (R)")
@@ -183,14 +195,20 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 }
 
 type clientFlags struct {
-	addr    string
-	timeout time.Duration
-	token   string
+	addr       string
+	timeout    time.Duration
+	token      string
+	tls        secure.Files
+	serverName string
 }
 
 func (c *clientFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&c.addr, "addr", "127.0.0.1:7001", "node to send the request to")
 	cmd.Flags().DurationVar(&c.timeout, "timeout", 5*time.Second, "request deadline")
+	cmd.Flags().StringVar(&c.tls.Cert, "tls-cert", "", "PEM client certificate, for a node with TLS on (with --tls-key and --tls-ca)")
+	cmd.Flags().StringVar(&c.tls.Key, "tls-key", "", "PEM key of --tls-cert")
+	cmd.Flags().StringVar(&c.tls.CA, "tls-ca", "", "PEM CA certificate the node's certificate must chain to")
+	cmd.Flags().StringVar(&c.serverName, "tls-server-name", "", "name the node's certificate must hold (default the --addr host)")
 }
 
 func (c *clientFlags) dial() (*client.Client, error) {
@@ -201,7 +219,18 @@ func (c *clientFlags) dial() (*client.Client, error) {
 	if token == "" {
 		token = os.Getenv("KVNODE_ADMIN_TOKEN")
 	}
-	return client.Dial(c.addr, client.Options{Timeout: c.timeout, AdminToken: token})
+	opts := client.Options{Timeout: c.timeout, AdminToken: token}
+	if c.tls.Enabled() {
+		m, err := secure.Load(c.tls)
+		if err != nil {
+			return nil, usageErr("%v", err)
+		}
+		opts.TLS = m.Client()
+		opts.TLS.ServerName = c.serverName
+	} else if c.serverName != "" {
+		return nil, usageErr("--tls-server-name needs --tls-cert, --tls-key and --tls-ca")
+	}
+	return client.Dial(c.addr, opts)
 }
 
 func decodeCtx(s string) ([]byte, error) {
@@ -332,6 +361,12 @@ func statusCmd(stdout io.Writer) *cobra.Command {
 			fmt.Fprintf(stdout, "node %s  mode %s  N=%d W=%d R=%d  sloppy %v  membership %s  keys %d  hints %d  clock offset %v\n\n",
 				st.GetId(), st.GetMode(), st.GetN(), st.GetW(), st.GetR(), st.GetSloppy(), membership, st.GetKeys(), st.GetHints(),
 				time.Duration(st.GetClockOffsetNs()))
+			if st.GetDamage() != "" {
+				fmt.Fprintf(stdout, "STORE DAMAGED: %s\nthe node serves no replica requests; restart it with --recover-from-peers\n\n", st.GetDamage())
+			}
+			if st.GetRecovering() {
+				fmt.Fprintf(stdout, "recovering: rebuilding this node's ranges from their replicas (no replica reads yet)\n\n")
+			}
 			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tADDRESS\tGOSSIP\tZONE\tWEIGHT\tSTATE\tRING\tRING SHARE")
 			for _, m := range st.GetMembers() {

@@ -24,6 +24,7 @@ func startNode(t *testing.T, mode kvnode.Mode) string {
 	l.Close()
 	cfg := kvnode.DefaultConfig()
 	cfg.ID, cfg.Listen, cfg.DataDir = "n1", addr, t.TempDir()
+	cfg.PeerListen = "127.0.0.1:0" // one node: no peer dials it
 	cfg.Peers = []kvnode.Peer{{ID: "n1", Addr: addr}}
 	cfg.N, cfg.W, cfg.R, cfg.Mode = 1, 1, 1, mode
 	cfg.AdminToken = "tok"

@@ -16,26 +16,28 @@ import (
 	"github.com/quorumlab/quorumlab/cluster/local"
 	"github.com/quorumlab/quorumlab/harness"
 	"github.com/quorumlab/quorumlab/results"
+	"github.com/quorumlab/quorumlab/target"
 )
 
 func compareCmd(stdout io.Writer, log *slog.Logger, abort <-chan struct{}) *cobra.Command {
 	cfg := harness.DefaultConfig()
-	var faults, configs, modes string
+	var faults, configs, modes, targets string
 	var sloppy []bool
 	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "compare",
 		Short: "Run one test over several quorum configurations and modes, and compare them",
 		Long: `Run the same workload and faults, with the same seed, on a fresh cluster for
-every combination of --configs (N/W/R), --modes and --sloppy, one after the
-other. Each run is stored as a normal run; the comparison goes to
+every combination of --configs (N/W/R), --modes and --sloppy of kvnode, and
+once for every other target of --targets (etcd), one after the other. Each run is stored as a normal run; the comparison goes to
 store/compare/<timestamp>/ as compare.json, compare.md and compare.html.
 
 Linearizable combinations whose quorums do not overlap (W + R <= N) are
 skipped, with the reason. Exit code 0 when the comparison completed, whatever
 the verdicts; 3 when the harness failed.`,
-		Example: `  quorumlab compare --configs 3/1/1,3/2/2,3/3/1 --modes lww,linearizable --nemesis partition --time-limit 30s`,
-		Args:    cobra.NoArgs,
+		Example: `  quorumlab compare --configs 3/1/1,3/2/2,3/3/1 --modes lww,linearizable --nemesis partition --time-limit 30s
+  quorumlab compare --targets kvnode,etcd --configs 3/2/2 --workload ycsb --nemesis none --nodes 3`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := resolveRunFlags(cmd, &cfg, faults, quiet); err != nil {
 				return err
@@ -45,12 +47,7 @@ the verdicts; 3 when the harness failed.`,
 			if err != nil {
 				return err
 			}
-			var modeList []string
-			for _, m := range strings.Split(modes, ",") {
-				if m = strings.TrimSpace(m); m != "" {
-					modeList = append(modeList, m)
-				}
-			}
+			modeList := splitList(modes)
 			if cfg.Backend == "local" && !local.InNamespace() {
 				if code, done, err := reexecLocal(cmd.Context(), &cfg, log); done || err != nil {
 					if err != nil {
@@ -59,7 +56,7 @@ the verdicts; 3 when the harness failed.`,
 					return exitError{code}
 				}
 			}
-			cc := harness.CompareConfig{Base: cfg, Quorums: quorums, Modes: modeList, Sloppy: sloppy}
+			cc := harness.CompareConfig{Base: cfg, Targets: splitList(targets), Quorums: quorums, Modes: modeList, Sloppy: sloppy}
 			if !quiet {
 				cc.Progress = os.Stderr
 			}
@@ -73,11 +70,23 @@ the verdicts; 3 when the harness failed.`,
 	}
 	addRunFlags(cmd, &cfg, &faults, &quiet)
 	f := cmd.Flags()
+	f.StringVar(&targets, "targets", target.KVNode, "stores to compare: kvnode, etcd or kvnode,etcd; --configs, --modes and --sloppy apply to kvnode, which has no cas (its runs use --cas-ratio 0)")
 	f.StringVar(&configs, "configs", "3/1/1,3/2/2,3/3/1,3/1/3", "quorum configurations to compare, as N/W/R")
 	f.StringVar(&modes, "modes", "lww,linearizable", "consistency modes to compare: some of lww, vclock, linearizable")
 	f.BoolSliceVar(&sloppy, "sloppy", []bool{false}, "sloppy quorums with hinted handoff: false, true, or false,true for both")
 	f.Lookup("sloppy").NoOptDefVal = "true"
 	return cmd
+}
+
+// splitList splits a comma-separated flag, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, m := range strings.Split(s, ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // reexecLocal prepares the local backend as `run` does: it finds or builds

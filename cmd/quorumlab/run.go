@@ -7,16 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/quorumlab/quorumlab/checker"
 	"github.com/quorumlab/quorumlab/cluster"
 	"github.com/quorumlab/quorumlab/cluster/local"
 	"github.com/quorumlab/quorumlab/harness"
 	"github.com/quorumlab/quorumlab/nemesis"
-	"github.com/quorumlab/quorumlab/results"
+	"github.com/quorumlab/quorumlab/target"
 )
 
 // envKVNodeBin passes the kvnode binary to the re-executed harness.
@@ -83,6 +81,7 @@ harness itself failed.`,
 	f.IntVar(&cfg.Cluster.R, "r", cfg.Cluster.R, "read quorum (R)")
 	f.StringVar(&cfg.Cluster.Mode, "mode", cfg.Cluster.Mode, "consistency mode: lww, vclock or linearizable")
 	f.BoolVar(&cfg.Cluster.Sloppy, "sloppy", false, "sloppy quorums with hinted handoff")
+	f.StringVar(&cfg.Cluster.Target, "target", target.KVNode, "store under test: kvnode or etcd (Debian's etcd-server; the kvnode settings do not apply to it)")
 	return cmd
 }
 
@@ -97,11 +96,14 @@ func addRunFlags(cmd *cobra.Command, cfg *harness.Config, faults *string, quiet 
 	f.IntVar(&cfg.Cluster.Nodes, "nodes", cfg.Cluster.Nodes, "number of nodes")
 	f.StringVar(&cfg.Cluster.ReadRepair, "read-repair", cfg.Cluster.ReadRepair, "read repair: async, sync or off")
 	f.BoolVar(&cfg.Cluster.Fsync, "fsync", cfg.Cluster.Fsync, "nodes fsync before acknowledging writes")
+	f.BoolVar(&cfg.TLS, "tls", false, "mutual TLS on every node port and encrypted gossip, under a CA made for the run")
 	f.IntVar(&cfg.Cluster.VNodes, "vnodes", cfg.Cluster.VNodes, "virtual nodes per node")
 	f.DurationVar(&cfg.Cluster.RequestTimeout, "request-timeout", cfg.Cluster.RequestTimeout, "coordinator deadline for replica replies")
 	f.StringVar(&cfg.Cluster.KVNodeBin, "kvnode-bin", "", "kvnode binary (default: build it from this module, or find it next to quorumlab or in PATH)")
 	f.StringVar(&cfg.Workload.Name, "workload", cfg.Workload.Name, "workload: register, set or ycsb")
 	f.IntVar(&cfg.Workload.Keys, "keys", cfg.Workload.Keys, "number of keys (register, set)")
+	f.Float64Var(&cfg.Workload.CASRatio, "cas-ratio", 0, "share of register operations that are compare-and-set (targets with cas: etcd)")
+	f.BoolVar(&cfg.EtcdSerializable, "etcd-serializable", false, "etcd: serializable reads, served by any member from what it has applied (may be stale); default linearizable")
 	f.StringVar(&cfg.Workload.YCSB, "ycsb", cfg.Workload.YCSB, "ycsb core workload: a (50/50 read/update), b (95/5), c (read only), d (95/5 read/insert, latest) or f (50/50 read/read-modify-write)")
 	f.IntVar(&cfg.Workload.Records, "records", cfg.Workload.Records, "keys the ycsb load phase inserts before the run")
 	f.IntVar(&cfg.Workload.ValueSize, "value-size", cfg.Workload.ValueSize, "bytes per ycsb value (at most kvnode's 10240-byte limit)")
@@ -143,39 +145,4 @@ func resolveRunFlags(cmd *cobra.Command, cfg *harness.Config, faults string, qui
 		cfg.Cluster.KVNodeBin = os.Getenv(envKVNodeBin)
 	}
 	return nil
-}
-
-func checkCmd(stdout io.Writer) *cobra.Command {
-	var workloadName string
-	opts := checker.Options{Timeout: 5 * time.Minute, Memory: harness.DefaultCheckMemory()}
-	var quiet bool
-	cmd := &cobra.Command{
-		Use:   "check RUN_DIR|HISTORY.jsonl",
-		Short: "Re-run the checkers on a stored history and rewrite results.json",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			dir, hist, err := results.ResolveHistory(args[0])
-			if err != nil {
-				return err
-			}
-			if workloadName == "" {
-				workloadName = storedWorkload(dir)
-			}
-			opts.Workload = workloadName
-			if !quiet {
-				opts.Progress = cmd.ErrOrStderr()
-			}
-			res, err := harness.Check(cmd.Context(), hist, dir, opts)
-			if err != nil {
-				return err
-			}
-			results.Summary(stdout, dir, res)
-			return exitError{results.ExitCode(res.Verdict)}
-		},
-	}
-	cmd.Flags().StringVar(&workloadName, "workload", "", "register, set or ycsb (default: from the run's test.json, else register)")
-	cmd.Flags().DurationVar(&opts.Timeout, "check-timeout", opts.Timeout, "bound on the linearizability check")
-	cmd.Flags().Var(byteSize{&opts.Memory}, "check-memory", "bound on the check's memory, e.g. 2GiB; by default half of this machine's memory, at most 4GiB")
-	cmd.Flags().BoolVar(&quiet, "quiet", false, "no progress lines during a long check")
-	return cmd
 }

@@ -60,6 +60,9 @@ type Config struct {
 	// GossipToTheDeadTime, so without this a long partition never heals
 	// (hashicorp/memberlist#222). Zero disables it.
 	RejoinInterval time.Duration
+	// SecretKey, if set, encrypts and authenticates all gossip (AES, 16, 24
+	// or 32 bytes): a node without it cannot join or be heard.
+	SecretKey []byte
 
 	Logger *slog.Logger
 }
@@ -121,6 +124,11 @@ func (c Config) Validate() error {
 	}
 	if c.SuspicionMult < 1 {
 		return fmt.Errorf("gossip: suspicion multiplier %d: must be at least 1", c.SuspicionMult)
+	}
+	switch len(c.SecretKey) {
+	case 0, 16, 24, 32:
+	default:
+		return fmt.Errorf("gossip: secret key of %d bytes: want 16, 24 or 32", len(c.SecretKey))
 	}
 	return nil
 }
@@ -226,6 +234,9 @@ func Start(cfg Config, d Delegate) (*Membership, error) {
 	mc.GossipInterval, mc.PushPullInterval = cfg.GossipInterval, cfg.PushPullInterval
 	mc.TCPTimeout = cfg.TCPTimeout
 	mc.GossipToTheDeadTime = cfg.GossipToTheDeadTime
+	// memberlist verifies incoming and encrypts outgoing gossip by default
+	// once a key is set.
+	mc.SecretKey = cfg.SecretKey
 	mc.Logger = stdlog
 	mc.Delegate = &delegate{d: d}
 	mc.Events = &events{m: m, d: d}

@@ -24,6 +24,9 @@ type KeyUpdate struct {
 // (anti-entropy, joins) need. It reports which keys changed. A key may
 // appear more than once; each update sees the ones before it.
 func (s *Store) UpdateMany(us []KeyUpdate) ([]bool, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
 	// Lock every stripe involved, in order, so concurrent callers cannot
 	// deadlock.
 	var stripes []int
@@ -51,13 +54,13 @@ func (s *Store) UpdateMany(us []KeyUpdate) ([]bool, error) {
 		switch {
 		case errors.Is(err, pebble.ErrNotFound):
 		case err != nil:
-			return nil, fmt.Errorf("storage: get: %w", err)
+			return nil, fmt.Errorf("storage: get: %w", s.fail(err))
 		default:
 			old = &kvpb.VersionSet{}
 			err = proto.Unmarshal(v, old)
 			closer.Close()
 			if err != nil {
-				return nil, fmt.Errorf("storage: corrupt version set for key %q: %w", u.Key, err)
+				return nil, s.corrupt("undecodable version set for key %q: %v", u.Key, err)
 			}
 		}
 		next, ch := u.Fn(old)
@@ -76,7 +79,7 @@ func (s *Store) UpdateMany(us []KeyUpdate) ([]bool, error) {
 	if b.Empty() {
 		return changed, nil
 	}
-	if err := b.Commit(s.wopts); err != nil {
+	if err := s.commit(b, s.wopts); err != nil {
 		return nil, fmt.Errorf("storage: commit: %w", err)
 	}
 	return changed, nil

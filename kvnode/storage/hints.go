@@ -59,14 +59,33 @@ func (s *Store) getSet(k []byte) (*kvpb.VersionSet, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("storage: get: %w", err)
+		return nil, fmt.Errorf("storage: get: %w", s.fail(err))
 	}
 	defer closer.Close()
 	set := &kvpb.VersionSet{}
 	if err := proto.Unmarshal(v, set); err != nil {
-		return nil, fmt.Errorf("storage: corrupt version set under %q: %w", k, err)
+		return nil, s.corrupt("undecodable version set under %q: %v", k, err)
 	}
 	return set, nil
+}
+
+// set and del write one key through commit, for the ledger.
+func (s *Store) set(k, v []byte, o *pebble.WriteOptions) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := b.Set(k, v, nil); err != nil {
+		return err
+	}
+	return s.commit(b, o)
+}
+
+func (s *Store) del(k []byte, o *pebble.WriteOptions) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := b.Delete(k, nil); err != nil {
+		return err
+	}
+	return s.commit(b, o)
 }
 
 func (s *Store) update(k, key []byte, fn func(old *kvpb.VersionSet) (*kvpb.VersionSet, bool)) (*kvpb.VersionSet, error) {
@@ -83,7 +102,7 @@ func (s *Store) update(k, key []byte, fn func(old *kvpb.VersionSet) (*kvpb.Versi
 	if err != nil {
 		return nil, fmt.Errorf("storage: encode: %w", err)
 	}
-	if err := s.db.Set(k, b, s.wopts); err != nil {
+	if err := s.set(k, b, s.wopts); err != nil {
 		return nil, fmt.Errorf("storage: set: %w", err)
 	}
 	return next, nil
@@ -92,6 +111,9 @@ func (s *Store) update(k, key []byte, fn func(old *kvpb.VersionSet) (*kvpb.Versi
 // deleteIf deletes k if it still holds exactly sent, under the key's lock:
 // whatever arrived since sent was read stays.
 func (s *Store) deleteIf(k, key []byte, sent *kvpb.VersionSet) (bool, error) {
+	if err := s.check(); err != nil {
+		return false, err
+	}
 	defer s.lock(key)()
 	cur, err := s.getSet(k)
 	if err != nil || cur == nil {
@@ -100,7 +122,7 @@ func (s *Store) deleteIf(k, key []byte, sent *kvpb.VersionSet) (bool, error) {
 	if !proto.Equal(cur, sent) {
 		return false, nil
 	}
-	if err := s.db.Delete(k, s.wopts); err != nil {
+	if err := s.del(k, s.wopts); err != nil {
 		return false, fmt.Errorf("storage: delete: %w", err)
 	}
 	return true, nil
@@ -118,6 +140,9 @@ func (s *Store) UpdateHint(owner string, token uint64, key []byte, fn func(old *
 	if owner == "" {
 		return nil, errors.New("storage: hint without an owner")
 	}
+	if err := s.check(); err != nil {
+		return nil, err
+	}
 	return s.update(encodeHintKey(owner, token, key), key, fn)
 }
 
@@ -133,7 +158,7 @@ func (s *Store) KeyHints(token uint64, key []byte) ([]*kvpb.VersionSet, error) {
 	err := s.iterate(p, prefixEnd(p), func(k, v []byte) error {
 		set := &kvpb.VersionSet{}
 		if err := proto.Unmarshal(v, set); err != nil {
-			return fmt.Errorf("storage: corrupt hint for key %q: %w", key, err)
+			return s.corrupt("undecodable hint for key %q: %v", key, err)
 		}
 		out = append(out, set)
 		return nil
@@ -147,11 +172,11 @@ func (s *Store) ScanHints(fn func(owner string, token uint64, key []byte, set *k
 	return s.iterate([]byte{hintPrefix}, []byte{hintPrefix + 1}, func(k, v []byte) error {
 		owner, token, key, err := decodeHintKey(k)
 		if err != nil {
-			return err
+			return s.corrupt("%v", err)
 		}
 		set := &kvpb.VersionSet{}
 		if err := proto.Unmarshal(v, set); err != nil {
-			return fmt.Errorf("storage: corrupt hint for key %q: %w", key, err)
+			return s.corrupt("undecodable hint for key %q: %v", key, err)
 		}
 		return fn(owner, token, key, set)
 	})
@@ -165,9 +190,12 @@ func (s *Store) CountHints() (uint64, error) {
 }
 
 func (s *Store) iterate(lower, upper []byte, fn func(k, v []byte) error) error {
+	if err := s.check(); err != nil {
+		return err
+	}
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
-		return fmt.Errorf("storage: iterate: %w", err)
+		return fmt.Errorf("storage: iterate: %w", s.fail(err))
 	}
 	defer it.Close()
 	for it.First(); it.Valid(); it.Next() {
@@ -175,7 +203,10 @@ func (s *Store) iterate(lower, upper []byte, fn func(k, v []byte) error) error {
 			return err
 		}
 	}
-	return it.Error()
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("storage: iterate: %w", s.fail(err))
+	}
+	return nil
 }
 
 // prefixEnd is the smallest key above every key with prefix p.
@@ -192,12 +223,15 @@ func prefixEnd(p []byte) []byte {
 
 // Meta returns the node metadata stored under name, or nil.
 func (s *Store) Meta(name string) ([]byte, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
 	v, closer, err := s.db.Get([]byte(metaPrefix + name))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("storage: get meta %s: %w", name, err)
+		return nil, fmt.Errorf("storage: get meta %s: %w", name, s.fail(err))
 	}
 	defer closer.Close()
 	return bytes.Clone(v), nil
@@ -205,7 +239,10 @@ func (s *Store) Meta(name string) ([]byte, error) {
 
 // SetMeta durably stores node metadata under name.
 func (s *Store) SetMeta(name string, v []byte) error {
-	if err := s.db.Set([]byte(metaPrefix+name), v, pebble.Sync); err != nil {
+	if err := s.check(); err != nil {
+		return err
+	}
+	if err := s.set([]byte(metaPrefix+name), v, pebble.Sync); err != nil {
 		return fmt.Errorf("storage: set meta %s: %w", name, err)
 	}
 	return nil

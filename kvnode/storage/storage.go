@@ -30,35 +30,56 @@ type Options struct {
 // Store is a node's durable key → version set map. Update serialises
 // read-modify-writes of one key; different keys proceed in parallel.
 type Store struct {
-	db    *pebble.DB
+	db    *pebble.DB // nil if Pebble found it too damaged to open
 	wopts *pebble.WriteOptions
 	seed  maphash.Seed
 	locks [256]sync.Mutex
+	dmg   damage
 }
 
 // Open opens (or creates) the store in opts.Dir. Pebble replays its WAL, so
-// every synced write survives a crash.
+// every synced write survives a crash. A damaged store (see ledger.go) is
+// returned without an error: Damage says what is wrong, and every other
+// call fails.
 func Open(opts Options) (*Store, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("storage: empty data dir")
-	}
-	po := &pebble.Options{Logger: quietLogger{}}
-	for i := range po.Levels {
-		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
-	}
-	db, err := pebble.Open(opts.Dir, po)
-	if err != nil {
-		return nil, fmt.Errorf("storage: open %s: %w", opts.Dir, err)
 	}
 	w := pebble.NoSync
 	if opts.Sync {
 		w = pebble.Sync
 	}
-	return &Store{db: db, wopts: w, seed: maphash.MakeSeed()}, nil
+	s := &Store{wopts: w, seed: maphash.MakeSeed(), dmg: damage{dir: opts.Dir}}
+	po := &pebble.Options{Logger: quietLogger{}, EventListener: s.eventListener()}
+	for i := range po.Levels {
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	db, err := pebble.Open(opts.Dir, po)
+	if err != nil {
+		if pebble.IsCorruptionError(err) {
+			s.markDamaged(fmt.Sprintf("pebble cannot open it: %v", err))
+			return s, nil
+		}
+		return nil, fmt.Errorf("storage: open %s: %w", opts.Dir, err)
+	}
+	s.db = db
+	if err := s.checkLedger(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
-// Close flushes and closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the database and records the final ledger bound.
+func (s *Store) Close() error {
+	if s.db == nil {
+		return nil
+	}
+	lerr := s.stopLedger()
+	err := s.db.Close()
+	s.db = nil
+	return errors.Join(err, lerr)
+}
 
 func encodeKey(token uint64, key []byte) []byte {
 	b := make([]byte, 9+len(key))
@@ -77,12 +98,18 @@ func decodeKey(b []byte) (uint64, []byte, error) {
 
 // Get returns the key's version set, or nil if the key was never stored.
 func (s *Store) Get(token uint64, key []byte) (*kvpb.VersionSet, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
 	return s.getSet(encodeKey(token, key))
 }
 
 // Update applies fn to the key's current version set (nil if absent) and
 // stores the result if fn reports a change. It returns the stored set.
 func (s *Store) Update(token uint64, key []byte, fn func(old *kvpb.VersionSet) (*kvpb.VersionSet, bool)) (*kvpb.VersionSet, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
 	return s.update(encodeKey(token, key), key, fn)
 }
 
@@ -96,25 +123,17 @@ func (s *Store) Scan(from, to uint64, fn func(token uint64, key []byte, set *kvp
 	} else {
 		upper = encodeKey(to+1, nil)
 	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
-	if err != nil {
-		return fmt.Errorf("storage: scan: %w", err)
-	}
-	defer it.Close()
-	for it.First(); it.Valid(); it.Next() {
-		token, key, err := decodeKey(it.Key())
+	return s.iterate(lower, upper, func(k, v []byte) error {
+		token, key, err := decodeKey(k)
 		if err != nil {
-			return err
+			return s.corrupt("%v", err)
 		}
 		set := &kvpb.VersionSet{}
-		if err := proto.Unmarshal(it.Value(), set); err != nil {
-			return fmt.Errorf("storage: corrupt version set for key %q: %w", key, err)
+		if err := proto.Unmarshal(v, set); err != nil {
+			return s.corrupt("undecodable version set for key %q: %v", key, err)
 		}
-		if err := fn(token, key, set); err != nil {
-			return err
-		}
-	}
-	return it.Error()
+		return fn(token, key, set)
+	})
 }
 
 // quietLogger keeps Pebble's informational chatter out of the node log.
@@ -135,8 +154,12 @@ var counterKey = []byte("m/counter")
 // vclock mode uses them for the node's own clock entries, which must never
 // repeat across restarts.
 func (s *Store) ReserveCounters(atLeast, n uint64) (uint64, error) {
+	if err := s.check(); err != nil {
+		return 0, err
+	}
 	var start uint64
 	v, closer, err := s.db.Get(counterKey)
+	err = s.fail(err)
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
 		start = 1
@@ -145,7 +168,7 @@ func (s *Store) ReserveCounters(atLeast, n uint64) (uint64, error) {
 	default:
 		if len(v) != 8 {
 			closer.Close()
-			return 0, fmt.Errorf("storage: corrupt counter record (%d bytes)", len(v))
+			return 0, s.corrupt("counter record of %d bytes", len(v))
 		}
 		start = binary.BigEndian.Uint64(v)
 		closer.Close()
@@ -153,7 +176,7 @@ func (s *Store) ReserveCounters(atLeast, n uint64) (uint64, error) {
 	start = max(start, atLeast)
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], start+n)
-	if err := s.db.Set(counterKey, b[:], pebble.Sync); err != nil {
+	if err := s.set(counterKey, b[:], pebble.Sync); err != nil {
 		return 0, fmt.Errorf("storage: reserve counters: %w", err)
 	}
 	return start, nil
