@@ -126,21 +126,7 @@ func (n *Node) recoverRanges(ctx context.Context) {
 	lastWarn := time.Time{}
 	for {
 		v := n.view.Load()
-		ranges := v.current.Ranges(n.cfg.ID, n.cfg.N)
-		for _, src := range v.current.Nodes() {
-			if src.ID == n.cfg.ID || pulled[src.ID] || !n.live(ctx, src.ID) {
-				continue
-			}
-			got, _, err := n.pull(ctx, src.ID, ranges, 0, nil)
-			total += got
-			n.met.transferred.WithLabelValues("recover").Add(float64(got))
-			if err != nil {
-				n.log.Warn("recover: pull failed; will retry", "from", src.ID, "err", err)
-				continue
-			}
-			pulled[src.ID] = true
-			n.log.Info("recover: pulled ranges", "from", src.ID, "keys", got)
-		}
+		total += n.pullFromLive(ctx, v, v.current.Ranges(n.cfg.ID, n.cfg.N), pulled, "recover")
 		if rebuilt(v, n.cfg.ID, n.cfg.N, n.cfg.W, pulled) {
 			break
 		}

@@ -123,21 +123,7 @@ func (n *Node) join(ctx context.Context) error {
 	total := 0
 	for {
 		v = n.view.Load()
-		ranges := v.target.Ranges(n.cfg.ID, n.cfg.N)
-		for _, src := range v.current.Nodes() {
-			if src.ID == n.cfg.ID || pulled[src.ID] || !n.live(ctx, src.ID) {
-				continue
-			}
-			got, _, err := n.pull(ctx, src.ID, ranges, 0, nil)
-			total += got
-			n.met.transferred.WithLabelValues("join").Add(float64(got))
-			if err != nil {
-				n.log.Warn("ring: join: pull failed; will retry", "from", src.ID, "err", err)
-				continue
-			}
-			pulled[src.ID] = true
-			n.log.Info("ring: join: pulled ranges", "from", src.ID, "keys", got)
-		}
+		total += n.pullFromLive(ctx, v, v.target.Ranges(n.cfg.ID, n.cfg.N), pulled, "join")
 		if covered(v, n.cfg.ID, n.cfg.N, n.cfg.W, pulled) {
 			break
 		}
@@ -155,6 +141,29 @@ func (n *Node) join(ctx context.Context) error {
 // covered reports whether self, joining, pulled every range it will own
 // from at least N-W+1 of the range's current replicas (all of them if
 // fewer): then every write acknowledged by W replicas reached one of them.
+// pullFromLive pulls ranges from every live node of v not yet in pulled,
+// marks those that answered in full, and returns how many keys came; a
+// failed pull is retried by the caller's next round. reason labels the
+// metric and the log.
+func (n *Node) pullFromLive(ctx context.Context, v *view, ranges []ring.Range, pulled map[string]bool, reason string) int {
+	total := 0
+	for _, src := range v.current.Nodes() {
+		if src.ID == n.cfg.ID || pulled[src.ID] || !n.live(ctx, src.ID) {
+			continue
+		}
+		got, _, err := n.pull(ctx, src.ID, ranges, 0, nil)
+		total += got
+		n.met.transferred.WithLabelValues(reason).Add(float64(got))
+		if err != nil {
+			n.log.Warn(reason+": pull failed; will retry", "from", src.ID, "err", err)
+			continue
+		}
+		pulled[src.ID] = true
+		n.log.Info(reason+": pulled ranges", "from", src.ID, "keys", got)
+	}
+	return total
+}
+
 func covered(v *view, self string, n, w int, pulled map[string]bool) bool {
 	need := max(1, n-w+1)
 	ok := true
