@@ -53,6 +53,8 @@ type Results struct {
 	Stats        Stats            `json:"stats"`
 	Latency      Latency          `json:"latency"`
 	Availability Availability     `json:"availability"`
+	// Scaling is what an autoscaler did during the run, if one ran.
+	Scaling *Scaling `json:"scaling,omitempty"`
 }
 
 // Check runs the checkers that apply to opts.Workload. The verdict combines
@@ -74,6 +76,7 @@ func Check(ctx context.Context, ops []history.Op, opts Options) Results {
 		Latency:      latency(ops, pairs),
 		Availability: availability(pairs, faults),
 		Interrupted:  opts.Interrupted,
+		Scaling:      scaling(ops),
 	}
 	if len(opts.Faults) > 0 && len(faults) == 0 {
 		r.Warnings = append(r.Warnings, fmt.Sprintf("faults %v were requested but none took effect: the run is as good as one without faults (is the time limit shorter than the nemesis interval?)", opts.Faults))

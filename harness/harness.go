@@ -25,6 +25,7 @@ import (
 	"github.com/quorumlab/quorumlab/history"
 	"github.com/quorumlab/quorumlab/internal/ctxtime"
 	"github.com/quorumlab/quorumlab/internal/sysmem"
+	"github.com/quorumlab/quorumlab/kvnode/autoscale"
 	"github.com/quorumlab/quorumlab/kvnode/client"
 	"github.com/quorumlab/quorumlab/kvnode/kvpb"
 	"github.com/quorumlab/quorumlab/kvnode/quorum"
@@ -57,6 +58,9 @@ type Config struct {
 	// TLS runs the cluster with mutual TLS on every port and encrypted
 	// gossip, under a CA made for the run (Cluster.Secrets, unless given).
 	TLS bool `json:"tls"`
+	// Autoscale, if set, runs an autoscaler during the workload: it adds
+	// and decommissions nodes by the load it measures.
+	Autoscale *autoscale.Config `json:"autoscale,omitempty"`
 	// EtcdSerializable makes etcd reads serializable: each member answers
 	// from what it has applied, possibly stale (etcd documents it).
 	EtcdSerializable bool `json:"etcd_serializable,omitempty"`
@@ -197,7 +201,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 		}
 	}()
 
-	targets, closeClients, err := dialAll(cl, cfg)
+	pool, closeClients, err := dialAll(cl, cfg)
+	targets := pool.Targets()
 	if err != nil {
 		return out, err
 	}
@@ -244,8 +249,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 		nemErr = nem.Run(runCtx)
 	}()
 	stopProgress := progress(cfg, recorder, nem)
-	werr := workload.Run(runCtx, cfg.Workload, targets, recorder)
+	stopScaling := startAutoscale(runCtx, cfg, cl, admin, nem, pool, recorder)
+	werr := workload.Run(runCtx, cfg.Workload, pool, recorder)
 	stopRun()
+	serr := stopScaling()
 	wg.Wait()
 	healCtx, cancel := context.WithTimeout(context.Background(), max(time.Minute, cfg.Recovery))
 	herr := nem.HealAll(healCtx, time.Second)
@@ -259,7 +266,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 			note(cfg.Progress, "healed; the cluster recovers for %v before the final reads", cfg.Recovery)
 			ctxtime.Sleep(ctx, cfg.Recovery)
 		}
-		ferr = workload.FinalReads(ctx, cfg.Workload, targets, recorder)
+		ferr = workload.FinalReads(ctx, cfg.Workload, pool.Targets(), recorder)
 		if ctx.Err() != nil {
 			// Interrupted while recovering or reading: a stop, not a
 			// failure; the checker judges what the reads left unread.
@@ -277,7 +284,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 			log.Warn("replica latencies not stored", "err", err)
 		}
 	}
-	runErr := errors.Join(werr, nemErr, herr, ferr, recorder.Err())
+	runErr := errors.Join(werr, nemErr, serr, herr, ferr, recorder.Err())
 	if cerr := hw.Close(); cerr != nil {
 		runErr = errors.Join(runErr, fmt.Errorf("history: %w", cerr))
 	}
@@ -368,6 +375,9 @@ func Validate(cfg Config) error {
 	if cfg.EtcdSerializable && !c.Etcd() {
 		return errors.New("--etcd-serializable is for --target etcd")
 	}
+	if err := validateAutoscale(cfg); err != nil {
+		return err
+	}
 	if c.Etcd() {
 		return validateEtcd(cfg)
 	}
@@ -439,24 +449,33 @@ func startCluster(ctx context.Context, backend string, cfg cluster.Config, log *
 	return nil, fmt.Errorf("unknown backend %q (want local or docker)", backend)
 }
 
-func dialAll(cl cluster.Cluster, cfg Config) ([]workload.Target, func(), error) {
+// dialAll dials every node; the pool's close closes the clients of the
+// nodes still in it then (an autoscaler closes those it removes).
+func dialAll(cl cluster.Cluster, cfg Config) (*workload.Pool, func(), error) {
 	var targets []workload.Target
-	closeAll := func() {
-		for _, t := range targets {
-			t.Client.Close()
-		}
-	}
-	opts := target.Options{Timeout: cfg.Workload.OpTimeout, AdminToken: cfg.Cluster.AdminToken,
-		TLS: cfg.Cluster.Secrets.ClientTLS(), Serializable: cfg.EtcdSerializable}
+	opts := clientOptions(cfg)
 	for _, n := range cl.Nodes() {
 		c, err := target.Dial(targetOf(cfg), n.Addr, opts)
 		if err != nil {
-			closeAll()
+			for _, t := range targets {
+				t.Client.Close()
+			}
 			return nil, nil, err
 		}
 		targets = append(targets, workload.Target{Node: n.ID, Client: c})
 	}
-	return targets, closeAll, nil
+	pool := workload.NewPool(targets)
+	return pool, func() {
+		for _, t := range pool.Targets() {
+			t.Client.Close()
+		}
+	}, nil
+}
+
+// clientOptions are the workload clients' settings.
+func clientOptions(cfg Config) target.Options {
+	return target.Options{Timeout: cfg.Workload.OpTimeout, AdminToken: cfg.Cluster.AdminToken,
+		TLS: cfg.Cluster.Secrets.ClientTLS(), Serializable: cfg.EtcdSerializable}
 }
 
 // targetOf is the run's target name.

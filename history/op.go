@@ -130,3 +130,21 @@ func JSON(v any) json.RawMessage {
 	}
 	return b
 }
+
+// FScale is an autoscaler's record, of NemesisProcess: Value is a Scale.
+const FScale = "scale"
+
+// Scale is what an autoscaler did at one moment: an observation (Phase
+// "observe", with the ring's size and each node's load) or a ring change
+// it decided ("start", then "done" or "failed").
+type Scale struct {
+	Phase  string `json:"phase"`
+	Action string `json:"action,omitempty"` // add | remove
+	Node   string `json:"node,omitempty"`
+	Reason string `json:"reason"`
+	// Nodes is the ring's size when observed or decided.
+	Nodes int `json:"nodes"`
+	// Load is each node's coordinated requests/s over the last interval.
+	Load  map[string]float64 `json:"load,omitempty"`
+	Error string             `json:"error,omitempty"`
+}

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
@@ -113,6 +114,10 @@ func New(cfg Config) (*Node, error) {
 	n := &Node{cfg: cfg, log: cfg.Logger, store: st, peers: map[string]*peer{}, met: newMetrics(), ringDirty: make(chan struct{}, 1),
 		inflight: make(chan struct{}, cfg.MaxInFlight), tls: mat}
 	n.stop, n.cancel = context.WithCancel(context.Background())
+	// An autoscaler reads the load from here as well as from the counters.
+	n.met.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "kvnode_requests_in_flight", Help: "Client requests this node is coordinating now.",
+	}, func() float64 { return float64(len(n.inflight)) }))
 	if err := n.watchStore(); err != nil {
 		st.Close()
 		return nil, err

@@ -311,6 +311,28 @@ func (n *Nemesis) skip(kind string) {
 	n.record("skip-"+kind, map[string]any{"reason": reason}, nil)
 }
 
+// Adopt makes node id, added by someone else (an autoscaler), one that
+// faults may pick.
+func (n *Nemesis) Adopt(id string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.known[id] = true
+}
+
+// Release takes node id away from the faults, for someone else to
+// decommission and stop: no fault picks it again and the final heal does
+// not restart it. It returns false, and keeps the node, while a fault
+// holds it.
+func (n *Nemesis) Release(id string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.busy(id) {
+		return false
+	}
+	delete(n.known, id)
+	return true
+}
+
 // ids returns the known nodes in the cluster's order (n.mu held).
 func (n *Nemesis) ids() []string {
 	var ids []string

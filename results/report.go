@@ -163,7 +163,11 @@ func Report(ops []history.Op, res checker.Results, test []byte, pred *Prediction
 		if tl := timelineChart(d.Faults, slices.Sorted(maps.Keys(nodes)), span); tl != nil {
 			d.Charts = append(d.Charts, *tl)
 		}
-		d.Charts = append(d.Charts, quantileChart(ss, shade, span), throughputChart(ss, shade, span), cdfChart(ss, from))
+		d.Charts = append(d.Charts, quantileChart(ss, shade, span), throughputChart(ss, shade, span))
+		if nc := nodesChart(res.Scaling, shade, span); nc != nil {
+			d.Charts = append(d.Charts, *nc)
+		}
+		d.Charts = append(d.Charts, cdfChart(ss, from))
 	}
 	if s := res.Staleness; s != nil && len(s.Visibility) > 0 {
 		series := []visibilitySeries{{"reads", s.Visibility}}
@@ -521,6 +525,12 @@ var reportTemplate = template.Must(template.New("report").Funcs(funcs).Parse(`<!
 <table><tr><th>key</th><th class="n">history index</th><th class="n">versions behind</th><th class="n">lag ms</th></tr>
 {{range $.StaleExamples}}<tr><td>{{.Key}}</td><td class="n">{{.Op}}</td><td class="n">{{.VersionsBehind}}</td><td class="n">{{ms .LagMs}}</td></tr>
 {{end}}</table>{{end}}{{end}}
+
+{{with .Res.Scaling}}<h2>Autoscaling</h2>
+<p>{{.Adds}} nodes added and {{.Removes}} removed. Load is the mean of coordinated client requests/s per node, before each change and once every member of the new ring had a sample.</p>
+<table><tr><th class="n">from s</th><th class="n">to s</th><th>change</th><th>why</th><th class="n">nodes before</th><th class="n">req/s per node before</th><th class="n">nodes after</th><th class="n">req/s per node after</th><th>result</th></tr>
+{{range .Changes}}<tr><td class="n">{{printf "%.1f" .Start}}</td><td class="n">{{if .End}}{{printf "%.1f" .End}}{{else}}—{{end}}</td><td>{{.Action}} {{.Node}}</td><td>{{.Reason}}</td><td class="n">{{.NodesBefore}}</td><td class="n">{{printf "%.0f" .LoadBefore}}</td><td class="n">{{with .NodesAfter}}{{.}}{{else}}—{{end}}</td><td class="n">{{if .NodesAfter}}{{printf "%.0f" .LoadAfter}}{{else}}—{{end}}</td><td>{{if .OK}}done{{else if .Error}}<span class="err">failed: {{.Error}}</span>{{else}}unfinished{{end}}</td></tr>
+{{end}}</table>{{end}}
 
 {{with .Res.Set}}<h2>Set</h2>
 <table><tr><th class="n">attempted</th><th class="n">acknowledged</th><th class="n">lost</th><th class="n">recovered</th><th class="n">unexpected</th></tr>

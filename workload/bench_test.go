@@ -41,7 +41,7 @@ func BenchmarkLoadGenerator(b *testing.B) {
 				}
 				rec := history.NewRecorder(hw, history.NewClock())
 				start := time.Now()
-				if err := Run(context.Background(), cfg, targets, rec); err != nil {
+				if err := Run(context.Background(), cfg, NewPool(targets), rec); err != nil {
 					b.Fatal(err)
 				}
 				elapsed += time.Since(start)

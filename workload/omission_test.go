@@ -41,7 +41,7 @@ func TestCoordinatedOmissionCorrection(t *testing.T) {
 	start := time.Now()
 	stallFrom.Store(start.Add(1500 * time.Millisecond).UnixNano())
 	stallTo.Store(start.Add(2500 * time.Millisecond).UnixNano())
-	if err := Run(ctx, cfg, targets, rec); err != nil {
+	if err := Run(ctx, cfg, NewPool(targets), rec); err != nil {
 		t.Fatal(err)
 	}
 	ops := read()
@@ -104,7 +104,7 @@ func TestOpenLoopKeepsTheRate(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Name, cfg.YCSB, cfg.Records, cfg.ValueSize = YCSB, "c", 10, 10
 	cfg.Concurrency, cfg.Rate, cfg.TimeLimit = 4, 500, time.Second
-	if err := Run(context.Background(), cfg, targets, rec); err != nil {
+	if err := Run(context.Background(), cfg, NewPool(targets), rec); err != nil {
 		t.Fatal(err)
 	}
 	var intended []int64
@@ -156,7 +156,7 @@ func TestPacerStopsAtTheEnd(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			var p *pacer
 			issued, calls := 0, 0
-			p = newPacer(c.rate, time.Second, func() int64 {
+			p = newPacer([]Phase{{Rate: c.rate, For: time.Second}}, func() int64 {
 				if p == nil {
 					return 1000 // the pacer's start
 				}

@@ -71,7 +71,7 @@ func TestYCSBUpdatesUnderVClock(t *testing.T) {
 			if err := Load(t.Context(), cfg, []Target{target}, rec); err != nil {
 				t.Fatal(err)
 			}
-			if err := Run(t.Context(), cfg, []Target{target}, rec); err != nil {
+			if err := Run(t.Context(), cfg, NewPool([]Target{target}), rec); err != nil {
 				t.Fatal(err)
 			}
 			most := 0

@@ -36,10 +36,13 @@ type Config struct {
 	Concurrency int
 	// Rate is the total target rate in ops/s across all clients; 0 runs a
 	// closed loop (each client issues its next op when the last returns).
-	Rate      float64
-	TimeLimit time.Duration
-	Seed      uint64
-	OpTimeout time.Duration
+	Rate float64
+	// RateProfile, if set, replaces Rate: open loop at each phase's rate
+	// in turn; the time limit is then the profile's length.
+	RateProfile []Phase `json:"rate_profile,omitempty"`
+	TimeLimit   time.Duration
+	Seed        uint64
+	OpTimeout   time.Duration
 	// FailurePause is how long a client waits after an operation that did
 	// not succeed, so a dead coordinator does not flood the history.
 	FailurePause time.Duration
@@ -102,6 +105,19 @@ func (c Config) Validate() error {
 	if c.Rate < 0 {
 		return fmt.Errorf("rate=%v: must not be negative", c.Rate)
 	}
+	if len(c.RateProfile) > 0 {
+		if c.Rate > 0 {
+			return fmt.Errorf("rate=%v and a rate profile: give one of them", c.Rate)
+		}
+		if l := ProfileLength(c.RateProfile); c.TimeLimit != l {
+			return fmt.Errorf("time limit %v: a rate profile of %v sets it", c.TimeLimit, l)
+		}
+		for _, ph := range c.RateProfile {
+			if !(ph.Rate > 0) || ph.For <= 0 {
+				return fmt.Errorf("rate profile phase %v:%v: rate and duration must be positive", ph.Rate, ph.For)
+			}
+		}
+	}
 	if c.TimeLimit <= 0 {
 		return fmt.Errorf("time limit %v: must be positive", c.TimeLimit)
 	}
@@ -144,11 +160,11 @@ type runner func(ctx context.Context, c target.Client, o op) (history.Type, []in
 // with the warmup. In open loop every invocation carries its intended start
 // time (history.Op.Intended), so that the checker can correct latencies for
 // coordinated omission.
-func Run(ctx context.Context, cfg Config, targets []Target, rec *history.Recorder) error {
+func Run(ctx context.Context, cfg Config, pool *Pool, rec *history.Recorder) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	if len(targets) == 0 {
+	if len(pool.Targets()) == 0 {
 		return errors.New("workload: no nodes to send requests to")
 	}
 	var nextValue atomic.Int64
@@ -166,7 +182,7 @@ func Run(ctx context.Context, cfg Config, targets []Target, rec *history.Recorde
 			Value: history.JSON(map[string]int64{"warmup_ns": int64(cfg.Warmup)}),
 		})
 	}
-	pace := newPacer(cfg.Rate, time.Until(deadline), rec.Now)
+	pace := newPacer(cfg.phases(), rec.Now)
 	var wg sync.WaitGroup
 	for w := range cfg.Concurrency {
 		wg.Add(1)
@@ -174,10 +190,13 @@ func Run(ctx context.Context, cfg Config, targets []Target, rec *history.Recorde
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(cfg.Seed, uint64(w)))
 			gen := newGen()
-			t := targets[w%len(targets)]
 			process := w
 			for {
 				intended, ok := pace.wait(ctx)
+				if !ok {
+					return
+				}
+				t, ok := pool.pick(w)
 				if !ok {
 					return
 				}
@@ -373,50 +392,4 @@ func FinalReads(ctx context.Context, cfg Config, targets []Target, rec *history.
 		process++
 	}
 	return nil
-}
-
-// pacer hands out start times at a fixed total rate (open loop), or lets
-// clients go at once (closed loop, rate 0). Each open-loop client takes the
-// next slot and sleeps until it; a client that falls behind starts at once,
-// so the schedule, not the server, sets the pace. Slots are times on the
-// history's clock: a slot is its operation's intended start.
-//
-// Nothing starts at or past the end of the run, judged by the clock, not
-// by the run's context, whose deadline timer can fire late on a loaded
-// machine. Overdue slots still pending at the end are dropped, so the
-// corrected latency of a stall that lasts until the end is under-reported.
-type pacer struct {
-	now        func() int64
-	start, end int64
-	rate       float64 // ops/s; 0: closed loop
-	next       atomic.Int64
-}
-
-// newPacer starts the schedule now; the run ends after limit.
-func newPacer(rate float64, limit time.Duration, now func() int64) *pacer {
-	start := now()
-	return &pacer{now: now, start: start, end: start + int64(limit), rate: max(rate, 0)}
-}
-
-// wait blocks until the caller's next slot and returns the slot: the
-// operation's intended start time, or 0 in a closed loop. It returns false
-// once the run is over or ctx is done.
-func (p *pacer) wait(ctx context.Context) (int64, bool) {
-	if ctx.Err() != nil || p.now() >= p.end {
-		return 0, false
-	}
-	if p.rate == 0 {
-		return 0, true
-	}
-	k := p.next.Add(1) - 1
-	at := max(p.start+int64(float64(k)*1e9/p.rate), 1) // 0 would mean none
-	if at >= p.end {
-		return 0, false
-	}
-	// A slot due as the run ends is not issued (the timer and ctx can fire
-	// together, and select then picks either).
-	if !ctxtime.Sleep(ctx, time.Duration(at-p.now())) || ctx.Err() != nil || p.now() >= p.end {
-		return 0, false
-	}
-	return at, true
 }

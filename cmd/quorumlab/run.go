@@ -7,14 +7,17 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/quorumlab/quorumlab/cluster"
 	"github.com/quorumlab/quorumlab/cluster/local"
 	"github.com/quorumlab/quorumlab/harness"
+	"github.com/quorumlab/quorumlab/kvnode/autoscale"
 	"github.com/quorumlab/quorumlab/nemesis"
 	"github.com/quorumlab/quorumlab/target"
+	"github.com/quorumlab/quorumlab/workload"
 )
 
 // envKVNodeBin passes the kvnode binary to the re-executed harness.
@@ -22,7 +25,7 @@ const envKVNodeBin = "QUORUMLAB_KVNODE_BIN"
 
 func runCmd(stdout io.Writer, log *slog.Logger, abort <-chan struct{}) *cobra.Command {
 	cfg := harness.DefaultConfig()
-	var faults string
+	var faults, scale string
 	var quiet bool
 	var mo machineOutput
 	cmd := &cobra.Command{
@@ -37,6 +40,13 @@ harness itself failed.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := resolveRunFlags(cmd, &cfg, faults, quiet); err != nil {
 				return err
+			}
+			if scale != "" {
+				a, err := autoscale.ParseSpec(scale, cfg.Cluster.N)
+				if err != nil {
+					return fmt.Errorf("--autoscale: %w", err)
+				}
+				cfg.Autoscale = &a
 			}
 			cfg.Abort = abort
 			if err := harness.Validate(cfg); err != nil {
@@ -72,6 +82,7 @@ harness itself failed.`,
 	}
 	addRunFlags(cmd, &cfg, &faults, &quiet)
 	f := cmd.Flags()
+	f.StringVar(&scale, "autoscale", "", "add and decommission nodes by load, e.g. min=3,max=7,target-ops=1500 (requests/s per node; also up, down, p99, in-flight, sustain, cooldown, interval)")
 	f.BoolVar(&mo.json, "json", false, "print the summary as one JSON object on stdout (with --test-count, one object with every run)")
 	f.StringVar(&mo.junit, "junit", "", "also write a JUnit XML report to this file: a test case per checker, invalid as failure, unknown as error")
 	f.IntVar(&mo.count, "test-count", 1, "run the test this many times, with seeds seed, seed+1, …; stops at the first invalid run unless --keep-going")
@@ -112,6 +123,7 @@ func addRunFlags(cmd *cobra.Command, cfg *harness.Config, faults *string, quiet 
 	f.IntVar(&cfg.Workload.Concurrency, "concurrency", cfg.Workload.Concurrency, "number of clients")
 	f.Float64Var(&cfg.Workload.Rate, "rate", 0, "total target rate in ops/s, open loop, latencies corrected for coordinated omission (0: closed loop)")
 	f.DurationVar(&cfg.Workload.TimeLimit, "time-limit", cfg.Workload.TimeLimit, "how long the workload runs")
+	f.Var(profileFlag{&cfg.Workload}, "rate-profile", "open loop by phases, rate:duration, e.g. 500:30s,4000:60s,500:30s; sets the time limit")
 	f.Uint64Var(&cfg.Workload.Seed, "seed", cfg.Workload.Seed, "seed of the workload and nemesis choices")
 	f.DurationVar(&cfg.Workload.OpTimeout, "op-timeout", cfg.Workload.OpTimeout, "client deadline per operation; a write that times out is indeterminate")
 	f.StringVar(faults, "nemesis", "partition,kill", "faults: some of partition,kill,pause,loss,clock,membership, or none")
@@ -136,6 +148,9 @@ func resolveRunFlags(cmd *cobra.Command, cfg *harness.Config, faults string, qui
 	if !cmd.Flags().Changed("test") {
 		cfg.Test = cfg.Workload.Name
 	}
+	if cmd.Flags().Changed("rate-profile") && cmd.Flags().Changed("time-limit") && cfg.Workload.TimeLimit != workload.ProfileLength(cfg.Workload.RateProfile) {
+		return fmt.Errorf("--time-limit %v: --rate-profile runs for %v", cfg.Workload.TimeLimit, workload.ProfileLength(cfg.Workload.RateProfile))
+	}
 	cfg.Nemesis.Seed = cfg.Workload.Seed
 	cfg.Command = append([]string{"quorumlab"}, os.Args[1:]...)
 	if !quiet {
@@ -146,3 +161,28 @@ func resolveRunFlags(cmd *cobra.Command, cfg *harness.Config, faults string, qui
 	}
 	return nil
 }
+
+// profileFlag is --rate-profile: it sets the phases and the time limit.
+type profileFlag struct{ w *workload.Config }
+
+func (p profileFlag) String() string {
+	if p.w == nil {
+		return ""
+	}
+	var parts []string
+	for _, ph := range p.w.RateProfile {
+		parts = append(parts, fmt.Sprintf("%g:%v", ph.Rate, ph.For))
+	}
+	return strings.Join(parts, ",")
+}
+
+func (p profileFlag) Set(s string) error {
+	phases, err := workload.ParseProfile(s)
+	if err != nil {
+		return err
+	}
+	p.w.RateProfile, p.w.TimeLimit = phases, workload.ProfileLength(phases)
+	return nil
+}
+
+func (profileFlag) Type() string { return "profile" }
