@@ -50,7 +50,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	root.AddCommand(serveCmd(stderr), putCmd(), getCmd(stdout), deleteCmd(), statusCmd(stdout))
 	root.AddCommand(netfaultCmd())
-	root.AddCommand(joinCmd(), decommissionCmd())
+	root.AddCommand(joinCmd(), decommissionCmd(), autoscaleCmd(stdout))
 	err := root.Execute()
 	if err == nil {
 		return exitOK
@@ -212,8 +212,17 @@ func (c *clientFlags) register(cmd *cobra.Command) {
 }
 
 func (c *clientFlags) dial() (*client.Client, error) {
+	opts, err := c.options()
+	if err != nil {
+		return nil, err
+	}
+	return client.Dial(c.addr, opts)
+}
+
+// options are the client settings the flags give.
+func (c *clientFlags) options() (client.Options, error) {
 	if c.timeout <= 0 {
-		return nil, usageErr("--timeout %v: must be positive", c.timeout)
+		return client.Options{}, usageErr("--timeout %v: must be positive", c.timeout)
 	}
 	token := c.token
 	if token == "" {
@@ -223,14 +232,14 @@ func (c *clientFlags) dial() (*client.Client, error) {
 	if c.tls.Enabled() {
 		m, err := secure.Load(c.tls)
 		if err != nil {
-			return nil, usageErr("%v", err)
+			return client.Options{}, usageErr("%v", err)
 		}
 		opts.TLS = m.Client()
 		opts.TLS.ServerName = c.serverName
 	} else if c.serverName != "" {
-		return nil, usageErr("--tls-server-name needs --tls-cert, --tls-key and --tls-ca")
+		return client.Options{}, usageErr("--tls-server-name needs --tls-cert, --tls-key and --tls-ca")
 	}
-	return client.Dial(c.addr, opts)
+	return opts, nil
 }
 
 func decodeCtx(s string) ([]byte, error) {

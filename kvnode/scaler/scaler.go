@@ -51,6 +51,10 @@ const (
 	Failed   = "failed"
 )
 
+// ChangeTimeout bounds one ring change (a join, or a decommission and
+// its data streaming).
+const ChangeTimeout = 2 * time.Minute
+
 // Run observes every cfg.Interval until ctx ends and applies the policy's
 // decisions, reporting each Event to report (called from this goroutine).
 // A change runs to its end before the next observation; a failed one is
@@ -82,13 +86,17 @@ func Run(ctx context.Context, cfg autoscale.Config, obs *Observer, act Actuator,
 			continue
 		}
 		report(Event{Time: time.Now(), Phase: Started, Decision: d, Node: d.Node})
+		// A change runs to its end even if ctx ends meanwhile: a
+		// decommission cut short would leave a node half out of the ring.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ChangeTimeout)
 		node := d.Node
 		switch d.Action {
 		case autoscale.Add:
-			node, err = act.Add(ctx)
+			node, err = act.Add(actx)
 		case autoscale.Remove:
-			err = act.Remove(ctx, d.Node)
+			err = act.Remove(actx, d.Node)
 		}
+		cancel()
 		e := Event{Time: time.Now(), Phase: Done, Decision: d, Node: node}
 		if err != nil {
 			e.Phase, e.Error = Failed, err.Error()
