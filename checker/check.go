@@ -29,6 +29,9 @@ type Options struct {
 	// history, the results say so, since a run under "faults" that had
 	// none proves less than it seems to.
 	Faults []string
+
+	// model is the register model the history claims (Check reads it).
+	model string
 }
 
 // ResultsSchema is the version of the results.json layout, which
@@ -53,6 +56,9 @@ type Results struct {
 	Stats        Stats            `json:"stats"`
 	Latency      Latency          `json:"latency"`
 	Availability Availability     `json:"availability"`
+	// Convergence compares each touched key's home replicas after the
+	// final heal, if the harness recorded them.
+	Convergence *Convergence `json:"convergence,omitempty"`
 	// Scaling is what an autoscaler did during the run, if one ran.
 	Scaling *Scaling `json:"scaling,omitempty"`
 }
@@ -83,6 +89,7 @@ func Check(ctx context.Context, ops []history.Op, opts Options) Results {
 	}
 	switch opts.Workload {
 	case "register":
+		opts.model = history.RegisterModel(ops)
 		l := linearizable(ctx, pairs, faults, opts)
 		s := staleness(pairs)
 		r.Linearizable, r.Staleness = &l, &s
@@ -95,6 +102,10 @@ func Check(ctx context.Context, ops []history.Op, opts Options) Results {
 		// Nothing to verify: ycsb measures.
 	default:
 		r.Verdict, r.Error = Unknown, fmt.Sprintf("unknown workload %q", opts.Workload)
+	}
+	if c := convergence(ops); c != nil {
+		r.Convergence = c
+		r.Verdict = Combine(r.Verdict, c.Verdict)
 	}
 	return r
 }

@@ -81,7 +81,10 @@ func opRef(op porcupine.Operation, value any) OpRef {
 
 // witnesses finds the violations of kh that need no search, in history
 // order of the reads. It is O(n log n) in the operations of the key.
-func witnesses(kh *keyHistory, faults []history.Fault) []Witness {
+// With acked, only acknowledged writes count as done before a read (the
+// single-writer model); otherwise an observed indeterminate write is done
+// by its first read.
+func witnesses(kh *keyHistory, faults []history.Fault, acked bool) []Witness {
 	var reads, writes []porcupine.Operation
 	byValue := make(map[int64]porcupine.Operation)
 	for _, op := range kh.ops {
@@ -90,7 +93,9 @@ func witnesses(kh *keyHistory, faults []history.Fault) []Witness {
 			reads = append(reads, op)
 			continue
 		}
-		writes = append(writes, op)
+		if !acked || !in.indeterminate {
+			writes = append(writes, op)
+		}
 		if v := in.value.(int64); !kh.multi[v] {
 			byValue[v] = op
 		}

@@ -88,7 +88,7 @@ func TestWitnesses(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := witnesses(keys[0], history.Faults(tt.ops))
+			got := witnesses(keys[0], history.Faults(tt.ops), false)
 			var kinds []string
 			for _, w := range got {
 				kinds = append(kinds, w.Kind)
@@ -164,7 +164,7 @@ func TestZones(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if w := witnesses(keys[0], nil); len(w) > 0 {
+			if w := witnesses(keys[0], nil, false); len(w) > 0 {
 				t.Fatalf("a linear witness (%s) makes this no test of zones", w[0].Kind)
 			}
 			got := zones(keys[0], nil)

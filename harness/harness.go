@@ -55,6 +55,10 @@ type Config struct {
 	KeepData bool `json:"keep_data"`
 	// Recovery is how long the healed cluster gets before the final reads.
 	Recovery time.Duration `json:"recovery"`
+	// ConvergenceWait bounds how long, after the final reads, the harness
+	// waits for every touched key's home replicas to agree before it
+	// records what each holds (kvnode, register and set; 0: no check).
+	ConvergenceWait time.Duration `json:"convergence_wait"`
 	// TLS runs the cluster with mutual TLS on every port and encrypted
 	// gossip, under a CA made for the run (Cluster.Secrets, unless given).
 	TLS bool `json:"tls"`
@@ -101,6 +105,8 @@ func DefaultConfig() Config {
 		CheckTimeout: 5 * time.Minute,
 		CheckMemory:  DefaultCheckMemory(),
 		Recovery:     5 * time.Second,
+		// Anti-entropy runs every 10 s by default: two rounds and room.
+		ConvergenceWait: 30 * time.Second,
 	}
 }
 
@@ -225,6 +231,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 		return out, err
 	}
 	recorder := history.NewRecorder(hw, history.NewClock())
+	if singleWriter(cfg) {
+		// lww promises no more than this: the checker holds it to that.
+		recorder.Record(history.Op{Process: history.NemesisProcess, Type: history.Info, F: history.FModel,
+			Value: history.JSON(history.Model{Register: history.ModelSingleWriter})})
+	}
 	nem, err := nemesis.New(cfg.Nemesis, cl, clockSetter(admin), recorder, nemesis.WithRing(admin))
 	if err != nil {
 		hw.Close()
@@ -272,6 +283,20 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 			// failure; the checker judges what the reads left unread.
 			out.Interrupted = true
 			if errors.Is(ferr, context.Canceled) {
+				ferr = nil
+			}
+		}
+	}
+	if werr == nil && herr == nil && ferr == nil && !out.Interrupted && !cfg.Cluster.Etcd() && cfg.ConvergenceWait > 0 {
+		if keys := convergeKeys(cfg.Workload); len(keys) > 0 {
+			note(cfg.Progress, "comparing the home replicas of %d keys (waiting up to %v for them to agree)", len(keys), cfg.ConvergenceWait)
+			var ids []string
+			for _, t := range pool.Targets() {
+				ids = append(ids, t.Node)
+			}
+			ferr = checkConvergence(ctx, cfg.ConvergenceWait, keys, ids, admin, recorder)
+			if ctx.Err() != nil {
+				out.Interrupted = true
 				ferr = nil
 			}
 		}
@@ -375,6 +400,9 @@ func Validate(cfg Config) error {
 	if cfg.EtcdSerializable && !c.Etcd() {
 		return errors.New("--etcd-serializable is for --target etcd")
 	}
+	if singleWriter(cfg) && slices.Contains(cfg.Nemesis.Faults, nemesis.Clock) {
+		return errors.New("--writers-per-key 1 under lww with --nemesis clock: lww orders writes by the coordinators' clocks, so skewed clocks may reorder even one writer's writes; drop the clock fault")
+	}
 	if err := validateAutoscale(cfg); err != nil {
 		return err
 	}
@@ -410,6 +438,9 @@ func (cfg Config) validateCommon() error {
 	}
 	if cfg.CheckMemory < 0 {
 		return fmt.Errorf("check memory %d: must not be negative (0: none)", cfg.CheckMemory)
+	}
+	if cfg.ConvergenceWait < 0 {
+		return fmt.Errorf("convergence wait %v: must not be negative (0: no check)", cfg.ConvergenceWait)
 	}
 	if cfg.Recovery < 0 {
 		return fmt.Errorf("recovery %v: must not be negative", cfg.Recovery)
@@ -470,6 +501,13 @@ func dialAll(cl cluster.Cluster, cfg Config) (*workload.Pool, func(), error) {
 			t.Client.Close()
 		}
 	}, nil
+}
+
+// singleWriter reports whether a run is checked against the single-writer
+// register model: lww with one writer per key. Under linearizable mode the
+// full check applies, and vclock's blind writes make siblings regardless.
+func singleWriter(cfg Config) bool {
+	return cfg.Workload.WritersPerKey == 1 && cfg.Cluster.Mode == "lww" && !cfg.Cluster.Etcd()
 }
 
 // clientOptions are the workload clients' settings.
@@ -562,20 +600,25 @@ type ringAdmin struct {
 }
 
 func (r ringAdmin) call(ctx context.Context, node string, f func(*client.Client, context.Context) error) error {
+	c, err := r.dial(node)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return f(c, ctx)
+}
+
+// dial connects to node's admin service; the caller closes the client.
+func (r ringAdmin) dial(node string) (*client.Client, error) {
 	if r.etcd {
-		return errors.New("etcd has no kvnode admin API (clock offsets, joins, decommissions)")
+		return nil, errors.New("etcd has no kvnode admin API (clock offsets, joins, decommissions)")
 	}
 	for _, n := range r.cl.Nodes() {
 		if n.ID == node {
-			c, err := client.Dial(n.Addr, client.Options{Timeout: 5 * time.Minute, AdminToken: r.token, TLS: r.tls.ClientTLS()})
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			return f(c, ctx)
+			return client.Dial(n.Addr, client.Options{Timeout: 5 * time.Minute, AdminToken: r.token, TLS: r.tls.ClientTLS()})
 		}
 	}
-	return fmt.Errorf("no node %s", node)
+	return nil, fmt.Errorf("no node %s", node)
 }
 
 func (r ringAdmin) Join(ctx context.Context, node string) error {

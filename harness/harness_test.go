@@ -191,3 +191,26 @@ func TestTLSCluster(t *testing.T) {
 		t.Errorf("the run's key material is left behind (%v)", err)
 	}
 }
+
+// TestLWWSingleWriterKeepsOrder: with one writer per key and no clock
+// fault, lww promises that no read returns a value older than a write
+// completed before it began, through partitions and kills. A timestamp too
+// coarse or a bad tie-break would break that promise here.
+func TestLWWSingleWriterKeepsOrder(t *testing.T) {
+	out := runTest(t, func(c *harness.Config) {
+		c.Cluster.Mode = "lww"
+		c.Workload.WritersPerKey = 1
+		c.Workload.TimeLimit = 20 * time.Second
+		c.Nemesis.Faults = []string{nemesis.Partition, nemesis.Kill}
+	})
+	l := out.Results.Linearizable
+	if l == nil || l.Model != history.ModelSingleWriter {
+		t.Fatalf("register results %+v: want the single-writer model", l)
+	}
+	if out.Results.Verdict != checker.Valid {
+		t.Fatalf("single-writer lww under partitions and kills: %s, anomalies %+v, witnesses %+v", out.Results.Verdict, l.Anomalies, l.Witnesses)
+	}
+	if s := out.Results.Stats.Total; s.OK < 1000 {
+		t.Fatalf("only %d ok operations: the test did not exercise the cluster", s.OK)
+	}
+}

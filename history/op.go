@@ -148,3 +148,73 @@ type Scale struct {
 	Load  map[string]float64 `json:"load,omitempty"`
 	Error string             `json:"error,omitempty"`
 }
+
+// FConverge is a replica-convergence record, of NemesisProcess, made after
+// the final heal and recovery: Key is a key the workload touched, Value a
+// Convergence. FHints is one node's count of undelivered hints then, Value
+// a Hints.
+const (
+	FConverge = "converge"
+	FHints    = "hints"
+)
+
+// Convergence is what each home replica of a key holds, read directly
+// from each (not through a coordinator).
+type Convergence struct {
+	Replicas map[string]Replica `json:"replicas"`
+	// Waited is how long the harness waited for the replicas to agree,
+	// in seconds.
+	Waited float64 `json:"waited_s"`
+}
+
+// Replica is one replica's stored state of a key.
+type Replica struct {
+	// Digest identifies the whole version set (values and version
+	// metadata); equal digests are equal sets.
+	Digest string `json:"digest,omitempty"`
+	// Values are the live sibling values; none if the key is absent or
+	// deleted.
+	Values []string `json:"values,omitempty"`
+	Error  string   `json:"error,omitempty"`
+}
+
+// Hints is a node's undelivered hints after recovery.
+type Hints struct {
+	Node  string `json:"node"`
+	Hints uint64 `json:"hints"`
+	Error string `json:"error,omitempty"`
+}
+
+// FModel is a record, of NemesisProcess, of what the register checker must
+// hold the history to; Value is a Model. Without one, registers are checked
+// for linearizability.
+const FModel = "model"
+
+// Model names the register guarantee a run claims.
+type Model struct {
+	// Register is "linearizable" or "single-writer": each key has one
+	// writing client, and no read may return a value older than a write
+	// completed before the read began (lww's promise without clock
+	// faults); reads of writes still in flight may disagree.
+	Register string `json:"register"`
+}
+
+// Register models.
+const (
+	ModelLinearizable = "linearizable"
+	ModelSingleWriter = "single-writer"
+)
+
+// RegisterModel is the register model a history's FModel record claims;
+// linearizable if it has none.
+func RegisterModel(ops []Op) string {
+	for _, op := range ops {
+		if op.IsNemesis() && op.F == FModel {
+			var m Model
+			if json.Unmarshal(op.Value, &m) == nil && m.Register != "" {
+				return m.Register
+			}
+		}
+	}
+	return ModelLinearizable
+}

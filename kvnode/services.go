@@ -306,6 +306,20 @@ func (s *adminService) Decommission(ctx context.Context, _ *kvpb.DecommissionReq
 	return &kvpb.DecommissionResponse{}, nil
 }
 
+func (s *adminService) LocalRead(ctx context.Context, req *kvpb.ReplicaReadRequest) (*kvpb.ReplicaReadResponse, error) {
+	if err := s.n.checkKey(req.GetKey()); err != nil {
+		return nil, err
+	}
+	if err := s.n.replicaRefusal(false); err != nil {
+		return nil, err
+	}
+	vs, err := s.n.localRead(ring.Token(req.GetKey()), req.GetKey(), false)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "local read: %v", err)
+	}
+	return &kvpb.ReplicaReadResponse{Set: &kvpb.VersionSet{Versions: vs}}, nil
+}
+
 // ringOp starts (or joins) a ring change and waits for it while ctx lasts.
 func (n *Node) ringOp(ctx context.Context, kind string, op func(context.Context) error) error {
 	if n.gossip == nil {

@@ -66,11 +66,18 @@ func Summarize(test, dir string, seed uint64, res checker.Results, runErr error,
 	for _, row := range verdictRows(res) {
 		c := CheckSummary{Name: row.Check, Verdict: row.Verdict, Detail: row.Detail}
 		switch row.Check {
-		case "linearizable":
+		case "linearizable", "single-writer register":
 			c.Explanation = explainLinearizable(res.Linearizable)
 		case "set":
 			if res.Set != nil && res.Set.Verdict != checker.Valid {
 				c.Explanation = row.Detail
+			}
+		case "convergence":
+			if cv := res.Convergence; cv.Verdict != checker.Valid {
+				c.Explanation = row.Detail
+				for _, d := range cv.Diverged {
+					c.Explanation += "\n" + d.Text
+				}
 			}
 		}
 		s.Checks = append(s.Checks, c)

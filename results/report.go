@@ -235,6 +235,30 @@ func verdictIndex(v checker.Verdict) int {
 	return 2
 }
 
+// registerCheck names the register check a run made.
+func registerCheck(l *checker.Linearizability) string {
+	if l.Model != "" {
+		return l.Model + " register"
+	}
+	return "linearizable"
+}
+
+// convergenceDetail says in one line what the replica comparison found.
+func convergenceDetail(c *checker.Convergence) string {
+	d := fmt.Sprintf("%d keys compared on every home replica, %d diverged, after waiting %.1f s", c.Keys, c.DivergedCount, c.Waited)
+	if len(c.Hints) > 0 {
+		var nodes []string
+		for _, n := range slices.Sorted(maps.Keys(c.Hints)) {
+			nodes = append(nodes, fmt.Sprintf("%s %d", n, c.Hints[n]))
+		}
+		d += "; undelivered hints: " + strings.Join(nodes, ", ")
+	}
+	if c.Note != "" {
+		d += "; " + c.Note
+	}
+	return d
+}
+
 func verdictRows(res checker.Results) []verdictRow {
 	var out []verdictRow
 	if l := res.Linearizable; l != nil {
@@ -263,7 +287,7 @@ func verdictRows(res checker.Results) []verdictRow {
 		if l.Error != "" {
 			parts = append(parts, l.Error)
 		}
-		out = append(out, verdictRow{"linearizable", l.Verdict, strings.Join(parts, "; ")})
+		out = append(out, verdictRow{registerCheck(l), l.Verdict, strings.Join(parts, "; ")})
 	}
 	if s := res.Set; s != nil {
 		d := fmt.Sprintf("acknowledged %d, lost %d, recovered %d, unexpected %d", s.Acknowledged, s.Lost, s.Recovered, s.Unexpected)
@@ -271,6 +295,9 @@ func verdictRows(res checker.Results) []verdictRow {
 			d += "; " + s.Error
 		}
 		out = append(out, verdictRow{"set", s.Verdict, d})
+	}
+	if c := res.Convergence; c != nil {
+		out = append(out, verdictRow{"convergence", c.Verdict, convergenceDetail(c)})
 	}
 	if s := res.Staleness; s != nil {
 		d := fmt.Sprintf("%d of %d reads stale (%s)", s.Stale, s.Reads, pct(s.StaleShare))
@@ -524,6 +551,12 @@ var reportTemplate = template.Must(template.New("report").Funcs(funcs).Parse(`<!
 {{if $.StaleExamples}}<h3>First stale reads</h3>
 <table><tr><th>key</th><th class="n">history index</th><th class="n">versions behind</th><th class="n">lag ms</th></tr>
 {{range $.StaleExamples}}<tr><td>{{.Key}}</td><td class="n">{{.Op}}</td><td class="n">{{.VersionsBehind}}</td><td class="n">{{ms .LagMs}}</td></tr>
+{{end}}</table>{{end}}{{end}}
+
+{{with .Res.Convergence}}{{with .Diverged}}<h2>Diverged replicas</h2>
+<p>After the final heal and recovery these keys' home replicas, each read directly, still hold different versions: a replica missed a write that quorum reads outvoted.</p>
+<table><tr><th>key</th><th>in words</th></tr>
+{{range .}}<tr><td>{{.Key}}</td><td>{{.Text}}</td></tr>
 {{end}}</table>{{end}}{{end}}
 
 {{with .Res.Scaling}}<h2>Autoscaling</h2>

@@ -141,7 +141,7 @@ func Summary(w io.Writer, dir string, res checker.Results) {
 		if l.Error != "" {
 			line += "; " + l.Error
 		}
-		fmt.Fprintf(tw, "linearizable\t%s\n", line)
+		fmt.Fprintf(tw, "%s\t%s\n", registerCheck(l), line)
 		for _, k := range slices.Sorted(maps.Keys(l.Unknown)) {
 			fmt.Fprintf(tw, "unknown key\t%s: %s\n", k, l.Unknown[k])
 		}
@@ -160,6 +160,12 @@ func Summary(w io.Writer, dir string, res checker.Results) {
 	if s := res.Set; s != nil {
 		fmt.Fprintf(tw, "set\t%s: attempted %d, acknowledged %d, lost %d, recovered %d, unexpected %d\n",
 			s.Verdict, s.Attempted, s.Acknowledged, s.Lost, s.Recovered, s.Unexpected)
+	}
+	if c := res.Convergence; c != nil {
+		fmt.Fprintf(tw, "convergence\t%s: %s\n", c.Verdict, convergenceDetail(c))
+		for _, d := range c.Diverged[:min(len(c.Diverged), 3)] {
+			fmt.Fprintf(tw, "diverged\t%s\n", d.Text)
+		}
 	}
 	a := res.Availability
 	faulty := "no operation under faults"

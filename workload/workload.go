@@ -34,6 +34,10 @@ type Config struct {
 	// compare-and-set, on targets that have it (0: reads and writes only).
 	CASRatio    float64
 	Concurrency int
+	// WritersPerKey 1 gives each register key one writing client (key k:
+	// client k mod Concurrency); the others only read it. 0: every client
+	// writes every key.
+	WritersPerKey int `json:"writers_per_key,omitempty"`
 	// Rate is the total target rate in ops/s across all clients; 0 runs a
 	// closed loop (each client issues its next op when the last returns).
 	Rate float64
@@ -88,6 +92,9 @@ func (c Config) Validate() error {
 		}
 		if c.CASRatio > 0 && c.Name != Register {
 			return fmt.Errorf("cas ratio %v: only the register workload issues compare-and-set", c.CASRatio)
+		}
+		if c.WritersPerKey != 0 && (c.WritersPerKey != 1 || c.Name != Register || c.CASRatio > 0) {
+			return fmt.Errorf("writers per key %d: 1 or 0 (any), for the register workload without cas", c.WritersPerKey)
 		}
 		if c.ValueSize < 0 {
 			return fmt.Errorf("value size %d: must not be negative", c.ValueSize)
@@ -189,7 +196,7 @@ func Run(ctx context.Context, cfg Config, pool *Pool, rec *history.Recorder) err
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(cfg.Seed, uint64(w)))
-			gen := newGen()
+			gen := newGen(w)
 			process := w
 			for {
 				intended, ok := pace.wait(ctx)
@@ -286,7 +293,7 @@ func parseSet(values [][]byte) ([]int64, error) {
 
 // generator returns a constructor of per-client operation generators (a
 // ycsb client keeps generator state) and the runner of their operations.
-func generator(cfg Config, next *atomic.Int64) (func() func(*rand.Rand) op, runner, error) {
+func generator(cfg Config, next *atomic.Int64) (func(client int) func(*rand.Rand) op, runner, error) {
 	keyOf := func(prefix string, rng *rand.Rand) string {
 		return prefix + strconv.Itoa(rng.IntN(cfg.Keys))
 	}
@@ -296,19 +303,22 @@ func generator(cfg Config, next *atomic.Int64) (func() func(*rand.Rand) op, runn
 		if err != nil {
 			return nil, nil, err
 		}
-		return y.gen, y.exec, nil
+		return func(int) func(*rand.Rand) op { return y.gen() }, y.exec, nil
 	case Set:
 		gen := func(rng *rand.Rand) op {
 			return op{f: history.FAdd, key: keyOf("s", rng), value: next.Add(1)}
 		}
-		return func() func(*rand.Rand) op { return gen }, addElement, nil
+		return func(int) func(*rand.Rand) op { return gen }, addElement, nil
 	default:
 		// A cas expects the value last written to its key, so that some
 		// succeed and some fail; keys are numbered, so a slice holds them.
 		last := make([]atomic.Int64, cfg.Keys) // 0: nothing written yet
-		gen := func(rng *rand.Rand) op {
+		gen := func(client int, rng *rand.Rand) op {
 			k := rng.IntN(cfg.Keys)
 			key := "r" + strconv.Itoa(k)
+			if cfg.WritersPerKey == 1 && k%cfg.Concurrency != client {
+				return op{f: history.FRead, key: key} // another client's key
+			}
 			if cfg.CASRatio > 0 && rng.Float64() < cfg.CASRatio {
 				if exp := last[k].Load(); exp != 0 {
 					v := next.Add(1)
@@ -323,7 +333,9 @@ func generator(cfg Config, next *atomic.Int64) (func() func(*rand.Rand) op, runn
 			last[k].Store(v)
 			return op{f: history.FWrite, key: key, value: v}
 		}
-		return func() func(*rand.Rand) op { return gen }, registerOp, nil
+		return func(client int) func(*rand.Rand) op {
+			return func(rng *rand.Rand) op { return gen(client, rng) }
+		}, registerOp, nil
 	}
 }
 

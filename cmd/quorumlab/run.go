@@ -113,6 +113,7 @@ func addRunFlags(cmd *cobra.Command, cfg *harness.Config, faults *string, quiet 
 	f.StringVar(&cfg.Cluster.KVNodeBin, "kvnode-bin", "", "kvnode binary (default: build it from this module, or find it next to quorumlab or in PATH)")
 	f.StringVar(&cfg.Workload.Name, "workload", cfg.Workload.Name, "workload: register, set or ycsb")
 	f.IntVar(&cfg.Workload.Keys, "keys", cfg.Workload.Keys, "number of keys (register, set)")
+	f.IntVar(&cfg.Workload.WritersPerKey, "writers-per-key", 0, "1: each register key has one writing client, the rest read it; under lww the run is then held to no stale read after a completed write (0: every client writes)")
 	f.Float64Var(&cfg.Workload.CASRatio, "cas-ratio", 0, "share of register operations that are compare-and-set (targets with cas: etcd)")
 	f.BoolVar(&cfg.EtcdSerializable, "etcd-serializable", false, "etcd: serializable reads, served by any member from what it has applied (may be stale); default linearizable")
 	f.StringVar(&cfg.Workload.YCSB, "ycsb", cfg.Workload.YCSB, "ycsb core workload: a (50/50 read/update), b (95/5), c (read only), d (95/5 read/insert, latest) or f (50/50 read/read-modify-write)")
@@ -135,6 +136,7 @@ func addRunFlags(cmd *cobra.Command, cfg *harness.Config, faults *string, quiet 
 	f.DurationVar(&cfg.CheckTimeout, "check-timeout", cfg.CheckTimeout, "bound on the linearizability check; past it the verdict is unknown")
 	f.Var(byteSize{&cfg.CheckMemory}, "check-memory", "bound on the check's memory, e.g. 2GiB, by default half of this machine's memory, at most 4GiB; searches past it are unknown")
 	f.DurationVar(&cfg.Recovery, "recovery", cfg.Recovery, "time the healed cluster gets before final reads (set workload)")
+	f.DurationVar(&cfg.ConvergenceWait, "convergence-wait", cfg.ConvergenceWait, "after the final reads, how long to wait for every key's home replicas (each read directly) to agree; still disagreeing is invalid (kvnode, register and set; 0: no check)")
 	f.BoolVar(quiet, "quiet", false, "no progress output")
 	f.BoolVar(&cfg.KeepData, "keep-data", cfg.KeepData, "keep the nodes' data dirs (local backend); an invalid run's are kept regardless")
 }

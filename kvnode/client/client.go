@@ -224,6 +224,18 @@ func (c *Client) Decommission(ctx context.Context) error {
 	return nil
 }
 
+// LocalRead returns the node's own stored versions of key (not a
+// coordinated read; no hints), for comparing a key's replicas.
+func (c *Client) LocalRead(ctx context.Context, key string) ([]*kvpb.Version, error) {
+	ctx, cancel := c.adminCtx(ctx)
+	defer cancel()
+	resp, err := c.admin.LocalRead(ctx, &kvpb.ReplicaReadRequest{Key: []byte(key)})
+	if err != nil {
+		return nil, classify("local read", err)
+	}
+	return resp.GetSet().GetVersions(), nil
+}
+
 // SetClockOffset shifts the node's lww clock by offset (clock-skew faults).
 func (c *Client) SetClockOffset(ctx context.Context, offset time.Duration) error {
 	ctx, cancel := c.adminCtx(ctx)

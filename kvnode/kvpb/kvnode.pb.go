@@ -2202,13 +2202,14 @@ const file_kvnode_proto_rawDesc = "" +
 	"\x05Write\x12(.quorumlab.kvnode.v1.ReplicaWriteRequest\x1a).quorumlab.kvnode.v1.ReplicaWriteResponse\x12W\n" +
 	"\bTransfer\x12$.quorumlab.kvnode.v1.TransferRequest\x1a%.quorumlab.kvnode.v1.TransferResponse\x12M\n" +
 	"\x04Scan\x12 .quorumlab.kvnode.v1.ScanRequest\x1a!.quorumlab.kvnode.v1.ScanResponse0\x01\x12K\n" +
-	"\x04Tree\x12 .quorumlab.kvnode.v1.TreeRequest\x1a!.quorumlab.kvnode.v1.TreeResponse2\xc4\x03\n" +
+	"\x04Tree\x12 .quorumlab.kvnode.v1.TreeRequest\x1a!.quorumlab.kvnode.v1.TreeResponse2\xa4\x04\n" +
 	"\x05Admin\x12Q\n" +
 	"\x06Status\x12\".quorumlab.kvnode.v1.StatusRequest\x1a#.quorumlab.kvnode.v1.StatusResponse\x12K\n" +
 	"\x04Ring\x12 .quorumlab.kvnode.v1.RingRequest\x1a!.quorumlab.kvnode.v1.RingResponse\x12i\n" +
 	"\x0eSetClockOffset\x12*.quorumlab.kvnode.v1.SetClockOffsetRequest\x1a+.quorumlab.kvnode.v1.SetClockOffsetResponse\x12K\n" +
 	"\x04Join\x12 .quorumlab.kvnode.v1.JoinRequest\x1a!.quorumlab.kvnode.v1.JoinResponse\x12c\n" +
-	"\fDecommission\x12(.quorumlab.kvnode.v1.DecommissionRequest\x1a).quorumlab.kvnode.v1.DecommissionResponseB,Z*github.com/quorumlab/quorumlab/kvnode/kvpbb\x06proto3"
+	"\fDecommission\x12(.quorumlab.kvnode.v1.DecommissionRequest\x1a).quorumlab.kvnode.v1.DecommissionResponse\x12^\n" +
+	"\tLocalRead\x12'.quorumlab.kvnode.v1.ReplicaReadRequest\x1a(.quorumlab.kvnode.v1.ReplicaReadResponseB,Z*github.com/quorumlab/quorumlab/kvnode/kvpbb\x06proto3"
 
 var (
 	file_kvnode_proto_rawDescOnce sync.Once
@@ -2289,21 +2290,23 @@ var file_kvnode_proto_depIdxs = []int32{
 	30, // 24: quorumlab.kvnode.v1.Admin.SetClockOffset:input_type -> quorumlab.kvnode.v1.SetClockOffsetRequest
 	32, // 25: quorumlab.kvnode.v1.Admin.Join:input_type -> quorumlab.kvnode.v1.JoinRequest
 	34, // 26: quorumlab.kvnode.v1.Admin.Decommission:input_type -> quorumlab.kvnode.v1.DecommissionRequest
-	1,  // 27: quorumlab.kvnode.v1.KV.Get:output_type -> quorumlab.kvnode.v1.GetResponse
-	3,  // 28: quorumlab.kvnode.v1.KV.Put:output_type -> quorumlab.kvnode.v1.PutResponse
-	5,  // 29: quorumlab.kvnode.v1.KV.Delete:output_type -> quorumlab.kvnode.v1.DeleteResponse
-	10, // 30: quorumlab.kvnode.v1.Replica.Read:output_type -> quorumlab.kvnode.v1.ReplicaReadResponse
-	12, // 31: quorumlab.kvnode.v1.Replica.Write:output_type -> quorumlab.kvnode.v1.ReplicaWriteResponse
-	15, // 32: quorumlab.kvnode.v1.Replica.Transfer:output_type -> quorumlab.kvnode.v1.TransferResponse
-	18, // 33: quorumlab.kvnode.v1.Replica.Scan:output_type -> quorumlab.kvnode.v1.ScanResponse
-	20, // 34: quorumlab.kvnode.v1.Replica.Tree:output_type -> quorumlab.kvnode.v1.TreeResponse
-	26, // 35: quorumlab.kvnode.v1.Admin.Status:output_type -> quorumlab.kvnode.v1.StatusResponse
-	29, // 36: quorumlab.kvnode.v1.Admin.Ring:output_type -> quorumlab.kvnode.v1.RingResponse
-	31, // 37: quorumlab.kvnode.v1.Admin.SetClockOffset:output_type -> quorumlab.kvnode.v1.SetClockOffsetResponse
-	33, // 38: quorumlab.kvnode.v1.Admin.Join:output_type -> quorumlab.kvnode.v1.JoinResponse
-	35, // 39: quorumlab.kvnode.v1.Admin.Decommission:output_type -> quorumlab.kvnode.v1.DecommissionResponse
-	27, // [27:40] is the sub-list for method output_type
-	14, // [14:27] is the sub-list for method input_type
+	9,  // 27: quorumlab.kvnode.v1.Admin.LocalRead:input_type -> quorumlab.kvnode.v1.ReplicaReadRequest
+	1,  // 28: quorumlab.kvnode.v1.KV.Get:output_type -> quorumlab.kvnode.v1.GetResponse
+	3,  // 29: quorumlab.kvnode.v1.KV.Put:output_type -> quorumlab.kvnode.v1.PutResponse
+	5,  // 30: quorumlab.kvnode.v1.KV.Delete:output_type -> quorumlab.kvnode.v1.DeleteResponse
+	10, // 31: quorumlab.kvnode.v1.Replica.Read:output_type -> quorumlab.kvnode.v1.ReplicaReadResponse
+	12, // 32: quorumlab.kvnode.v1.Replica.Write:output_type -> quorumlab.kvnode.v1.ReplicaWriteResponse
+	15, // 33: quorumlab.kvnode.v1.Replica.Transfer:output_type -> quorumlab.kvnode.v1.TransferResponse
+	18, // 34: quorumlab.kvnode.v1.Replica.Scan:output_type -> quorumlab.kvnode.v1.ScanResponse
+	20, // 35: quorumlab.kvnode.v1.Replica.Tree:output_type -> quorumlab.kvnode.v1.TreeResponse
+	26, // 36: quorumlab.kvnode.v1.Admin.Status:output_type -> quorumlab.kvnode.v1.StatusResponse
+	29, // 37: quorumlab.kvnode.v1.Admin.Ring:output_type -> quorumlab.kvnode.v1.RingResponse
+	31, // 38: quorumlab.kvnode.v1.Admin.SetClockOffset:output_type -> quorumlab.kvnode.v1.SetClockOffsetResponse
+	33, // 39: quorumlab.kvnode.v1.Admin.Join:output_type -> quorumlab.kvnode.v1.JoinResponse
+	35, // 40: quorumlab.kvnode.v1.Admin.Decommission:output_type -> quorumlab.kvnode.v1.DecommissionResponse
+	10, // 41: quorumlab.kvnode.v1.Admin.LocalRead:output_type -> quorumlab.kvnode.v1.ReplicaReadResponse
+	28, // [28:42] is the sub-list for method output_type
+	14, // [14:28] is the sub-list for method input_type
 	14, // [14:14] is the sub-list for extension type_name
 	14, // [14:14] is the sub-list for extension extendee
 	0,  // [0:14] is the sub-list for field type_name

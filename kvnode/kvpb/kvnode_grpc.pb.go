@@ -510,6 +510,7 @@ const (
 	Admin_SetClockOffset_FullMethodName = "/quorumlab.kvnode.v1.Admin/SetClockOffset"
 	Admin_Join_FullMethodName           = "/quorumlab.kvnode.v1.Admin/Join"
 	Admin_Decommission_FullMethodName   = "/quorumlab.kvnode.v1.Admin/Decommission"
+	Admin_LocalRead_FullMethodName      = "/quorumlab.kvnode.v1.Admin/LocalRead"
 )
 
 // AdminClient is the client API for Admin service.
@@ -530,6 +531,10 @@ type AdminClient interface {
 	// Decommission makes the node leave the ring: it streams its data to the
 	// new owners, then leaves. The process keeps running as a coordinator.
 	Decommission(ctx context.Context, in *DecommissionRequest, opts ...grpc.CallOption) (*DecommissionResponse, error)
+	// LocalRead returns this node's own stored version set of a key, not
+	// coordinated and without hints, so that a harness can compare the
+	// replicas of a key directly.
+	LocalRead(ctx context.Context, in *ReplicaReadRequest, opts ...grpc.CallOption) (*ReplicaReadResponse, error)
 }
 
 type adminClient struct {
@@ -590,6 +595,16 @@ func (c *adminClient) Decommission(ctx context.Context, in *DecommissionRequest,
 	return out, nil
 }
 
+func (c *adminClient) LocalRead(ctx context.Context, in *ReplicaReadRequest, opts ...grpc.CallOption) (*ReplicaReadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReplicaReadResponse)
+	err := c.cc.Invoke(ctx, Admin_LocalRead_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServer is the server API for Admin service.
 // All implementations must embed UnimplementedAdminServer
 // for forward compatibility.
@@ -608,6 +623,10 @@ type AdminServer interface {
 	// Decommission makes the node leave the ring: it streams its data to the
 	// new owners, then leaves. The process keeps running as a coordinator.
 	Decommission(context.Context, *DecommissionRequest) (*DecommissionResponse, error)
+	// LocalRead returns this node's own stored version set of a key, not
+	// coordinated and without hints, so that a harness can compare the
+	// replicas of a key directly.
+	LocalRead(context.Context, *ReplicaReadRequest) (*ReplicaReadResponse, error)
 	mustEmbedUnimplementedAdminServer()
 }
 
@@ -632,6 +651,9 @@ func (UnimplementedAdminServer) Join(context.Context, *JoinRequest) (*JoinRespon
 }
 func (UnimplementedAdminServer) Decommission(context.Context, *DecommissionRequest) (*DecommissionResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Decommission not implemented")
+}
+func (UnimplementedAdminServer) LocalRead(context.Context, *ReplicaReadRequest) (*ReplicaReadResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method LocalRead not implemented")
 }
 func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
 func (UnimplementedAdminServer) testEmbeddedByValue()               {}
@@ -744,6 +766,24 @@ func _Admin_Decommission_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_LocalRead_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReplicaReadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).LocalRead(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_LocalRead_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).LocalRead(ctx, req.(*ReplicaReadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Admin_ServiceDesc is the grpc.ServiceDesc for Admin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -770,6 +810,10 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Decommission",
 			Handler:    _Admin_Decommission_Handler,
+		},
+		{
+			MethodName: "LocalRead",
+			Handler:    _Admin_LocalRead_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,188 @@
+package harness
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/quorumlab/quorumlab/history"
+	"github.com/quorumlab/quorumlab/internal/ctxtime"
+	"github.com/quorumlab/quorumlab/kvnode/client"
+	"github.com/quorumlab/quorumlab/kvnode/kvpb"
+	"github.com/quorumlab/quorumlab/workload"
+)
+
+// convergeKeys are the keys a workload touched whose replicas are compared:
+// those of the register and set workloads (ycsb's are too many to read
+// one by one, and measure rather than check).
+func convergeKeys(w workload.Config) []string {
+	prefix := map[string]string{workload.Register: "r", workload.Set: "s"}[w.Name]
+	if prefix == "" {
+		return nil
+	}
+	keys := make([]string, w.Keys)
+	for i := range keys {
+		keys[i] = prefix + strconv.Itoa(i)
+	}
+	return keys
+}
+
+// checkConvergence reads every touched key from each of its home replicas
+// directly until they agree and no node holds hints, or wait passes, and
+// records what each replica held then, and each node's hints, in the
+// history for the convergence checker.
+func checkConvergence(ctx context.Context, wait time.Duration, keys []string, nodes []string, admin ringAdmin, rec *history.Recorder) error {
+	if len(keys) == 0 || len(nodes) == 0 || wait <= 0 {
+		return nil
+	}
+	clients := map[string]*client.Client{}
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}()
+	dial := func(id string) (*client.Client, error) {
+		if c := clients[id]; c != nil {
+			return c, nil
+		}
+		c, err := admin.dial(id)
+		if err == nil {
+			clients[id] = c
+		}
+		return c, err
+	}
+	homes, err := preferenceLists(ctx, keys, nodes, dial)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	for {
+		states := make([]map[string]history.Replica, len(keys))
+		agreed := true
+		for i, key := range keys {
+			states[i] = readReplicas(ctx, key, homes[key], dial)
+			agreed = agreed && agree(states[i])
+		}
+		hints := nodeHints(ctx, nodes, dial)
+		for _, h := range hints {
+			agreed = agreed && h.Hints == 0 && h.Error == ""
+		}
+		waited := time.Since(start)
+		if agreed || waited >= wait || !ctxtime.Sleep(ctx, time.Second) {
+			for i, key := range keys {
+				rec.Record(history.Op{Process: history.NemesisProcess, Type: history.Info, F: history.FConverge, Key: key,
+					Value: history.JSON(history.Convergence{Replicas: states[i], Waited: waited.Round(time.Millisecond).Seconds()})})
+			}
+			for _, h := range hints {
+				rec.Record(history.Op{Process: history.NemesisProcess, Type: history.Info, F: history.FHints, Node: h.Node, Value: history.JSON(h)})
+			}
+			return ctx.Err()
+		}
+	}
+}
+
+// preferenceLists asks the first node that answers for every key's home
+// replicas.
+func preferenceLists(ctx context.Context, keys, nodes []string, dial func(string) (*client.Client, error)) (map[string][]string, error) {
+	var errs []error
+	for _, id := range nodes {
+		c, err := dial(id)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out := map[string][]string{}
+		for _, k := range keys {
+			r, err := c.Ring(ctx, k)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", id, err))
+				break
+			}
+			out[k] = r.GetPreferenceList()
+		}
+		if len(out) == len(keys) {
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("convergence: no node gave the preference lists: %w", errors.Join(errs...))
+}
+
+func readReplicas(ctx context.Context, key string, homes []string, dial func(string) (*client.Client, error)) map[string]history.Replica {
+	out := map[string]history.Replica{}
+	for _, id := range homes {
+		c, err := dial(id)
+		var vs []*kvpb.Version
+		if err == nil {
+			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			vs, err = c.LocalRead(rctx, key)
+			cancel()
+		}
+		if err != nil {
+			out[id] = history.Replica{Error: err.Error()}
+			continue
+		}
+		out[id] = replicaState(vs)
+	}
+	return out
+}
+
+// replicaState is a version set as the history records it: a digest of
+// every version, order aside, and the live values.
+func replicaState(vs []*kvpb.Version) history.Replica {
+	var enc [][]byte
+	var r history.Replica
+	for _, v := range vs {
+		b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(v)
+		enc = append(enc, b)
+		if !v.GetTombstone() {
+			r.Values = append(r.Values, string(v.GetValue()))
+		}
+	}
+	slices.SortFunc(enc, func(a, b []byte) int { return slices.Compare(a, b) })
+	slices.Sort(r.Values)
+	h := sha256.New()
+	for _, b := range enc {
+		h.Write([]byte(strconv.Itoa(len(b))))
+		h.Write(b)
+	}
+	r.Digest = hex.EncodeToString(h.Sum(nil))[:12]
+	return r
+}
+
+// agree reports whether every replica was read and holds the same set.
+func agree(rs map[string]history.Replica) bool {
+	digest := ""
+	for _, r := range rs {
+		if r.Error != "" || (digest != "" && r.Digest != digest) {
+			return false
+		}
+		digest = r.Digest
+	}
+	return true
+}
+
+func nodeHints(ctx context.Context, nodes []string, dial func(string) (*client.Client, error)) []history.Hints {
+	var out []history.Hints
+	for _, id := range nodes {
+		h := history.Hints{Node: id}
+		c, err := dial(id)
+		var st *kvpb.StatusResponse
+		if err == nil {
+			st, err = c.Status(ctx)
+		}
+		if err != nil {
+			h.Error = err.Error()
+		} else {
+			h.Hints = st.GetHints()
+		}
+		out = append(out, h)
+	}
+	return out
+}

@@ -1,0 +1,102 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/quorumlab/quorumlab/checker"
+	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/cluster/local"
+	"github.com/quorumlab/quorumlab/history"
+	"github.com/quorumlab/quorumlab/kvnode/client"
+	"github.com/quorumlab/quorumlab/workload"
+)
+
+// TestConvergence writes keys to every replica of a real 3-node cluster
+// with anti-entropy and read repair off, then compares the replicas: equal
+// on the healthy cluster, diverged once a replica's data dir was wiped —
+// which a quorum read (W2 R2 over the two intact replicas) would not show.
+func TestConvergence(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: starts a cluster")
+	}
+	for _, wipe := range []bool{false, true} {
+		t.Run(map[bool]string{false: "healthy", true: "wiped replica"}[wipe], func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			cfg := cluster.Config{Nodes: 3, N: 3, W: 2, R: 2, Mode: "lww", ReadRepair: "off", Fsync: true, VNodes: 16,
+				RequestTimeout: time.Second, Dir: t.TempDir(), AdminToken: "convergence-test",
+				ExtraArgs: []string{"--anti-entropy-interval", "0"}}
+			cl, err := local.Start(ctx, cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close(context.Background())
+			var buf bytes.Buffer
+			hw := history.NewWriter(&buf)
+			rec := history.NewRecorder(hw, history.NewClock())
+			c, err := client.Dial(cl.Nodes()[0].Addr, client.Options{Timeout: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			keys := convergeKeys(workload.Config{Name: workload.Register, Keys: 12})
+			for i, k := range keys {
+				inv := rec.Record(history.Op{Process: 0, Type: history.Invoke, F: history.FWrite, Key: k, Value: history.Int(int64(i + 1))})
+				if err := c.Put(ctx, k, []byte(strconv.Itoa(i+1)), nil, client.WithW(3)); err != nil {
+					t.Fatal(err)
+				}
+				inv.Type = history.OK
+				rec.Record(inv)
+			}
+			if wipe {
+				if err := cl.Stop(ctx, "n2"); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.RemoveAll(filepath.Join(cluster.DataDir(cfg.Dir), "n2")); err != nil {
+					t.Fatal(err)
+				}
+				if err := cl.Start(ctx, "n2"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			admin := ringAdmin{cl: cl, token: cfg.AdminToken}
+			if err := checkConvergence(ctx, 2*time.Second, keys, []string{"n1", "n2", "n3"}, admin, rec); err != nil {
+				t.Fatal(err)
+			}
+			if err := hw.Close(); err != nil {
+				t.Fatal(err)
+			}
+			ops, _, err := history.Read(&buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := checker.Check(ctx, ops, checker.Options{Workload: "register"})
+			cv := res.Convergence
+			if cv == nil || cv.Keys != len(keys) {
+				t.Fatalf("convergence %+v: want all %d keys compared", cv, len(keys))
+			}
+			want, diverged := checker.Valid, 0
+			if wipe {
+				want, diverged = checker.Invalid, len(keys)
+			}
+			if cv.Verdict != want || cv.DivergedCount != diverged {
+				t.Fatalf("convergence %s with %d diverged keys, want %s with %d", cv.Verdict, cv.DivergedCount, want, diverged)
+			}
+			if wipe {
+				t.Logf("first witness: %s", cv.Diverged[0].Text)
+				// The quorum read is none the wiser.
+				got, err := c.Get(ctx, keys[0])
+				if err != nil || len(got.Values) != 1 || string(got.Values[0]) != "1" {
+					t.Fatalf("quorum read of %s: %v %v, want the written value", keys[0], got.Values, err)
+				}
+			}
+		})
+	}
+}
