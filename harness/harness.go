@@ -400,7 +400,7 @@ func Validate(cfg Config) error {
 	if cfg.EtcdSerializable && !c.Etcd() {
 		return errors.New("--etcd-serializable is for --target etcd")
 	}
-	if singleWriter(cfg) && slices.Contains(cfg.Nemesis.Faults, nemesis.Clock) {
+	if singleWriter(cfg) && (slices.Contains(cfg.Nemesis.Faults, nemesis.Clock) || slices.Contains(cfg.Nemesis.Faults, nemesis.Strobe)) {
 		return errors.New("--writers-per-key 1 under lww with --nemesis clock: lww orders writes by the coordinators' clocks, so skewed clocks may reorder even one writer's writes; drop the clock fault")
 	}
 	if err := validateAutoscale(cfg); err != nil {
@@ -459,7 +459,7 @@ func (cfg Config) validateCommon() error {
 func validateEtcd(cfg Config) error {
 	for _, f := range cfg.Nemesis.Faults {
 		switch f {
-		case nemesis.Clock, nemesis.Membership:
+		case nemesis.Clock, nemesis.Strobe, nemesis.Membership:
 			return fmt.Errorf("--nemesis %s: not for etcd, which has no kvnode admin API (clock offsets, joins, decommissions)", f)
 		case nemesis.Partition, nemesis.Loss:
 			if cfg.Backend != "docker" {

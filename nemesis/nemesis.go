@@ -27,6 +27,10 @@ const (
 	Pause     = "pause"
 	Loss      = "loss"
 	Clock     = "clock"
+	// Strobe flips a node's clock offset between 0 and a skew every
+	// StrobePeriod while it lasts (Jepsen's clock strobe): timestamps that
+	// jump back and forth, not one steady skew.
+	Strobe = "strobe"
 	// Membership changes the ring: it alternately adds a node (a spare
 	// the cluster starts, or one decommissioned before) and decommissions
 	// a member. Its stop undoes nothing: the next membership fault does.
@@ -34,7 +38,13 @@ const (
 )
 
 // Kinds lists every fault kind.
-var Kinds = []string{Partition, Kill, Pause, Loss, Clock, Membership}
+var Kinds = []string{Partition, Kill, Pause, Loss, Clock, Strobe, Membership}
+
+// StrobePeriod is how often a strobe fault flips a clock.
+const StrobePeriod = 50 * time.Millisecond
+
+// clockKinds are the faults that set clock offsets.
+func clockKind(kind string) bool { return kind == Clock || kind == Strobe }
 
 // Partition shapes.
 const (
@@ -161,6 +171,9 @@ type fault struct {
 	nodes   []string
 	grudge  cluster.Grudge
 	offsets map[string]time.Duration
+	// stopStrobe ends a strobe's flipping; strobed is closed once it has.
+	stopStrobe context.CancelFunc
+	strobed    chan struct{}
 }
 
 // healTimeout bounds the heal of one fault.
@@ -185,7 +198,7 @@ func New(cfg Config, cl cluster.Cluster, clock ClockSetter, rec *history.Recorde
 				return nil, fmt.Errorf("fault %s: %w", f, err)
 			}
 		}
-		if f == Clock && clock == nil {
+		if clockKind(f) && clock == nil {
 			return nil, errors.New("fault clock: needs the nodes' admin service")
 		}
 		if f == Membership {
@@ -407,14 +420,14 @@ func (n *Nemesis) plan(kind string) (*fault, map[string]any) {
 	case Loss:
 		f.nodes = n.ids()
 		value = map[string]any{"nodes": f.nodes, "rate": n.cfg.LossRate}
-	case Kill, Pause, Clock:
+	case Kill, Pause, Clock, Strobe:
 		nodes, how := n.targets()
 		if len(nodes) == 0 {
 			return nil, nil
 		}
 		f.nodes = nodes
 		value = map[string]any{"nodes": nodes, "targets": how}
-		if kind == Clock {
+		if clockKind(kind) {
 			f.offsets = map[string]time.Duration{}
 			shown := map[string]string{}
 			for _, id := range nodes {
@@ -422,6 +435,9 @@ func (n *Nemesis) plan(kind string) (*fault, map[string]any) {
 				f.offsets[id], shown[id] = skew, skew.String()
 			}
 			value = map[string]any{"offsets": shown, "targets": how}
+			if kind == Strobe {
+				value["period"] = StrobePeriod.String()
+			}
 		}
 	}
 	n.active[kind] = f
@@ -458,6 +474,8 @@ func (n *Nemesis) start(ctx context.Context, kind string) error {
 				err = errors.Join(err, fmt.Errorf("clock of %s: %w", id, e))
 			}
 		}
+	case Strobe:
+		n.strobe(f)
 	}
 	// Even if it failed the fault stays active: part of it may be in
 	// effect, and the final heal undoes it.
@@ -636,7 +654,7 @@ func (n *Nemesis) Heal(ctx context.Context, f string) error {
 		for _, id := range ids {
 			err = errors.Join(err, n.cl.Resume(ctx, id), n.cl.Start(ctx, id))
 		}
-		if slices.Contains(n.cfg.Faults, Clock) {
+		if slices.ContainsFunc(n.cfg.Faults, clockKind) {
 			for _, id := range ids {
 				if e := n.clock(ctx, id, 0); e != nil {
 					err = errors.Join(err, fmt.Errorf("reset clock of %s: %w", id, e))
@@ -702,7 +720,11 @@ func (n *Nemesis) undo(ctx context.Context, a *fault) error {
 		for _, id := range a.nodes {
 			err = errors.Join(err, n.cl.Resume(ctx, id))
 		}
-	case Clock:
+	case Clock, Strobe:
+		if a.stopStrobe != nil {
+			a.stopStrobe()
+			<-a.strobed
+		}
 		for _, id := range a.nodes {
 			if e := n.clock(ctx, id, 0); e != nil {
 				err = errors.Join(err, fmt.Errorf("reset clock of %s: %w", id, e))
@@ -710,6 +732,35 @@ func (n *Nemesis) undo(ctx context.Context, a *fault) error {
 		}
 	}
 	return err
+}
+
+// strobe flips f's nodes' clocks between their skew and 0 every
+// StrobePeriod until the fault is undone. A flip that fails is retried at
+// the next one: the undo resets the clock regardless.
+func (n *Nemesis) strobe(f *fault) {
+	ctx, cancel := context.WithCancel(context.Background())
+	f.stopStrobe, f.strobed = cancel, make(chan struct{})
+	go func() {
+		defer close(f.strobed)
+		t := time.NewTicker(StrobePeriod)
+		defer t.Stop()
+		for on := true; ; on = !on {
+			for _, id := range f.nodes {
+				off := time.Duration(0)
+				if on {
+					off = f.offsets[id]
+				}
+				fctx, done := context.WithTimeout(ctx, time.Second)
+				_ = n.clock(fctx, id, off)
+				done()
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
 }
 
 // CutsNothing reports whether a partition of shape over nodes nodes would

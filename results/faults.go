@@ -20,6 +20,7 @@ func describeFault(value json.RawMessage, nodes []string) string {
 		Targets string              `json:"targets"`
 		Rate    float64             `json:"rate"`
 		Offsets map[string]string   `json:"offsets"`
+		Period  string              `json:"period"`
 	}
 	if json.Unmarshal(value, &v) != nil {
 		return string(value)
@@ -39,6 +40,9 @@ func describeFault(value json.RawMessage, nodes []string) string {
 				off = "+" + off
 			}
 			parts = append(parts, n+" "+off)
+		}
+		if v.Period != "" {
+			return "flipping between 0 and " + strings.Join(parts, ", ") + " every " + v.Period + how
 		}
 		return strings.Join(parts, ", ") + how
 	case v.Rate > 0 && len(v.Nodes) > 0:
