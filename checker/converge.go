@@ -23,6 +23,8 @@ type Convergence struct {
 	DivergedCount int           `json:"diverged_count"`
 	// Unread are keys some replica of which could not be read.
 	Unread int `json:"unread,omitempty"`
+	// UnreadHints are nodes whose hint count could not be read.
+	UnreadHints int `json:"unread_hints,omitempty"`
 	// Hints are nodes that still hold undelivered hints.
 	Hints map[string]uint64 `json:"hints,omitempty"`
 	// Waited is how long the harness waited for agreement, in seconds.
@@ -50,7 +52,14 @@ func convergence(ops []history.Op) *Convergence {
 		switch op.F {
 		case history.FHints:
 			var h history.Hints
-			if json.Unmarshal(op.Value, &h) != nil || h.Hints == 0 {
+			if json.Unmarshal(op.Value, &h) != nil {
+				continue
+			}
+			if h.Error != "" {
+				out.UnreadHints++
+				continue
+			}
+			if h.Hints == 0 {
 				continue
 			}
 			if out.Hints == nil {
@@ -90,8 +99,8 @@ func convergence(ops []history.Op) *Convergence {
 	switch {
 	case out.DivergedCount > 0 || len(out.Hints) > 0:
 		out.Verdict = Invalid
-	case out.Unread > 0:
-		out.Verdict, out.Note = Unknown, fmt.Sprintf("%d keys had a replica that could not be read", out.Unread)
+	case out.Unread > 0 || out.UnreadHints > 0:
+		out.Verdict, out.Note = Unknown, fmt.Sprintf("%d keys had a replica that could not be read, %d nodes' hints could not be read", out.Unread, out.UnreadHints)
 	}
 	return out
 }

@@ -87,6 +87,9 @@ func startAutoscale(ctx context.Context, cfg Config, cl cluster.Cluster, admin r
 	return func() error {
 		cancel()
 		wg.Wait()
+		for _, t := range act.removed {
+			t.Client.Close()
+		}
 		return err
 	}
 }
@@ -111,6 +114,8 @@ type scaleActuator struct {
 	nem   *nemesis.Nemesis
 	pool  *workload.Pool
 	opts  target.Options
+	// removed are the clients of removed nodes, closed when scaling stops.
+	removed []workload.Target
 }
 
 func (a *scaleActuator) Add(ctx context.Context) (string, error) {
@@ -145,7 +150,8 @@ func (a *scaleActuator) Remove(ctx context.Context, id string) error {
 		return fmt.Errorf("decommission %s: %w", id, err)
 	}
 	if inPool {
-		t.Client.Close()
+		// Requests picked just before may still use it: closed at the end.
+		a.removed = append(a.removed, t)
 	}
 	// Stopped before its peers saw it leave, it would stay "leaving" in
 	// their view for good and hold every later change.

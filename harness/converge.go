@@ -100,7 +100,9 @@ func preferenceLists(ctx context.Context, keys, nodes []string, dial func(string
 		}
 		out := map[string][]string{}
 		for _, k := range keys {
-			r, err := c.Ring(ctx, k)
+			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			r, err := c.Ring(rctx, k)
+			cancel()
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", id, err))
 				break
@@ -175,7 +177,9 @@ func nodeHints(ctx context.Context, nodes []string, dial func(string) (*client.C
 		c, err := dial(id)
 		var st *kvpb.StatusResponse
 		if err == nil {
-			st, err = c.Status(ctx)
+			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			st, err = c.Status(sctx)
+			cancel()
 		}
 		if err != nil {
 			h.Error = err.Error()

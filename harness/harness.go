@@ -208,11 +208,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 	}()
 
 	pool, closeClients, err := dialAll(cl, cfg)
-	targets := pool.Targets()
 	if err != nil {
 		return out, err
 	}
 	defer closeClients()
+	targets := pool.Targets()
 	admin := ringAdmin{cl: cl, token: cfg.Cluster.AdminToken, tls: cfg.Cluster.Secrets, etcd: cfg.Cluster.Etcd()}
 	if err := waitReady(ctx, targets, admin, 30*time.Second); err != nil {
 		return out, fmt.Errorf("cluster did not form: %w", err)

@@ -475,6 +475,13 @@ func (n *Nemesis) start(ctx context.Context, kind string) error {
 			}
 		}
 	case Strobe:
+		// The first flip is made here, so a clock that cannot be set is
+		// this fault's error, not a silent no-op.
+		for _, id := range f.nodes {
+			if e := n.clock(ctx, id, f.offsets[id]); e != nil {
+				err = errors.Join(err, fmt.Errorf("clock of %s: %w", id, e))
+			}
+		}
 		n.strobe(f)
 	}
 	// Even if it failed the fault stays active: part of it may be in
@@ -744,20 +751,20 @@ func (n *Nemesis) strobe(f *fault) {
 		defer close(f.strobed)
 		t := time.NewTicker(StrobePeriod)
 		defer t.Stop()
-		for on := true; ; on = !on {
+		for on := false; ; on = !on { // start made the first flip
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
 			for _, id := range f.nodes {
 				off := time.Duration(0)
 				if on {
 					off = f.offsets[id]
 				}
 				fctx, done := context.WithTimeout(ctx, time.Second)
-				_ = n.clock(fctx, id, off)
+				_ = n.clock(fctx, id, off) // the undo resets it regardless
 				done()
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
 			}
 		}
 	}()

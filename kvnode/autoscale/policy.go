@@ -160,15 +160,17 @@ func (p *Policy) Changed(t time.Time) {
 func (p *Policy) Decide(o Observation) Decision {
 	var ring []Member
 	for _, m := range o.Members {
-		switch m.Ring {
-		case RingJoining, RingLeaving:
-			p.above, p.below = 0, 0
-			return Decision{Reason: fmt.Sprintf("%s is %s the ring: one change at a time", m.ID, m.Ring), Nodes: len(ring)}
-		case RingMember:
+		if m.Ring == RingMember {
 			ring = append(ring, m)
 		}
 	}
 	n := len(ring)
+	for _, m := range o.Members {
+		if m.Ring == RingJoining || m.Ring == RingLeaving {
+			p.above, p.below = 0, 0
+			return Decision{Reason: fmt.Sprintf("%s is %s the ring: one change at a time", m.ID, m.Ring), Nodes: n}
+		}
+	}
 	if n < p.cfg.Floor() {
 		return Decision{Action: Add, Reason: fmt.Sprintf("%d ring members, below the floor of %d", n, p.cfg.Floor()),
 			Metric: "nodes", Value: float64(n), Threshold: float64(p.cfg.Floor()), Nodes: n}
