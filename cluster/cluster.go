@@ -43,6 +43,10 @@ type Config struct {
 	Secrets *Secrets `json:"-"`
 	// ExtraArgs are appended to every `kvnode serve` command line.
 	ExtraArgs []string
+	// PowerLoss serves every node's data dir through a file system that
+	// holds unsynced writes in memory, so that PowerCutter can lose them
+	// (local backend only).
+	PowerLoss bool `json:"power_loss,omitempty"`
 }
 
 // Etcd reports whether the nodes run etcd.
@@ -100,6 +104,15 @@ type Cluster interface {
 	// Close heals, resumes, and stops every node and removes what the backend
 	// created (processes, rules, namespaces, containers, networks).
 	Close(ctx context.Context) error
+}
+
+// PowerCutter is a Cluster that can cut a node's power: the node is
+// killed and every write it had not fsynced is lost, as in a power failure
+// (a kill alone keeps them in the page cache). Start brings it back.
+type PowerCutter interface {
+	// PowerLoss kills the node and discards its unsynced writes; it
+	// returns how many bytes were lost (whole pages).
+	PowerLoss(ctx context.Context, id string) (lost int64, err error)
 }
 
 // NodeAdder is a Cluster that can start nodes beyond the ones it started

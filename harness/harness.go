@@ -183,6 +183,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 	}
 	ccfg := cfg.Cluster
 	ccfg.Dir = dir
+	ccfg.PowerLoss = slices.Contains(cfg.Nemesis.Faults, nemesis.Power)
 	ccfg.KeepData = true // removed below once the verdict is known
 	defer func() {
 		if cfg.KeepData || out.Results.Verdict == checker.Invalid {
@@ -403,6 +404,9 @@ func Validate(cfg Config) error {
 	if singleWriter(cfg) && (slices.Contains(cfg.Nemesis.Faults, nemesis.Clock) || slices.Contains(cfg.Nemesis.Faults, nemesis.Strobe)) {
 		return errors.New("--writers-per-key 1 under lww with --nemesis clock: lww orders writes by the coordinators' clocks, so skewed clocks may reorder even one writer's writes; drop the clock fault")
 	}
+	if slices.Contains(cfg.Nemesis.Faults, nemesis.Power) && cfg.Backend != "local" {
+		return errors.New("--nemesis power needs --backend local: the file system that loses unsynced writes runs in the harness's own mount namespace, which containers do not share")
+	}
 	if err := validateAutoscale(cfg); err != nil {
 		return err
 	}
@@ -459,6 +463,8 @@ func (cfg Config) validateCommon() error {
 func validateEtcd(cfg Config) error {
 	for _, f := range cfg.Nemesis.Faults {
 		switch f {
+		case nemesis.Power:
+			return errors.New("--nemesis power: not for etcd, whose bbolt maps its file into memory, which the power-loss file system (direct I/O) refuses")
 		case nemesis.Clock, nemesis.Strobe, nemesis.Membership:
 			return fmt.Errorf("--nemesis %s: not for etcd, which has no kvnode admin API (clock offsets, joins, decommissions)", f)
 		case nemesis.Partition, nemesis.Loss:

@@ -31,6 +31,10 @@ const (
 	// StrobePeriod while it lasts (Jepsen's clock strobe): timestamps that
 	// jump back and forth, not one steady skew.
 	Strobe = "strobe"
+	// Power kills nodes and discards every write they had not fsynced, as
+	// a power failure does (a kill leaves them in the page cache); its stop
+	// restarts them. It needs a cluster.PowerCutter.
+	Power = "power"
 	// Membership changes the ring: it alternately adds a node (a spare
 	// the cluster starts, or one decommissioned before) and decommissions
 	// a member. Its stop undoes nothing: the next membership fault does.
@@ -38,7 +42,7 @@ const (
 )
 
 // Kinds lists every fault kind.
-var Kinds = []string{Partition, Kill, Pause, Loss, Clock, Strobe, Membership}
+var Kinds = []string{Partition, Kill, Pause, Loss, Clock, Strobe, Power, Membership}
 
 // StrobePeriod is how often a strobe fault flips a clock.
 const StrobePeriod = 50 * time.Millisecond
@@ -57,6 +61,18 @@ const (
 // Shapes lists every partition shape.
 var Shapes = []string{IsolateOne, Halves, MajoritiesRing, Bridge}
 
+// Target sets: how many nodes a node fault (kill, pause, clock, strobe,
+// power) takes.
+const (
+	TargetOne      = "one"
+	TargetMinority = "minority"
+	TargetMajority = "majority"
+	TargetAll      = "all"
+)
+
+// TargetSets lists every target set; "" draws one of the first three.
+var TargetSets = []string{TargetOne, TargetMinority, TargetMajority, TargetAll}
+
 // Config is a fault schedule.
 type Config struct {
 	Faults []string
@@ -65,6 +81,9 @@ type Config struct {
 	Interval time.Duration
 	// Shape is a partition shape, or "" for a random one each time.
 	Shape string
+	// Targets is a target set, or "" for one, a minority or a majority
+	// drawn each time.
+	Targets string
 	// LossRate is the share of packets dropped by a loss fault.
 	LossRate float64
 	// MaxSkew bounds clock offsets in both directions.
@@ -112,6 +131,9 @@ func (c Config) Validate() error {
 	}
 	if c.Shape != "" && !slices.Contains(Shapes, c.Shape) {
 		return fmt.Errorf("unknown partition shape %q (want %s)", c.Shape, strings.Join(Shapes, ", "))
+	}
+	if c.Targets != "" && !slices.Contains(TargetSets, c.Targets) {
+		return fmt.Errorf("unknown nemesis targets %q (want %s)", c.Targets, strings.Join(TargetSets, ", "))
 	}
 	if c.LossRate < 0 || c.LossRate > 1 {
 		return fmt.Errorf("loss rate %v: must be between 0 and 1", c.LossRate)
@@ -200,6 +222,9 @@ func New(cfg Config, cl cluster.Cluster, clock ClockSetter, rec *history.Recorde
 		}
 		if clockKind(f) && clock == nil {
 			return nil, errors.New("fault clock: needs the nodes' admin service")
+		}
+		if _, ok := cl.(cluster.PowerCutter); f == Power && !ok {
+			return nil, errors.New("fault power: this backend cannot cut power (the local backend can, with its file system for power faults)")
 		}
 		if f == Membership {
 			if n.ring == nil {
@@ -378,13 +403,12 @@ func (n *Nemesis) targets() ([]string, string) {
 		return nil, ""
 	}
 	n.rng.Shuffle(len(free), func(i, j int) { free[i], free[j] = free[j], free[i] })
-	size, how := len(all)/2+1, "majority"
-	switch n.rng.IntN(3) {
-	case 0:
-		size, how = 1, "one"
-	case 1:
-		size, how = max(1, (len(all)-1)/2), "minority"
+	how := n.cfg.Targets
+	if how == "" {
+		how = TargetSets[n.rng.IntN(3)]
 	}
+	size := map[string]int{TargetOne: 1, TargetMinority: max(1, (len(all)-1)/2),
+		TargetMajority: len(all)/2 + 1, TargetAll: len(all)}[how]
 	if size > len(free) {
 		size, how = len(free), fmt.Sprintf("%s, cut to the %d free", how, len(free))
 	}
@@ -420,7 +444,7 @@ func (n *Nemesis) plan(kind string) (*fault, map[string]any) {
 	case Loss:
 		f.nodes = n.ids()
 		value = map[string]any{"nodes": f.nodes, "rate": n.cfg.LossRate}
-	case Kill, Pause, Clock, Strobe:
+	case Kill, Pause, Clock, Strobe, Power:
 		nodes, how := n.targets()
 		if len(nodes) == 0 {
 			return nil, nil
@@ -468,6 +492,15 @@ func (n *Nemesis) start(ctx context.Context, kind string) error {
 		for _, id := range f.nodes {
 			err = errors.Join(err, n.cl.Pause(ctx, id))
 		}
+	case Power:
+		// One after another, as fast as kills go: what the first loses
+		// cannot be repaired from the others before they go down too.
+		lost := map[string]int64{}
+		for _, id := range f.nodes {
+			b, e := n.cl.(cluster.PowerCutter).PowerLoss(ctx, id)
+			lost[id], err = b, errors.Join(err, e)
+		}
+		value["lost_bytes"] = lost
 	case Clock:
 		for _, id := range f.nodes {
 			if e := n.clock(ctx, id, f.offsets[id]); e != nil {
@@ -719,7 +752,7 @@ func (n *Nemesis) undo(ctx context.Context, a *fault) error {
 		err = n.cl.Partition(ctx, cluster.Grudge{})
 	case Loss:
 		err = n.cl.Loss(ctx, nil, 0)
-	case Kill:
+	case Kill, Power:
 		for _, id := range a.nodes {
 			err = errors.Join(err, n.cl.Start(ctx, id))
 		}

@@ -34,9 +34,11 @@ type Config struct {
 	// compare-and-set, on targets that have it (0: reads and writes only).
 	CASRatio    float64
 	Concurrency int
-	// WritersPerKey 1 gives each register key one writing client (key k:
-	// client k mod Concurrency); the others only read it. 0: every client
-	// writes every key.
+	// WritersPerKey 1 gives each key one writing client (key k: client k
+	// mod Concurrency). A register's other clients only read it; a set's
+	// clients add only to their own keys, so that each read-modify-write
+	// is alone on its key (lww and linearizable sets then lose no add).
+	// 0: every client writes every key.
 	WritersPerKey int `json:"writers_per_key,omitempty"`
 	// Rate is the total target rate in ops/s across all clients; 0 runs a
 	// closed loop (each client issues its next op when the last returns).
@@ -93,8 +95,11 @@ func (c Config) Validate() error {
 		if c.CASRatio > 0 && c.Name != Register {
 			return fmt.Errorf("cas ratio %v: only the register workload issues compare-and-set", c.CASRatio)
 		}
-		if c.WritersPerKey != 0 && (c.WritersPerKey != 1 || c.Name != Register || c.CASRatio > 0) {
-			return fmt.Errorf("writers per key %d: 1 or 0 (any), for the register workload without cas", c.WritersPerKey)
+		if c.WritersPerKey != 0 && (c.WritersPerKey != 1 || c.Name == YCSB || c.CASRatio > 0) {
+			return fmt.Errorf("writers per key %d: 1 or 0 (any), for the register workload without cas or the set workload", c.WritersPerKey)
+		}
+		if c.WritersPerKey == 1 && c.Name == Set && c.Keys < c.Concurrency {
+			return fmt.Errorf("writers per key 1 on the set workload: %d keys for %d clients leaves clients without a key; use --keys ≥ --concurrency", c.Keys, c.Concurrency)
 		}
 		if c.ValueSize < 0 {
 			return fmt.Errorf("value size %d: must not be negative", c.ValueSize)
@@ -305,10 +310,15 @@ func generator(cfg Config, next *atomic.Int64) (func(client int) func(*rand.Rand
 		}
 		return func(int) func(*rand.Rand) op { return y.gen() }, y.exec, nil
 	case Set:
-		gen := func(rng *rand.Rand) op {
-			return op{f: history.FAdd, key: keyOf("s", rng), value: next.Add(1)}
-		}
-		return func(int) func(*rand.Rand) op { return gen }, addElement, nil
+		return func(client int) func(*rand.Rand) op {
+			return func(rng *rand.Rand) op {
+				key := keyOf("s", rng)
+				if cfg.WritersPerKey == 1 { // one of client, client+C, …
+					key = "s" + strconv.Itoa(client+cfg.Concurrency*rng.IntN((cfg.Keys-client+cfg.Concurrency-1)/cfg.Concurrency))
+				}
+				return op{f: history.FAdd, key: key, value: next.Add(1)}
+			}
+		}, addElement, nil
 	default:
 		// A cas expects the value last written to its key, so that some
 		// succeed and some fail; keys are numbered, so a slice holds them.

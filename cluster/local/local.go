@@ -62,8 +62,9 @@ type Cluster struct {
 }
 
 var (
-	_ cluster.Cluster   = (*Cluster)(nil)
-	_ cluster.NodeAdder = (*Cluster)(nil)
+	_ cluster.Cluster     = (*Cluster)(nil)
+	_ cluster.NodeAdder   = (*Cluster)(nil)
+	_ cluster.PowerCutter = (*Cluster)(nil)
 )
 
 // Start starts cfg.Nodes kvnodes and waits until all are healthy. Inside a
@@ -91,6 +92,14 @@ func Start(ctx context.Context, cfg cluster.Config, log *slog.Logger) (*Cluster,
 	}
 
 	inNS := InNamespace()
+	if cfg.PowerLoss {
+		switch {
+		case !inNS:
+			return nil, fmt.Errorf("start local cluster: power faults need the private namespace (the FUSE mounts must vanish with the harness): %s", noNamespaceReason())
+		case cfg.Etcd():
+			return nil, errors.New("start local cluster: power faults are for kvnode: etcd's bbolt maps its file into memory, which the power-loss file system (direct I/O) refuses")
+		}
+	}
 	infos, err := nodeInfos(dir, cfg.Nodes, inNS)
 	if err != nil {
 		return nil, fmt.Errorf("start local cluster: %w", err)
@@ -171,9 +180,16 @@ func (c *Cluster) gossipAddrs(infos []cluster.Node) ([]string, error) {
 // peers is set, else a node that joins the ring by gossip.
 func (c *Cluster) addNode(info cluster.Node, peers, gossip string, seeds []string) (*node, error) {
 	dataDir := filepath.Join(cluster.DataDir(c.cfg.Dir), info.ID)
+	nodeDir, mount := dataDir, ""
+	if c.cfg.PowerLoss {
+		// The node writes through the mount; what it synced lands in
+		// dataDir, which is what --keep-data keeps.
+		mount = filepath.Join(cluster.DataDir(c.cfg.Dir), ".power", info.ID)
+		nodeDir = mount
+	}
 	cfg := c.cfg
 	cfg.ExtraArgs = nil
-	args := cluster.ServeArgs(cfg, info, dataDir, peers)
+	args := cluster.ServeArgs(cfg, info, nodeDir, peers)
 	args = append(args, "--gossip-listen", gossip, "--join", strings.Join(seeds, ","))
 	secrets := ""
 	if c.cfg.Secrets != nil {
@@ -186,7 +202,7 @@ func (c *Cluster) addNode(info cluster.Node, peers, gossip string, seeds []strin
 	if c.cfg.Etcd() {
 		args = cluster.EtcdArgs(info, c.founders, dataDir, secrets)
 	}
-	n := &node{info: info, dataDir: dataDir, gossip: gossip, args: append(args, c.cfg.ExtraArgs...), tls: c.cfg.Secrets.ClientTLS()}
+	n := &node{info: info, dataDir: dataDir, mount: mount, gossip: gossip, args: append(args, c.cfg.ExtraArgs...), tls: c.cfg.Secrets.ClientTLS()}
 	c.mu.Lock()
 	c.nodes = append(c.nodes, n)
 	c.byID[info.ID] = n
@@ -451,6 +467,14 @@ func (c *Cluster) close(ctx context.Context) error {
 	errs = append(errs, stopErrs...)
 	if c.net != nil {
 		errs = append(errs, c.net.close())
+	}
+	for _, n := range nodes {
+		if err := n.unmount(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", n.info.ID, err))
+		}
+	}
+	if c.cfg.PowerLoss && len(nodes) > 0 {
+		_ = os.Remove(filepath.Join(cluster.DataDir(c.cfg.Dir), ".power"))
 	}
 	for _, n := range nodes {
 		if c.cfg.KeepData {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/cluster/powerfs"
 )
 
 const (
@@ -29,6 +30,11 @@ type node struct {
 	gossip  string // gossip address
 	args    []string
 	tls     *tls.Config // the harness's client side; nil: plaintext
+	// mount, with power faults, is where the node sees its data dir: a
+	// powerfs over dataDir, mounted at the first start. power is nil
+	// until then and after Close.
+	mount string
+	power *powerfs.FS
 
 	mu     sync.Mutex // guards proc and paused, and orders signals
 	proc   *proc      // the latest process; nil before the first start
@@ -66,6 +72,16 @@ func (c *Cluster) spawn(n *node) (*proc, error) {
 	}
 	if err := os.MkdirAll(n.dataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("%s: %w", n.info.ID, err)
+	}
+	if n.mount != "" && n.power == nil {
+		if err := os.MkdirAll(n.mount, 0o755); err != nil {
+			return nil, fmt.Errorf("%s: %w", n.info.ID, err)
+		}
+		fs, err := powerfs.Mount(n.mount, n.dataDir)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", n.info.ID, err)
+		}
+		n.power = fs
 	}
 	logf, err := os.OpenFile(n.info.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -147,6 +163,45 @@ func (c *Cluster) Kill(ctx context.Context, id string) error {
 	}
 	c.log.Info("node killed", "node", id)
 	return nil
+}
+
+// PowerLoss kills a node and discards what it wrote but did not fsync.
+func (c *Cluster) PowerLoss(ctx context.Context, id string) (int64, error) {
+	n, err := c.node(id)
+	if err != nil {
+		return 0, err
+	}
+	if n.mount == "" {
+		return 0, fmt.Errorf("power loss of %s: the cluster was started without power faults", id)
+	}
+	if err := c.Kill(ctx, id); err != nil {
+		return 0, fmt.Errorf("power loss: %w", err)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.power == nil || n.proc.running() {
+		return 0, fmt.Errorf("power loss of %s: it was started again meanwhile", id)
+	}
+	// Reaped, so every request of the process has been answered.
+	lost := n.power.Crash()
+	appendLog(n.info.LogPath, fmt.Sprintf("=== quorumlab %s: %s lost power: %d bytes of unsynced writes discarded\n",
+		time.Now().Format(time.RFC3339Nano), id, lost))
+	c.log.Info("node lost power", "node", id, "lost_bytes", lost)
+	return lost, nil
+}
+
+// unmount unmounts a stopped node's power-loss file system, if any.
+func (n *node) unmount() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.power == nil {
+		return nil
+	}
+	if err := n.power.Unmount(); err != nil {
+		return err
+	}
+	n.power = nil
+	return os.Remove(n.mount)
 }
 
 // Stop sends SIGTERM and waits up to 10s (or until ctx is done) for the node

@@ -51,7 +51,7 @@ func InNamespace() bool {
 }
 
 // Reexec runs the current program again, with the same arguments, inside a new
-// network namespace and, unless it runs as root already, a new user namespace
+// network and mount namespace and, unless it runs as root already, a new user namespace
 // in which the current uid and gid are mapped to root. It forwards SIGINT,
 // SIGTERM and SIGHUP and the standard streams, and returns the child's exit
 // code (128+n if signal n killed it). When ctx is done the child gets SIGTERM,
@@ -166,7 +166,9 @@ func reexecCmd(exe, netns string, report *os.File, userNS bool) *exec.Cmd {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{report} // fd 3
 	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: syscall.CLONE_NEWNET,
+		// A mount namespace of its own too, for the power-loss file
+		// systems: their mounts then vanish with the harness.
+		Cloneflags: syscall.CLONE_NEWNET | syscall.CLONE_NEWNS,
 		// Its own process group, so that a terminal's Ctrl-C reaches the
 		// child once, through us, rather than twice.
 		Setpgid:   true,
@@ -247,7 +249,7 @@ func init() {
 	}
 	report := os.NewFile(uintptr(fd), "namespace setup report")
 	msg := setupOK
-	setupErr := bringUpLoopback()
+	setupErr := errors.Join(bringUpLoopback(), privateMounts())
 	if setupErr != nil {
 		msg = setupErr.Error()
 	}
@@ -256,6 +258,15 @@ func init() {
 	if setupErr != nil {
 		os.Exit(setupFailedExit)
 	}
+}
+
+// privateMounts stops mounts made here from propagating to the parent's
+// namespace (real root shares / with the host).
+func privateMounts() error {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make mounts private: %w", err)
+	}
+	return nil
 }
 
 func isPipe(fd int) bool {

@@ -69,6 +69,10 @@ func TestExitCodes(t *testing.T) {
 			{"bad check memory", "not a size", []string{"--check-memory", "lots"}},
 			{"faults that cannot happen", "no fault could take effect", []string{"--time-limit", "2s", "--nemesis-interval", "10s"}},
 			{"empty partition shape", "cuts nothing on 3 nodes", []string{"--nodes", "3", "--nemesis", "partition", "--partition-shape", "majorities-ring"}},
+			{"bad nemesis targets", "unknown nemesis targets", []string{"--nemesis", "kill", "--nemesis-targets", "half"}},
+			{"power on docker", "needs --backend local", []string{"--nemesis", "power", "--backend", "docker"}},
+			{"power on etcd", "not for etcd", []string{"--nemesis", "power", "--target", "etcd"}},
+			{"set writers without keys", "leaves clients without a key", []string{"--workload", "set", "--writers-per-key", "1", "--keys", "4", "--concurrency", "8"}},
 		} {
 			tests = append(tests, struct {
 				name       string
