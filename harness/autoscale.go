@@ -11,12 +11,10 @@ import (
 
 	"github.com/quorumlab/quorumlab/cluster"
 	"github.com/quorumlab/quorumlab/history"
-	"github.com/quorumlab/quorumlab/internal/ctxtime"
 	"github.com/quorumlab/quorumlab/kvnode/autoscale"
 	"github.com/quorumlab/quorumlab/kvnode/client"
 	"github.com/quorumlab/quorumlab/kvnode/scaler"
 	"github.com/quorumlab/quorumlab/nemesis"
-	"github.com/quorumlab/quorumlab/target"
 	"github.com/quorumlab/quorumlab/workload"
 )
 
@@ -38,8 +36,10 @@ func validateAutoscale(cfg Config) error {
 	if cfg.Cluster.Nodes < a.Min || cfg.Cluster.Nodes > a.Max {
 		return fmt.Errorf("--autoscale min=%d max=%d: the cluster starts with %d nodes (--nodes)", a.Min, a.Max, cfg.Cluster.Nodes)
 	}
-	if slices.Contains(cfg.Nemesis.Faults, nemesis.Membership) {
-		return errors.New("--autoscale and --nemesis membership both change the ring; one at a time")
+	for _, f := range []string{nemesis.Membership, nemesis.Replace} {
+		if slices.Contains(cfg.Nemesis.Faults, f) {
+			return fmt.Errorf("--autoscale and --nemesis %s both change the ring; one at a time", f)
+		}
 	}
 	return nil
 }
@@ -49,11 +49,11 @@ func validateAutoscale(cfg Config) error {
 // join the client pool and become the nemesis's to fault; a node it
 // removes leaves the pool, is released by the nemesis, then decommissioned
 // and stopped.
-func startAutoscale(ctx context.Context, cfg Config, cl cluster.Cluster, admin ringAdmin, nem *nemesis.Nemesis, pool *workload.Pool, rec *history.Recorder) (stop func() error) {
+func startAutoscale(ctx context.Context, cfg Config, cl cluster.Cluster, ch *nodeChanger, nem *nemesis.Nemesis, pool *workload.Pool, rec *history.Recorder) (stop func() error) {
 	if cfg.Autoscale == nil {
 		return func() error { return nil }
 	}
-	act := &scaleActuator{cl: cl, admin: admin, nem: nem, pool: pool, opts: clientOptions(cfg)}
+	act := &scaleActuator{ch: ch, nem: nem}
 	obs := &scaler.Observer{
 		Seeds: func() []string {
 			var addrs []string
@@ -87,9 +87,6 @@ func startAutoscale(ctx context.Context, cfg Config, cl cluster.Cluster, admin r
 	return func() error {
 		cancel()
 		wg.Wait()
-		for _, t := range act.removed {
-			t.Client.Close()
-		}
 		return err
 	}
 }
@@ -106,93 +103,30 @@ func recordScale(rec *history.Recorder, e scaler.Event) {
 	rec.Record(history.Op{Process: history.NemesisProcess, Type: history.Info, F: history.FScale, Value: history.JSON(s)})
 }
 
-// scaleActuator adds and removes nodes through the backend and the admin
-// API.
+// scaleActuator adds and removes nodes for the autoscaler: the changer
+// does the work, and the nemesis is told which nodes it may fault.
 type scaleActuator struct {
-	cl    cluster.Cluster
-	admin ringAdmin
-	nem   *nemesis.Nemesis
-	pool  *workload.Pool
-	opts  target.Options
-	// removed are the clients of removed nodes, closed when scaling stops.
-	removed []workload.Target
+	ch  *nodeChanger
+	nem *nemesis.Nemesis
 }
 
 func (a *scaleActuator) Add(ctx context.Context) (string, error) {
-	adder, ok := a.cl.(cluster.NodeAdder)
-	if !ok {
-		return "", errors.New("this backend cannot add nodes")
+	id, err := a.ch.Add(ctx)
+	if err == nil {
+		a.nem.Adopt(id)
 	}
-	n, err := adder.AddNode(ctx)
-	if err != nil {
-		return "", err
-	}
-	c, err := target.Dial(target.KVNode, n.Addr, a.opts)
-	if err != nil {
-		return n.ID, fmt.Errorf("dial %s: %w", n.ID, err)
-	}
-	a.pool.Add(workload.Target{Node: n.ID, Client: c})
-	a.nem.Adopt(n.ID)
-	return n.ID, nil
+	return id, err
 }
 
 func (a *scaleActuator) Remove(ctx context.Context, id string) error {
 	if !a.nem.Release(id) {
 		return fmt.Errorf("%s is under a fault now", id)
 	}
-	t, inPool := a.pool.Remove(id)
-	if err := a.admin.Decommission(ctx, id); err != nil {
-		// Still in the ring: it goes on serving and may be faulted.
-		if inPool {
-			a.pool.Add(t)
+	if err := a.ch.Retire(ctx, id); err != nil {
+		if errors.Is(err, errStillMember) {
+			a.nem.Adopt(id) // it goes on serving and may be faulted
 		}
-		a.nem.Adopt(id)
-		return fmt.Errorf("decommission %s: %w", id, err)
-	}
-	if inPool {
-		// Requests picked just before may still use it: closed at the end.
-		a.removed = append(a.removed, t)
-	}
-	// Stopped before its peers saw it leave, it would stay "leaving" in
-	// their view for good and hold every later change.
-	if err := a.waitLeft(ctx, id); err != nil {
 		return err
 	}
-	return a.cl.Stop(context.WithoutCancel(ctx), id)
-}
-
-// waitLeft waits until a node still in the pool sees id out of the ring.
-func (a *scaleActuator) waitLeft(ctx context.Context, id string) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	for {
-		last, asked := "", false
-		for _, t := range a.pool.Targets() {
-			err := a.admin.call(ctx, t.Node, func(c *client.Client, ctx context.Context) error {
-				st, err := c.Status(ctx)
-				if err != nil {
-					return err
-				}
-				for _, m := range st.GetMembers() {
-					if m.GetId() == id {
-						last = m.GetRingStatus()
-					}
-				}
-				return nil
-			})
-			if err == nil {
-				asked = true
-				break
-			}
-		}
-		switch {
-		case !asked:
-		case last == autoscale.RingMember, last == autoscale.RingJoining, last == autoscale.RingLeaving:
-		default:
-			return nil
-		}
-		if !ctxtime.Sleep(ctx, 200*time.Millisecond) {
-			return fmt.Errorf("%s decommissioned, but its peers still see it %s", id, last)
-		}
-	}
+	return nil
 }

@@ -237,7 +237,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 		recorder.Record(history.Op{Process: history.NemesisProcess, Type: history.Info, F: history.FModel,
 			Value: history.JSON(history.Model{Register: history.ModelSingleWriter})})
 	}
-	nem, err := nemesis.New(cfg.Nemesis, cl, clockSetter(admin), recorder, nemesis.WithRing(admin))
+	ch := &nodeChanger{cl: cl, admin: admin, pool: pool, opts: clientOptions(cfg)}
+	defer ch.close()
+	nem, err := nemesis.New(cfg.Nemesis, cl, clockSetter(admin), recorder, nemesis.WithRing(admin), nemesis.WithReplacer(ch))
 	if err != nil {
 		hw.Close()
 		return out, err
@@ -261,7 +263,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 		nemErr = nem.Run(runCtx)
 	}()
 	stopProgress := progress(cfg, recorder, nem)
-	stopScaling := startAutoscale(runCtx, cfg, cl, admin, nem, pool, recorder)
+	stopScaling := startAutoscale(runCtx, cfg, cl, ch, nem, pool, recorder)
 	werr := workload.Run(runCtx, cfg.Workload, pool, recorder)
 	stopRun()
 	serr := stopScaling()
@@ -404,6 +406,9 @@ func Validate(cfg Config) error {
 	if singleWriter(cfg) && (slices.Contains(cfg.Nemesis.Faults, nemesis.Clock) || slices.Contains(cfg.Nemesis.Faults, nemesis.Strobe)) {
 		return errors.New("--writers-per-key 1 under lww with --nemesis clock: lww orders writes by the coordinators' clocks, so skewed clocks may reorder even one writer's writes; drop the clock fault")
 	}
+	if slices.Contains(cfg.Nemesis.Faults, nemesis.Membership) && slices.Contains(cfg.Nemesis.Faults, nemesis.Replace) {
+		return errors.New("--nemesis membership and replace both change the ring; one at a time")
+	}
 	if slices.Contains(cfg.Nemesis.Faults, nemesis.Power) && cfg.Backend != "local" {
 		return errors.New("--nemesis power needs --backend local: the file system that loses unsynced writes runs in the harness's own mount namespace, which containers do not share")
 	}
@@ -465,7 +470,7 @@ func validateEtcd(cfg Config) error {
 		switch f {
 		case nemesis.Power:
 			return errors.New("--nemesis power: not for etcd, whose bbolt maps its file into memory, which the power-loss file system (direct I/O) refuses")
-		case nemesis.Clock, nemesis.Strobe, nemesis.Membership:
+		case nemesis.Clock, nemesis.Strobe, nemesis.Membership, nemesis.Replace:
 			return fmt.Errorf("--nemesis %s: not for etcd, which has no kvnode admin API (clock offsets, joins, decommissions)", f)
 		case nemesis.Partition, nemesis.Loss:
 			if cfg.Backend != "docker" {

@@ -42,7 +42,7 @@ const (
 )
 
 // Kinds lists every fault kind.
-var Kinds = []string{Partition, Kill, Pause, Loss, Clock, Strobe, Power, Membership}
+var Kinds = []string{Partition, Kill, Pause, Loss, Clock, Strobe, Power, Membership, Replace}
 
 // StrobePeriod is how often a strobe fault flips a clock.
 const StrobePeriod = 50 * time.Millisecond
@@ -173,6 +173,10 @@ type Nemesis struct {
 	// must not hold back the heal of a fault it waits for.
 	mu  sync.Mutex
 	rng *rand.Rand // targets, shapes, offsets
+	// replacer adds and retires nodes for the replace fault; original
+	// are the nodes it has yet to replace.
+	replacer Replacer
+	original map[string]bool
 	// active holds each kind's fault from before it is applied until it is
 	// undone, so that its nodes stay reserved (see busy) all that time.
 	active map[string]*fault
@@ -207,9 +211,10 @@ func New(cfg Config, cl cluster.Cluster, clock ClockSetter, rec *history.Recorde
 		return nil, err
 	}
 	n := &Nemesis{cfg: cfg, cl: cl, clock: clock, rec: rec, rng: rand.New(rand.NewPCG(cfg.Seed, 0x6e656d)),
-		active: map[string]*fault{}, known: map[string]bool{}, initial: len(cl.Nodes())}
+		active: map[string]*fault{}, known: map[string]bool{}, original: map[string]bool{}, initial: len(cl.Nodes())}
 	for _, nd := range cl.Nodes() {
 		n.known[nd.ID] = true
+		n.original[nd.ID] = true
 	}
 	for _, o := range opts {
 		o(n)
@@ -226,13 +231,16 @@ func New(cfg Config, cl cluster.Cluster, clock ClockSetter, rec *history.Recorde
 		if _, ok := cl.(cluster.PowerCutter); f == Power && !ok {
 			return nil, errors.New("fault power: this backend cannot cut power (the local backend can, with its file system for power faults)")
 		}
-		if f == Membership {
+		if f == Membership || f == Replace {
 			if n.ring == nil {
-				return nil, errors.New("fault membership: needs the nodes' admin service")
+				return nil, fmt.Errorf("fault %s: needs the nodes' admin service", f)
 			}
 			if _, ok := cl.(cluster.NodeAdder); !ok {
-				return nil, errors.New("fault membership: this backend cannot add nodes")
+				return nil, fmt.Errorf("fault %s: this backend cannot add nodes", f)
 			}
+		}
+		if f == Replace && n.replacer == nil {
+			return nil, errors.New("fault replace: needs a replacer to add and retire nodes")
 		}
 	}
 	return n, nil
@@ -341,10 +349,9 @@ func (n *Nemesis) record(f string, value any, err error) {
 }
 
 // skip records a fault that found nothing to act on.
-func (n *Nemesis) skip(kind string) {
-	reason := "every candidate node is under another fault"
-	if kind == Partition {
-		reason = "no partition shape cuts anything on this cluster"
+func (n *Nemesis) skip(kind, reason string) {
+	if reason == "" {
+		reason = "every candidate node is under another fault"
 	}
 	n.record("skip-"+kind, map[string]any{"reason": reason}, nil)
 }
@@ -470,12 +477,19 @@ func (n *Nemesis) plan(kind string) (*fault, map[string]any) {
 }
 
 func (n *Nemesis) start(ctx context.Context, kind string) error {
-	if kind == Membership {
+	switch kind {
+	case Membership:
 		return n.changeRing(ctx)
+	case Replace:
+		return n.replace(ctx)
 	}
 	f, value := n.plan(kind)
 	if f == nil {
-		n.skip(kind)
+		reason := ""
+		if kind == Partition {
+			reason = "no partition shape cuts anything on this cluster"
+		}
+		n.skip(kind, reason)
 		return nil
 	}
 	var err error
@@ -601,7 +615,7 @@ func (n *Nemesis) planRingChange() (f *fault, action, node string, ok bool) {
 func (n *Nemesis) changeRing(ctx context.Context) error {
 	f, action, node, ok := n.planRingChange()
 	if !ok {
-		n.skip(Membership)
+		n.skip(Membership, "")
 		return nil
 	}
 	var err error

@@ -127,7 +127,7 @@ func addRunFlags(cmd *cobra.Command, cfg *harness.Config, faults *string, quiet 
 	f.Var(profileFlag{&cfg.Workload}, "rate-profile", "open loop by phases, rate:duration, e.g. 500:30s,4000:60s,500:30s; sets the time limit")
 	f.Uint64Var(&cfg.Workload.Seed, "seed", cfg.Workload.Seed, "seed of the workload and nemesis choices")
 	f.DurationVar(&cfg.Workload.OpTimeout, "op-timeout", cfg.Workload.OpTimeout, "client deadline per operation; a write that times out is indeterminate")
-	f.StringVar(faults, "nemesis", "partition,kill", "faults: some of partition,kill,pause,loss,clock,strobe,power,membership, or none")
+	f.StringVar(faults, "nemesis", "partition,kill", "faults: some of partition,kill,pause,loss,clock,strobe,power,membership,replace, or none")
 	f.DurationVar(&cfg.Nemesis.Interval, "nemesis-interval", cfg.Nemesis.Interval, "mean time between faults and mean fault length (±50 %)")
 	f.BoolVar(&cfg.Nemesis.Overlap, "nemesis-overlap", cfg.Nemesis.Overlap, "give each fault kind its own schedule, so faults of different kinds overlap (node faults never share a node)")
 	f.StringVar(&cfg.Nemesis.Targets, "nemesis-targets", "", "nodes a kill, pause, clock, strobe or power fault takes: one, minority, majority or all (default: one of the first three each time)")

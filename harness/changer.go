@@ -1,0 +1,125 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/internal/ctxtime"
+	"github.com/quorumlab/quorumlab/kvnode/autoscale"
+	"github.com/quorumlab/quorumlab/kvnode/client"
+	"github.com/quorumlab/quorumlab/target"
+	"github.com/quorumlab/quorumlab/workload"
+)
+
+// errStillMember: a retirement failed before the node left the ring.
+var errStillMember = errors.New("still a ring member")
+
+// nodeChanger adds nodes to a running cluster and retires them, keeping
+// the client pool in step: the autoscaler's actuator and the replace fault
+// both use it.
+type nodeChanger struct {
+	cl    cluster.Cluster
+	admin ringAdmin
+	pool  *workload.Pool
+	opts  target.Options
+
+	mu sync.Mutex
+	// removed are the clients of retired nodes: requests picked just
+	// before may still use them, so they are closed after the workload.
+	removed []workload.Target
+}
+
+// Add starts a node, which joins the ring by itself, and puts it in the
+// pool.
+func (c *nodeChanger) Add(ctx context.Context) (string, error) {
+	adder, ok := c.cl.(cluster.NodeAdder)
+	if !ok {
+		return "", errors.New("this backend cannot add nodes")
+	}
+	n, err := adder.AddNode(ctx)
+	if err != nil {
+		return "", err
+	}
+	cl, err := target.Dial(target.KVNode, n.Addr, c.opts)
+	if err != nil {
+		return n.ID, fmt.Errorf("dial %s: %w", n.ID, err)
+	}
+	c.pool.Add(workload.Target{Node: n.ID, Client: cl})
+	return n.ID, nil
+}
+
+// Retire takes a node out of the pool, decommissions it, waits until its
+// peers see it gone and stops it. An error wrapping errStillMember means
+// it is back in the pool, still serving.
+func (c *nodeChanger) Retire(ctx context.Context, id string) error {
+	t, inPool := c.pool.Remove(id)
+	if err := c.admin.Decommission(ctx, id); err != nil {
+		if inPool {
+			c.pool.Add(t)
+		}
+		return fmt.Errorf("decommission %s: %w: %w", id, errStillMember, err)
+	}
+	if inPool {
+		c.mu.Lock()
+		c.removed = append(c.removed, t)
+		c.mu.Unlock()
+	}
+	// Stopped before its peers saw it leave, it would stay "leaving" in
+	// their view for good and hold every later change.
+	if err := c.waitLeft(ctx, id); err != nil {
+		return err
+	}
+	return c.cl.Stop(context.WithoutCancel(ctx), id)
+}
+
+// close closes the clients of retired nodes.
+func (c *nodeChanger) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, t := range c.removed {
+		t.Client.Close()
+	}
+	c.removed = nil
+}
+
+// waitLeft waits until every node still in the pool that answers sees id
+// out of the ring.
+func (c *nodeChanger) waitLeft(ctx context.Context, id string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		still, asked := "", 0
+		for _, t := range c.pool.Targets() {
+			err := c.admin.call(ctx, t.Node, func(cl *client.Client, ctx context.Context) error {
+				st, err := cl.Status(ctx)
+				if err != nil {
+					return err
+				}
+				for _, m := range st.GetMembers() {
+					switch s := m.GetRingStatus(); {
+					case m.GetId() != id:
+					case s == autoscale.RingMember, s == autoscale.RingJoining, s == autoscale.RingLeaving:
+						still = t.Node + " sees it " + s
+					}
+				}
+				return nil
+			})
+			if err == nil {
+				asked++
+			}
+		}
+		if asked > 0 && still == "" {
+			return nil
+		}
+		if !ctxtime.Sleep(ctx, 200*time.Millisecond) {
+			if still == "" {
+				still = "no peer answered"
+			}
+			return fmt.Errorf("%s decommissioned, but its peers have not seen it leave: %s", id, still)
+		}
+	}
+}
