@@ -27,6 +27,11 @@ type Convergence struct {
 	UnreadHints int `json:"unread_hints,omitempty"`
 	// Hints are nodes that still hold undelivered hints.
 	Hints map[string]uint64 `json:"hints,omitempty"`
+	// HintsStored and HintsDelivered sum the nodes' counters: hints made
+	// for home replicas that were unreachable, and hints handed over.
+	// A restart resets a node's counters, so both are lower bounds.
+	HintsStored    uint64 `json:"hints_stored,omitempty"`
+	HintsDelivered uint64 `json:"hints_delivered,omitempty"`
 	// Waited is how long the harness waited for agreement, in seconds.
 	Waited float64 `json:"waited_s"`
 	Note   string  `json:"note,omitempty"`
@@ -52,13 +57,12 @@ func convergence(ops []history.Op) *Convergence {
 		switch op.F {
 		case history.FHints:
 			var h history.Hints
-			if json.Unmarshal(op.Value, &h) != nil {
+			if json.Unmarshal(op.Value, &h) != nil || h.Error != "" {
+				out.UnreadHints++ // unreadable is no evidence of none
 				continue
 			}
-			if h.Error != "" {
-				out.UnreadHints++
-				continue
-			}
+			out.HintsStored += h.Stored
+			out.HintsDelivered += h.Delivered
 			if h.Hints == 0 {
 				continue
 			}
@@ -69,6 +73,7 @@ func convergence(ops []history.Op) *Convergence {
 		case history.FConverge:
 			var c history.Convergence
 			if json.Unmarshal(op.Value, &c) != nil {
+				out.Unread++
 				continue
 			}
 			out.Keys++

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/quorumlab/quorumlab/cluster"
 	"slices"
 	"strconv"
 	"time"
@@ -70,7 +71,7 @@ func checkConvergence(ctx context.Context, wait time.Duration, keys []string, no
 			states[i] = readReplicas(ctx, key, homes[key], dial)
 			agreed = agreed && agree(states[i])
 		}
-		hints := nodeHints(ctx, nodes, dial)
+		hints := nodeHints(ctx, nodes, dial, admin.cl)
 		for _, h := range hints {
 			agreed = agreed && h.Hints == 0 && h.Error == ""
 		}
@@ -113,7 +114,7 @@ func preferenceLists(ctx context.Context, keys, nodes []string, dial func(string
 			return out, nil
 		}
 	}
-	return nil, fmt.Errorf("convergence: no node gave the preference lists: %w", errors.Join(errs...))
+	return nil, fmt.Errorf("no node gave the preference lists: %w", errors.Join(errs...))
 }
 
 func readReplicas(ctx context.Context, key string, homes []string, dial func(string) (*client.Client, error)) map[string]history.Replica {
@@ -170,8 +171,12 @@ func agree(rs map[string]history.Replica) bool {
 	return true
 }
 
-func nodeHints(ctx context.Context, nodes []string, dial func(string) (*client.Client, error)) []history.Hints {
+func nodeHints(ctx context.Context, nodes []string, dial func(string) (*client.Client, error), cl cluster.Cluster) []history.Hints {
 	var out []history.Hints
+	addrs := map[string]cluster.Node{}
+	for _, n := range cl.Nodes() {
+		addrs[n.ID] = n
+	}
 	for _, id := range nodes {
 		h := history.Hints{Node: id}
 		c, err := dial(id)
@@ -185,6 +190,11 @@ func nodeHints(ctx context.Context, nodes []string, dial func(string) (*client.C
 			h.Error = err.Error()
 		} else {
 			h.Hints = st.GetHints()
+		}
+		// The counters are context for the report; a failed scrape
+		// leaves them 0 and the verdict rests on the count above.
+		if fams, err := scrapeMetrics(ctx, addrs[id]); err == nil {
+			h.Stored, h.Delivered = counter(fams, "kvnode_hints_stored_total"), counter(fams, "kvnode_hints_delivered_total")
 		}
 		out = append(out, h)
 	}

@@ -239,7 +239,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 	}
 	ch := &nodeChanger{cl: cl, admin: admin, pool: pool, opts: clientOptions(cfg)}
 	defer ch.close()
-	nem, err := nemesis.New(cfg.Nemesis, cl, clockSetter(admin), recorder, nemesis.WithRing(admin), nemesis.WithReplacer(ch))
+	nem, err := nemesis.New(cfg.Nemesis, cl, clockSetter(admin), recorder, nemesis.WithRing(admin), nemesis.WithReplacer(ch),
+		nemesis.WithPlacement(placement{admin: admin, pool: pool}, convergeKeys(cfg.Workload)))
 	if err != nil {
 		hw.Close()
 		return out, err
@@ -457,7 +458,10 @@ func (cfg Config) validateCommon() error {
 	if len(cfg.Nemesis.Faults) > 0 && cfg.Workload.TimeLimit < cfg.Nemesis.Interval/2 {
 		return fmt.Errorf("time limit %v is shorter than the shortest gap before a first fault (%v, half the nemesis interval): no fault could take effect; shorten --nemesis-interval", cfg.Workload.TimeLimit, cfg.Nemesis.Interval/2)
 	}
-	if sh := cfg.Nemesis.Shape; sh != "" && slices.Contains(cfg.Nemesis.Faults, nemesis.Partition) && nemesis.CutsNothing(sh, cfg.Cluster.Nodes) {
+	if err := validateRingShape(cfg); err != nil {
+		return err
+	}
+	if sh := cfg.Nemesis.Shape; sh != "" && slices.Contains(nemesis.Shapes, sh) && slices.Contains(cfg.Nemesis.Faults, nemesis.Partition) && nemesis.CutsNothing(sh, cfg.Cluster.Nodes) {
 		return fmt.Errorf("--partition-shape %s cuts nothing on %d nodes: every node would still reach every other", sh, cfg.Cluster.Nodes)
 	}
 	return nil

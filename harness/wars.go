@@ -75,28 +75,9 @@ func collectWARS(ctx context.Context, nodes []cluster.Node) results.WARS {
 // scrapeWARS reads node n's WARS histogram: per leg, cumulative counts by
 // upper bound in seconds.
 func scrapeWARS(ctx context.Context, n cluster.Node) (map[string]map[float64]uint64, error) {
-	host, _, err := net.SplitHostPort(n.Addr)
+	fams, err := scrapeMetrics(ctx, n)
 	if err != nil {
 		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, cluster.MetricsPort)+"/metrics", nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("metrics: %s", resp.Status)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	fam, ok := fams[warsMetric]
 	if !ok || fam.GetType() != dto.MetricType_HISTOGRAM {
@@ -149,4 +130,41 @@ func predictStaleness(dir string, res checker.Results) error {
 		return err
 	}
 	return results.WriteJSON(filepath.Join(dir, results.PredictionFile), p)
+}
+
+// scrapeMetrics reads node n's Prometheus metrics.
+func scrapeMetrics(ctx context.Context, n cluster.Node) (map[string]*dto.MetricFamily, error) {
+	host, _, err := net.SplitHostPort(n.Addr)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, cluster.MetricsPort)+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("metrics: %s", resp.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	return fams, nil
+}
+
+// counter is the value of an unlabelled counter; 0 if absent.
+func counter(fams map[string]*dto.MetricFamily, name string) uint64 {
+	f, ok := fams[name]
+	if !ok || f.GetType() != dto.MetricType_COUNTER || len(f.GetMetric()) == 0 {
+		return 0
+	}
+	return uint64(f.GetMetric()[0].GetCounter().GetValue())
 }

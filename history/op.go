@@ -178,11 +178,14 @@ type Replica struct {
 	Error  string   `json:"error,omitempty"`
 }
 
-// Hints is a node's undelivered hints after recovery.
+// Hints is a node's undelivered hints after recovery, and its counters of
+// hints stored and delivered since it last started.
 type Hints struct {
-	Node  string `json:"node"`
-	Hints uint64 `json:"hints"`
-	Error string `json:"error,omitempty"`
+	Node      string `json:"node"`
+	Hints     uint64 `json:"hints"`
+	Stored    uint64 `json:"stored,omitempty"`
+	Delivered uint64 `json:"delivered,omitempty"`
+	Error     string `json:"error,omitempty"`
 }
 
 // FModel is a record, of NemesisProcess, of what the register checker must

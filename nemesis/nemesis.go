@@ -129,8 +129,8 @@ func (c Config) Validate() error {
 	if len(c.Faults) > 0 && c.Interval <= 0 {
 		return fmt.Errorf("nemesis interval %v: must be positive", c.Interval)
 	}
-	if c.Shape != "" && !slices.Contains(Shapes, c.Shape) {
-		return fmt.Errorf("unknown partition shape %q (want %s)", c.Shape, strings.Join(Shapes, ", "))
+	if c.Shape != "" && !slices.Contains(Shapes, c.Shape) && !slices.Contains(RingShapes, c.Shape) {
+		return fmt.Errorf("unknown partition shape %q (want %s)", c.Shape, strings.Join(slices.Concat(Shapes, RingShapes), ", "))
 	}
 	if c.Targets != "" && !slices.Contains(TargetSets, c.Targets) {
 		return fmt.Errorf("unknown nemesis targets %q (want %s)", c.Targets, strings.Join(TargetSets, ", "))
@@ -177,6 +177,9 @@ type Nemesis struct {
 	// are the nodes it has yet to replace.
 	replacer Replacer
 	original map[string]bool
+	// placement and keys serve the ring-aware partition shapes.
+	placement Placement
+	keys      []string
 	// active holds each kind's fault from before it is applied until it is
 	// undone, so that its nodes stay reserved (see busy) all that time.
 	active map[string]*fault
@@ -238,6 +241,9 @@ func New(cfg Config, cl cluster.Cluster, clock ClockSetter, rec *history.Recorde
 			if _, ok := cl.(cluster.NodeAdder); !ok {
 				return nil, fmt.Errorf("fault %s: this backend cannot add nodes", f)
 			}
+		}
+		if f == Partition && slices.Contains(RingShapes, cfg.Shape) && (n.placement == nil || len(n.keys) == 0) {
+			return nil, fmt.Errorf("partition shape %s: needs the workload's keys and where they live (kvnode, register or set workload)", cfg.Shape)
 		}
 		if f == Replace && n.replacer == nil {
 			return nil, errors.New("fault replace: needs a replacer to add and retire nodes")
@@ -424,13 +430,26 @@ func (n *Nemesis) targets() ([]string, string) {
 
 // plan chooses what a fault of kind does and reserves it in n.active; nil
 // if no node is free for it.
-func (n *Nemesis) plan(kind string) (*fault, map[string]any) {
+func (n *Nemesis) plan(kind string, homes map[string][]string) (*fault, map[string]any) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	f := &fault{kind: kind}
 	var value map[string]any
 	switch kind {
 	case Partition:
+		if homes != nil {
+			g, keys := RingGrudge(n.cfg.Shape, n.ids(), homes, n.rng)
+			if len(g) == 0 {
+				return nil, nil
+			}
+			f.grudge = g
+			aimed := map[string][]string{}
+			for _, k := range keys {
+				aimed[k] = homes[k]
+			}
+			value = map[string]any{"shape": n.cfg.Shape, "grudge": g, "keys": aimed}
+			break
+		}
 		shapes := []string{n.cfg.Shape}
 		if n.cfg.Shape == "" {
 			shapes = slices.Clone(Shapes)
@@ -483,7 +502,15 @@ func (n *Nemesis) start(ctx context.Context, kind string) error {
 	case Replace:
 		return n.replace(ctx)
 	}
-	f, value := n.plan(kind)
+	var homes map[string][]string
+	if kind == Partition {
+		var err error
+		if homes, err = n.aim(ctx); err != nil {
+			n.record("skip-"+kind, map[string]any{"reason": err.Error()}, err)
+			return nil // the nodes may be down; the next turn tries again
+		}
+	}
+	f, value := n.plan(kind, homes)
 	if f == nil {
 		reason := ""
 		if kind == Partition {

@@ -253,6 +253,9 @@ func convergenceDetail(c *checker.Convergence) string {
 		}
 		d += "; undelivered hints: " + strings.Join(nodes, ", ")
 	}
+	if c.HintsStored+c.HintsDelivered > 0 {
+		d += fmt.Sprintf("; hints stored %d, delivered %d", c.HintsStored, c.HintsDelivered)
+	}
 	if c.Note != "" {
 		d += "; " + c.Note
 	}

@@ -69,6 +69,8 @@ func TestExitCodes(t *testing.T) {
 			{"bad check memory", "not a size", []string{"--check-memory", "lots"}},
 			{"faults that cannot happen", "no fault could take effect", []string{"--time-limit", "2s", "--nemesis-interval", "10s"}},
 			{"empty partition shape", "cuts nothing on 3 nodes", []string{"--nodes", "3", "--nemesis", "partition", "--partition-shape", "majorities-ring"}},
+			{"home replicas with nothing else", "every node is a home replica", []string{"--nodes", "3", "--nemesis", "partition", "--partition-shape", "home-replicas"}},
+			{"aimed shape without keys", "use the register or set workload", []string{"--workload", "ycsb", "--nemesis", "partition", "--partition-shape", "key-primary"}},
 			{"bad nemesis targets", "unknown nemesis targets", []string{"--nemesis", "kill", "--nemesis-targets", "half"}},
 			{"power on docker", "needs --backend local", []string{"--nemesis", "power", "--backend", "docker"}},
 			{"power on etcd", "not for etcd", []string{"--nemesis", "power", "--target", "etcd"}},

@@ -131,7 +131,7 @@ func addRunFlags(cmd *cobra.Command, cfg *harness.Config, faults *string, quiet 
 	f.DurationVar(&cfg.Nemesis.Interval, "nemesis-interval", cfg.Nemesis.Interval, "mean time between faults and mean fault length (±50 %)")
 	f.BoolVar(&cfg.Nemesis.Overlap, "nemesis-overlap", cfg.Nemesis.Overlap, "give each fault kind its own schedule, so faults of different kinds overlap (node faults never share a node)")
 	f.StringVar(&cfg.Nemesis.Targets, "nemesis-targets", "", "nodes a kill, pause, clock, strobe or power fault takes: one, minority, majority or all (default: one of the first three each time)")
-	f.StringVar(&cfg.Nemesis.Shape, "partition-shape", "", "isolate-one, halves, majorities-ring or bridge (default: random each time)")
+	f.StringVar(&cfg.Nemesis.Shape, "partition-shape", "", "isolate-one, halves, majorities-ring or bridge; or aimed at the keys' preference lists: home-replicas, key-primary, pref-minority (default: one of the first four each time)")
 	f.Float64Var(&cfg.Nemesis.LossRate, "loss-rate", cfg.Nemesis.LossRate, "share of packets a loss fault drops")
 	f.DurationVar(&cfg.Nemesis.MaxSkew, "max-skew", cfg.Nemesis.MaxSkew, "largest clock offset of a clock fault, either direction")
 	f.DurationVar(&cfg.CheckTimeout, "check-timeout", cfg.CheckTimeout, "bound on the linearizability check; past it the verdict is unknown")
