@@ -95,7 +95,7 @@ func Check(ctx context.Context, ops []history.Op, opts Options) Results {
 		r.Linearizable, r.Staleness = &l, &s
 		r.Verdict = Combine(l.Verdict, s.Verdict)
 	case "set":
-		s := setCheck(pairs)
+		s := setCheck(pairs, history.SetModel(ops) == history.ModelDeletesFinal)
 		r.Set = &s
 		r.Verdict = s.Verdict
 	case "ycsb":

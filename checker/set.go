@@ -3,6 +3,7 @@ package checker
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/quorumlab/quorumlab/history"
@@ -26,7 +27,17 @@ type SetResult struct {
 	// their add failed (fail means it certainly did not happen).
 	Unexpected         int          `json:"unexpected"`
 	UnexpectedExamples []SetElement `json:"unexpected_examples,omitempty"`
-	Error              string       `json:"error,omitempty"`
+	// Deleted elements were acknowledged, then removed for good by an
+	// acknowledged delete of their key that began after the add completed
+	// and that no add overlapped.
+	Deleted int `json:"deleted,omitempty"`
+	// Resurrected elements were deleted, yet a final read shows them.
+	// Under history.ModelDeletesFinal that is invalid; otherwise they are
+	// reported in Note and not judged.
+	Resurrected         int          `json:"resurrected,omitempty"`
+	ResurrectedExamples []SetElement `json:"resurrected_examples,omitempty"`
+	Note                string       `json:"note,omitempty"`
+	Error               string       `json:"error,omitempty"`
 }
 
 // SetElement names an element of the set stored at Key.
@@ -35,22 +46,32 @@ type SetElement struct {
 	Element int64  `json:"element"`
 }
 
-// SetCheck checks the set workload: adds of elements to keys, then final
-// reads (the workload reads only after healing, so every ok read is final).
-// It is invalid if an element is lost or unexpected, and unknown if a key
-// with acknowledged adds has no final read to judge them by.
+// SetCheck checks the set workload: adds of elements to keys, deletes of
+// keys, then final reads (the workload reads only after healing, so every
+// ok read is final). It is invalid if an element is lost, unexpected or,
+// under history.ModelDeletesFinal, resurrected, and unknown if a key with
+// acknowledged adds has no final read to judge them by.
 func SetCheck(ops []history.Op) SetResult {
 	pairs, err := history.Pair(ops)
 	if err != nil {
 		return SetResult{Verdict: Unknown, Error: err.Error()}
 	}
-	return setCheck(pairs)
+	return setCheck(pairs, history.SetModel(ops) == history.ModelDeletesFinal)
 }
 
-func setCheck(pairs []history.Pairing) SetResult {
+// span is an operation's interval; done is never for an operation that may
+// still take effect (info, incomplete).
+type span struct{ start, done int64 }
+
+const never = math.MaxInt64
+
+func (a span) overlaps(b span) bool { return a.start < b.done && b.start < a.done }
+
+func setCheck(pairs []history.Pairing, deletesFinal bool) SetResult {
 	type add struct {
 		outcome history.Type
 		done    int64 // completion time
+		span    span
 	}
 	type read struct {
 		start int64
@@ -58,9 +79,24 @@ func setCheck(pairs []history.Pairing) SetResult {
 	}
 	adds := make(map[string]map[int64]add)
 	reads := make(map[string][]read)
+	// Per key: the spans of adds and deletes that may have written (not
+	// fail), and of acknowledged deletes.
+	writers, deletes, okDeletes := map[string][]span{}, map[string][]span{}, map[string][]span{}
 	for _, p := range pairs {
 		k := p.Invoke.Key
+		sp := span{p.Invoke.Time, never}
+		if p.Completion.Type == history.OK {
+			sp.done = p.Completion.Time
+		}
 		switch p.Invoke.F {
+		case history.FDelete:
+			switch p.Completion.Type {
+			case history.OK:
+				okDeletes[k] = append(okDeletes[k], sp)
+				fallthrough
+			case history.Info:
+				deletes[k] = append(deletes[k], sp)
+			}
 		case history.FAdd:
 			e, err := intValue(p.Invoke)
 			if err != nil {
@@ -69,8 +105,11 @@ func setCheck(pairs []history.Pairing) SetResult {
 			if adds[k] == nil {
 				adds[k] = make(map[int64]add)
 			}
+			if p.Completion.Type != history.Fail {
+				writers[k] = append(writers[k], sp)
+			}
 			// An element added twice counts by its best outcome.
-			a := add{p.Completion.Type, p.Completion.Time}
+			a := add{p.Completion.Type, p.Completion.Time, sp}
 			if prev, ok := adds[k][e]; ok && outcomeRank(prev.outcome) > outcomeRank(a.outcome) {
 				a = prev
 			}
@@ -107,21 +146,44 @@ func setCheck(pairs []history.Pairing) SetResult {
 		keys[k] = true
 	}
 	for _, k := range sortedKeys(keys) {
+		// A delete that no add (which rewrites what it read) overlapped
+		// removes for good whatever was added before it began.
+		var final []span
+		for _, d := range okDeletes[k] {
+			if !slices.ContainsFunc(writers[k], d.overlaps) {
+				final = append(final, d)
+			}
+		}
 		for _, e := range sortedKeys(adds[k]) {
 			a := adds[k][e]
 			res.Attempted++
-			present, judged, missing := false, false, false
+			// Any delete not done before the add began may have removed it.
+			mayBeDeleted := slices.ContainsFunc(deletes[k], func(d span) bool { return d.done > a.span.start })
+			var gone int64 = never // when it was surely gone
+			for _, d := range final {
+				if a.outcome == history.OK && d.start > a.done {
+					gone = min(gone, d.done)
+				}
+			}
+			present, judged, missing, back := false, false, false, false
 			for _, r := range reads[k] {
 				present = present || r.elems[e]
 				if a.outcome == history.OK && r.start > a.done {
 					judged = true
 					missing = missing || !r.elems[e]
 				}
+				back = back || (r.elems[e] && r.start > gone)
 			}
 			switch a.outcome {
 			case history.OK:
 				res.Acknowledged++
-				if missing {
+				switch {
+				case gone != never:
+					res.Deleted++
+					if back {
+						note(&res.Resurrected, &res.ResurrectedExamples, k, e)
+					}
+				case missing && !mayBeDeleted:
 					note(&res.Lost, &res.LostExamples, k, e)
 				}
 				unjudged = unjudged || !judged
@@ -147,8 +209,11 @@ func setCheck(pairs []history.Pairing) SetResult {
 			note(&res.Unexpected, &res.UnexpectedExamples, k, e)
 		}
 	}
+	if res.Resurrected > 0 && !deletesFinal {
+		res.Note = fmt.Sprintf("%d deleted elements came back; not judged, since the quorums are not strict (R + W ≤ N, sloppy, or lww under clock faults): a stale read may carry an element back", res.Resurrected)
+	}
 	switch {
-	case res.Lost > 0 || res.Unexpected > 0:
+	case res.Lost > 0 || res.Unexpected > 0 || (deletesFinal && res.Resurrected > 0):
 		res.Verdict = Invalid
 	case unjudged:
 		res.Verdict = Unknown

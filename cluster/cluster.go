@@ -41,6 +41,9 @@ type Config struct {
 	// Secrets, if set, run the cluster with mutual TLS on every port and an
 	// encrypted gossip; nil is plaintext.
 	Secrets *Secrets `json:"-"`
+	// TombstoneGrace, if set, is kvnode's --tombstone-grace: how long a
+	// delete's tombstone is kept before it is collected.
+	TombstoneGrace time.Duration `json:"tombstone_grace,omitempty"`
 	// ExtraArgs are appended to every `kvnode serve` command line.
 	ExtraArgs []string
 	// PowerLoss serves every node's data dir through a file system that

@@ -56,6 +56,9 @@ func ServeArgs(cfg Config, n Node, dataDir, peers string) []string {
 	if cfg.Sloppy {
 		args = append(args, "--sloppy")
 	}
+	if cfg.TombstoneGrace != 0 {
+		args = append(args, "--tombstone-grace", cfg.TombstoneGrace.String())
+	}
 	if host, _, err := net.SplitHostPort(n.Addr); err == nil {
 		args = append(args, "--metrics-listen", net.JoinHostPort(host, MetricsPort))
 	}

@@ -232,10 +232,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 		return out, err
 	}
 	recorder := history.NewRecorder(hw, history.NewClock())
-	if singleWriter(cfg) {
-		// lww promises no more than this: the checker holds it to that.
-		recorder.Record(history.Op{Process: history.NemesisProcess, Type: history.Info, F: history.FModel,
-			Value: history.JSON(history.Model{Register: history.ModelSingleWriter})})
+	if m := runModel(cfg); m != (history.Model{}) {
+		recorder.Record(history.Op{Process: history.NemesisProcess, Type: history.Info, F: history.FModel, Value: history.JSON(m)})
 	}
 	ch := &nodeChanger{cl: cl, admin: admin, pool: pool, opts: clientOptions(cfg)}
 	defer ch.close()
@@ -381,6 +379,22 @@ func check(ctx context.Context, hist, dir string, opts checker.Options, runWarni
 	return res, results.WriteReport(dir, ops, res)
 }
 
+// runModel is what the run's configuration promises beyond the checkers'
+// defaults: lww with one writer per key promises no more than the
+// single-writer register; strict quorums make deletes final.
+func runModel(cfg Config) history.Model {
+	var m history.Model
+	if singleWriter(cfg) {
+		m.Register = history.ModelSingleWriter
+	}
+	c := cfg.Cluster
+	clocks := slices.Contains(cfg.Nemesis.Faults, nemesis.Clock) || slices.Contains(cfg.Nemesis.Faults, nemesis.Strobe)
+	if cfg.Workload.DeleteRatio > 0 && (c.Etcd() || (c.R+c.W > c.N && !c.Sloppy && !(c.Mode == "lww" && clocks))) {
+		m.Set = history.ModelDeletesFinal
+	}
+	return m
+}
+
 // Validate checks every setting of cfg, so that a bad flag is refused
 // before anything is started or written.
 func Validate(cfg Config) error {
@@ -434,6 +448,9 @@ func Validate(cfg Config) error {
 	}
 	if c.VNodes < 1 {
 		return fmt.Errorf("vnodes=%d: need at least one", c.VNodes)
+	}
+	if c.TombstoneGrace < 0 {
+		return fmt.Errorf("tombstone grace %v: must not be negative", c.TombstoneGrace)
 	}
 	if c.RequestTimeout <= 0 {
 		return fmt.Errorf("request timeout %v: must be positive", c.RequestTimeout)

@@ -35,6 +35,9 @@ const (
 	// comparison failed, so it certainly did not write; info: unknown.
 	FCas = "cas"
 	FAdd = "add"
+	// FDelete deletes a set key: every element added before it is gone
+	// (the set workload's delete-and-re-add).
+	FDelete = "delete"
 	// FUpdate, FInsert and FRMW are the ycsb operations besides FRead.
 	FUpdate = "update"
 	FInsert = "insert"
@@ -200,24 +203,44 @@ type Model struct {
 	// completed before the read began (lww's promise without clock
 	// faults); reads of writes still in flight may disagree.
 	Register string `json:"register"`
+	// Set is "deletes-final" when the quorums are strict (R + W > N, no
+	// sloppy quorum, no clock fault under lww): an element whose add
+	// completed before an acknowledged delete began, with no add
+	// overlapping that delete, must never be read again. Otherwise ""
+	// and such a read is reported, not judged: a stale read may carry it
+	// back legitimately.
+	Set string `json:"set,omitempty"`
 }
 
 // Register models.
 const (
 	ModelLinearizable = "linearizable"
 	ModelSingleWriter = "single-writer"
+	// ModelDeletesFinal is the set model above.
+	ModelDeletesFinal = "deletes-final"
 )
 
 // RegisterModel is the register model a history's FModel record claims;
 // linearizable if it has none.
 func RegisterModel(ops []Op) string {
+	if m := recordedModel(ops); m.Register != "" {
+		return m.Register
+	}
+	return ModelLinearizable
+}
+
+// SetModel returns the set model a history claims: ModelDeletesFinal or "".
+func SetModel(ops []Op) string { return recordedModel(ops).Set }
+
+// recordedModel is the history's model record, if any.
+func recordedModel(ops []Op) Model {
 	for _, op := range ops {
 		if op.IsNemesis() && op.F == FModel {
 			var m Model
-			if json.Unmarshal(op.Value, &m) == nil && m.Register != "" {
-				return m.Register
+			if json.Unmarshal(op.Value, &m) == nil {
+				return m
 			}
 		}
 	}
-	return ModelLinearizable
+	return Model{}
 }

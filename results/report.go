@@ -293,7 +293,7 @@ func verdictRows(res checker.Results) []verdictRow {
 		out = append(out, verdictRow{registerCheck(l), l.Verdict, strings.Join(parts, "; ")})
 	}
 	if s := res.Set; s != nil {
-		d := fmt.Sprintf("acknowledged %d, lost %d, recovered %d, unexpected %d", s.Acknowledged, s.Lost, s.Recovered, s.Unexpected)
+		d := fmt.Sprintf("acknowledged %d, lost %d, recovered %d, unexpected %d", s.Acknowledged, s.Lost, s.Recovered, s.Unexpected) + deletions(s)
 		if s.Error != "" {
 			d += "; " + s.Error
 		}
@@ -572,7 +572,8 @@ var reportTemplate = template.Must(template.New("report").Funcs(funcs).Parse(`<!
 <table><tr><th class="n">attempted</th><th class="n">acknowledged</th><th class="n">lost</th><th class="n">recovered</th><th class="n">unexpected</th></tr>
 <tr><td class="n">{{.Attempted}}</td><td class="n">{{.Acknowledged}}</td><td class="n">{{.Lost}}</td><td class="n">{{.Recovered}}</td><td class="n">{{.Unexpected}}</td></tr></table>
 {{if .LostExamples}}<p>Lost, e.g.: {{range .LostExamples}}<code>{{.Key}}:{{.Element}}</code> {{end}}</p>{{end}}
-{{if .UnexpectedExamples}}<p>Unexpected, e.g.: {{range .UnexpectedExamples}}<code>{{.Key}}:{{.Element}}</code> {{end}}</p>{{end}}{{end}}
+{{if .UnexpectedExamples}}<p>Unexpected, e.g.: {{range .UnexpectedExamples}}<code>{{.Key}}:{{.Element}}</code> {{end}}</p>{{end}}
+{{if .ResurrectedExamples}}<p>Resurrected (deleted, then read again), e.g.: {{range .ResurrectedExamples}}<code>{{.Key}}:{{.Element}}</code> {{end}}</p>{{end}}{{end}}
 
 {{with .ConfigError}}<h2>Test configuration</h2><p class="err">{{.}}</p>{{end}}
 {{if .Config}}<h2>Test configuration</h2>

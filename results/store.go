@@ -158,8 +158,8 @@ func Summary(w io.Writer, dir string, res checker.Results) {
 		fmt.Fprintf(tw, "stale reads\t%d of %d (%.1f%%)\n", s.Stale, s.Reads, 100*s.StaleShare)
 	}
 	if s := res.Set; s != nil {
-		fmt.Fprintf(tw, "set\t%s: attempted %d, acknowledged %d, lost %d, recovered %d, unexpected %d\n",
-			s.Verdict, s.Attempted, s.Acknowledged, s.Lost, s.Recovered, s.Unexpected)
+		fmt.Fprintf(tw, "set\t%s: attempted %d, acknowledged %d, lost %d, recovered %d, unexpected %d%s\n",
+			s.Verdict, s.Attempted, s.Acknowledged, s.Lost, s.Recovered, s.Unexpected, deletions(s))
 	}
 	if c := res.Convergence; c != nil {
 		fmt.Fprintf(tw, "convergence\t%s: %s\n", c.Verdict, convergenceDetail(c))
@@ -195,4 +195,16 @@ func ExitCode(v checker.Verdict) int {
 		return 1
 	}
 	return 2
+}
+
+// deletions describes a set run's deletes, if it had any.
+func deletions(s *checker.SetResult) string {
+	if s.Deleted == 0 && s.Resurrected == 0 {
+		return ""
+	}
+	d := fmt.Sprintf(", deleted %d, resurrected %d", s.Deleted, s.Resurrected)
+	if s.Note != "" {
+		d += " (" + s.Note + ")"
+	}
+	return d
 }

@@ -32,7 +32,11 @@ type Config struct {
 	Keys int    // register and set only
 	// CASRatio is the share of register operations that are
 	// compare-and-set, on targets that have it (0: reads and writes only).
-	CASRatio    float64
+	CASRatio float64
+	// DeleteRatio is the share of set operations that delete the key
+	// (read for its context, then delete), so that later adds start a new
+	// set: tombstones, their collection and resurrection get exercised.
+	DeleteRatio float64 `json:"delete_ratio,omitempty"`
 	Concurrency int
 	// WritersPerKey 1 gives each key one writing client (key k: client k
 	// mod Concurrency). A register's other clients only read it; a set's
@@ -94,6 +98,12 @@ func (c Config) Validate() error {
 		}
 		if c.CASRatio > 0 && c.Name != Register {
 			return fmt.Errorf("cas ratio %v: only the register workload issues compare-and-set", c.CASRatio)
+		}
+		if !(c.DeleteRatio >= 0 && c.DeleteRatio < 1) {
+			return fmt.Errorf("delete ratio %v: must be at least 0 and below 1", c.DeleteRatio)
+		}
+		if c.DeleteRatio > 0 && c.Name != Set {
+			return fmt.Errorf("delete ratio %v: only the set workload deletes (a register delete would write \"absent\" more than once, which the register checker's passes, built on values written once, cannot judge)", c.DeleteRatio)
 		}
 		if c.WritersPerKey != 0 && (c.WritersPerKey != 1 || c.Name == YCSB || c.CASRatio > 0) {
 			return fmt.Errorf("writers per key %d: 1 or 0 (any), for the register workload without cas or the set workload", c.WritersPerKey)
@@ -239,7 +249,7 @@ func invoke(ctx context.Context, rec *history.Recorder, cfg Config, t Target, pr
 	switch {
 	case values && o.f == history.FCas:
 		inv.Value = history.Cas(o.expected, o.value)
-	case values && o.f != history.FRead:
+	case values && o.f != history.FRead && o.f != history.FDelete:
 		inv.Value = history.Int(o.value)
 	}
 	rec.Record(inv)
@@ -316,9 +326,12 @@ func generator(cfg Config, next *atomic.Int64) (func(client int) func(*rand.Rand
 				if cfg.WritersPerKey == 1 { // one of client, client+C, …
 					key = "s" + strconv.Itoa(client+cfg.Concurrency*rng.IntN((cfg.Keys-client+cfg.Concurrency-1)/cfg.Concurrency))
 				}
+				if cfg.DeleteRatio > 0 && rng.Float64() < cfg.DeleteRatio {
+					return op{f: history.FDelete, key: key}
+				}
 				return op{f: history.FAdd, key: key, value: next.Add(1)}
 			}
-		}, addElement, nil
+		}, setOp, nil
 	default:
 		// A cas expects the value last written to its key, so that some
 		// succeed and some fail; keys are numbered, so a slice holds them.
@@ -369,13 +382,19 @@ func registerOp(ctx context.Context, c target.Client, o op) (history.Type, []int
 	return outcome(err), nil, err
 }
 
-// addElement is a read-modify-write: read every sibling, merge them, add the
+// setOp runs an add or a delete. An add is a read-modify-write: read every sibling, merge them, add the
 // element, and write back with the read's context so the write supersedes
 // exactly the versions it merged.
-func addElement(ctx context.Context, c target.Client, o op) (history.Type, []int64, error) {
+func setOp(ctx context.Context, c target.Client, o op) (history.Type, []int64, error) {
 	res, err := c.Get(ctx, o.key)
 	if err != nil {
-		return history.Fail, nil, fmt.Errorf("read before add: %w", err)
+		return history.Fail, nil, fmt.Errorf("read before %s: %w", o.f, err)
+	}
+	if o.f == history.FDelete {
+		// With the read's context the tombstone supersedes exactly what
+		// was read; an add concurrent with it stays beside it.
+		err = c.Delete(ctx, o.key, res.Context)
+		return outcome(err), nil, err
 	}
 	elems := append(client.SetElements(res.Values), strconv.FormatInt(o.value, 10))
 	err = c.Put(ctx, o.key, client.EncodeSet(elems), res.Context)

@@ -114,6 +114,8 @@ func addRunFlags(cmd *cobra.Command, cfg *harness.Config, faults *string, quiet 
 	f.StringVar(&cfg.Workload.Name, "workload", cfg.Workload.Name, "workload: register, set or ycsb")
 	f.IntVar(&cfg.Workload.Keys, "keys", cfg.Workload.Keys, "number of keys (register, set)")
 	f.IntVar(&cfg.Workload.WritersPerKey, "writers-per-key", 0, "1: each key has one writing client; a register's others read it (under lww the run is then held to no stale read after a completed write), a set's clients add only to their own keys (0: every client writes)")
+	f.Float64Var(&cfg.Workload.DeleteRatio, "delete-ratio", 0, "share of set operations that delete the key, so later adds start a new set; deleted elements that come back are resurrected")
+	f.DurationVar(&cfg.Cluster.TombstoneGrace, "tombstone-grace", 0, "kvnode's --tombstone-grace: how long a delete's tombstone is kept before it is collected (0: kvnode's default, 24h)")
 	f.Float64Var(&cfg.Workload.CASRatio, "cas-ratio", 0, "share of register operations that are compare-and-set (targets with cas: etcd)")
 	f.BoolVar(&cfg.EtcdSerializable, "etcd-serializable", false, "etcd: serializable reads, served by any member from what it has applied (may be stale); default linearizable")
 	f.StringVar(&cfg.Workload.YCSB, "ycsb", cfg.Workload.YCSB, "ycsb core workload: a (50/50 read/update), b (95/5), c (read only), d (95/5 read/insert, latest) or f (50/50 read/read-modify-write)")
