@@ -59,6 +59,10 @@ type Config struct {
 	// waits for every touched key's home replicas to agree before it
 	// records what each holds (kvnode, register and set; 0: no check).
 	ConvergenceWait time.Duration `json:"convergence_wait"`
+	// ColdKeys is how many fresh keys each ring change of the membership
+	// and replace faults writes before it and reads back right after it
+	// (register and set; 0: none).
+	ColdKeys int `json:"cold_keys,omitempty"`
 	// TLS runs the cluster with mutual TLS on every port and encrypted
 	// gossip, under a CA made for the run (Cluster.Secrets, unless given).
 	TLS bool `json:"tls"`
@@ -237,8 +241,22 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 	}
 	ch := &nodeChanger{cl: cl, admin: admin, pool: pool, opts: clientOptions(cfg)}
 	defer ch.close()
-	nem, err := nemesis.New(cfg.Nemesis, cl, clockSetter(admin), recorder, nemesis.WithRing(admin), nemesis.WithReplacer(ch),
-		nemesis.WithPlacement(placement{admin: admin, pool: pool}, convergeKeys(cfg.Workload)))
+	nopts := []nemesis.Option{nemesis.WithRing(admin), nemesis.WithReplacer(ch),
+		nemesis.WithPlacement(placement{admin: admin, pool: pool}, convergeKeys(cfg.Workload))}
+	var cold *workload.Cold
+	if cfg.ColdKeys > 0 {
+		if cold, err = workload.NewCold(cfg.Workload, recorder, cfg.ColdKeys); err != nil {
+			hw.Close()
+			return out, err
+		}
+		round := 0
+		nopts = append(nopts, nemesis.WithColdKeys(func(ctx context.Context) func(context.Context) {
+			round++
+			keys := cold.Write(ctx, round, pool.Targets())
+			return func(ctx context.Context) { cold.Read(ctx, keys, pool.Targets()) }
+		}))
+	}
+	nem, err := nemesis.New(cfg.Nemesis, cl, clockSetter(admin), recorder, nopts...)
 	if err != nil {
 		hw.Close()
 		return out, err
@@ -280,6 +298,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 			ctxtime.Sleep(ctx, cfg.Recovery)
 		}
 		ferr = workload.FinalReads(ctx, cfg.Workload, pool.Targets(), recorder)
+		if cold != nil && cfg.Workload.Name == workload.Set {
+			// Every cold add judged, also one whose read-back failed.
+			cold.Read(ctx, cold.Written(), pool.Targets())
+		}
 		if ctx.Err() != nil {
 			// Interrupted while recovering or reading: a stop, not a
 			// failure; the checker judges what the reads left unread.
@@ -290,7 +312,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 		}
 	}
 	if werr == nil && herr == nil && ferr == nil && !out.Interrupted && !cfg.Cluster.Etcd() && cfg.ConvergenceWait > 0 {
-		if keys := convergeKeys(cfg.Workload); len(keys) > 0 {
+		keys := convergeKeys(cfg.Workload)
+		if cold != nil {
+			keys = append(keys, cold.Written()...)
+		}
+		if len(keys) > 0 {
 			note(cfg.Progress, "comparing the home replicas of %d keys (waiting up to %v for them to agree)", len(keys), cfg.ConvergenceWait)
 			var ids []string
 			for _, t := range pool.Targets() {
@@ -465,6 +491,15 @@ func (cfg Config) validateCommon() error {
 	}
 	if cfg.CheckMemory < 0 {
 		return fmt.Errorf("check memory %d: must not be negative (0: none)", cfg.CheckMemory)
+	}
+	if cfg.ColdKeys < 0 {
+		return fmt.Errorf("cold keys %d: must not be negative", cfg.ColdKeys)
+	}
+	if cfg.ColdKeys > 0 && !slices.Contains(cfg.Nemesis.Faults, nemesis.Membership) && !slices.Contains(cfg.Nemesis.Faults, nemesis.Replace) {
+		return fmt.Errorf("--cold-keys %d: cold keys are written around ring changes; add --nemesis membership or replace", cfg.ColdKeys)
+	}
+	if cfg.ColdKeys > 0 && cfg.Workload.Name != workload.Register && cfg.Workload.Name != workload.Set {
+		return fmt.Errorf("--cold-keys %d: for the register and set workloads", cfg.ColdKeys)
 	}
 	if cfg.ConvergenceWait < 0 {
 		return fmt.Errorf("convergence wait %v: must not be negative (0: no check)", cfg.ConvergenceWait)

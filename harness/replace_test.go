@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ func TestRollingReplacement(t *testing.T) {
 		c.Workload.TimeLimit = 30 * time.Second
 		c.Nemesis.Faults = []string{nemesis.Replace}
 		c.Nemesis.Interval = time.Second
+		c.ColdKeys = 50
 	})
 	set := out.Results.Set
 	if set == nil || out.Results.Verdict != checker.Valid || set.Lost != 0 {
@@ -53,9 +55,25 @@ func TestRollingReplacement(t *testing.T) {
 	if !slices.Equal(removed, []string{"n1", "n2", "n3"}) {
 		t.Fatalf("replaced %v; want every original node", removed)
 	}
+	// Each replacement wrote 50 cold keys and read them back twice (after
+	// the join, after the decommission), and the final reads once more.
+	coldAdds, coldReads := 0, 0
+	for _, op := range ops {
+		if op.Type == history.OK && strings.HasPrefix(op.Key, "s-cold") {
+			switch op.F {
+			case history.FAdd:
+				coldAdds++
+			case history.FRead:
+				coldReads++
+			}
+		}
+	}
+	if coldAdds != 150 || coldReads < 300 {
+		t.Fatalf("cold keys: %d adds, %d reads ok; want 150 adds and at least 300 reads", coldAdds, coldReads)
+	}
 	// The final reads went through the replacements only.
 	for _, op := range ops {
-		if op.Process >= 1<<20 && op.Type == history.OK && slices.Contains(removed, op.Node) {
+		if op.Process >= 1<<20 && !strings.HasPrefix(op.Key, "s-cold") && op.Type == history.OK && slices.Contains(removed, op.Node) {
 			t.Fatalf("final read through retired node %s", op.Node)
 		}
 	}

@@ -177,6 +177,7 @@ type Nemesis struct {
 	// are the nodes it has yet to replace.
 	replacer Replacer
 	original map[string]bool
+	cold ColdKeys // nil: no cold keys around ring changes
 	// placement and keys serve the ring-aware partition shapes.
 	placement Placement
 	keys      []string
@@ -645,6 +646,7 @@ func (n *Nemesis) changeRing(ctx context.Context) error {
 		n.skip(Membership, "")
 		return nil
 	}
+	readBack := n.coldKeys(ctx)
 	var err error
 	if action == AddNode {
 		// The backend names the node: start it first (it is not in the
@@ -674,7 +676,6 @@ func (n *Nemesis) changeRing(ctx context.Context) error {
 		}
 	}
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	switch {
 	case err != nil:
 		delete(n.active, Membership)
@@ -684,6 +685,7 @@ func (n *Nemesis) changeRing(ctx context.Context) error {
 	case action == Decommission:
 		n.left = append(n.left, node)
 	}
+	n.mu.Unlock()
 	if err != nil {
 		n.record("stop-"+Membership, value, err)
 		if node == "" {
@@ -691,6 +693,7 @@ func (n *Nemesis) changeRing(ctx context.Context) error {
 		}
 		return fmt.Errorf("nemesis membership %s %s: %w", action, node, err)
 	}
+	readBack(ctx)
 	return nil
 }
 

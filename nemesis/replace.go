@@ -24,6 +24,24 @@ type Replacer interface {
 // WithReplacer gives the nemesis what the replace fault needs.
 func WithReplacer(r Replacer) Option { return func(n *Nemesis) { n.replacer = r } }
 
+// ColdKeys writes fresh keys once each before a ring change and returns
+// what reads them back; the membership and replace faults read them right
+// after each step of the change, before rebalancing can hide a range the
+// change missed.
+type ColdKeys func(ctx context.Context) (readBack func(ctx context.Context))
+
+// WithColdKeys makes ring changes write and read back cold keys.
+func WithColdKeys(c ColdKeys) Option { return func(n *Nemesis) { n.cold = c } }
+
+// coldKeys writes a round of cold keys if the nemesis has them; the
+// returned reader does nothing otherwise.
+func (n *Nemesis) coldKeys(ctx context.Context) func(context.Context) {
+	if n.cold == nil {
+		return func(context.Context) {}
+	}
+	return n.cold(ctx)
+}
+
 // replace replaces the next original node that no other fault holds. The
 // start is recorded once the new node runs, before it joins.
 func (n *Nemesis) replace(ctx context.Context) error {
@@ -51,6 +69,7 @@ func (n *Nemesis) replace(ctx context.Context) error {
 	n.active[Replace] = f
 	n.summarize()
 	n.mu.Unlock()
+	readBack := n.coldKeys(ctx)
 
 	added, err := n.replacer.Add(ctx)
 	if added != "" {
@@ -66,7 +85,9 @@ func (n *Nemesis) replace(ctx context.Context) error {
 		err = n.ring.Join(ctx, added)
 	}
 	if err == nil {
+		readBack(ctx)
 		if err = n.replacer.Retire(ctx, old); err == nil {
+			readBack(ctx)
 			n.mu.Lock()
 			delete(n.known, old)
 			delete(n.original, old)

@@ -139,6 +139,8 @@ func addRunFlags(cmd *cobra.Command, cfg *harness.Config, faults *string, quiet 
 	f.DurationVar(&cfg.CheckTimeout, "check-timeout", cfg.CheckTimeout, "bound on the linearizability check; past it the verdict is unknown")
 	f.Var(byteSize{&cfg.CheckMemory}, "check-memory", "bound on the check's memory, e.g. 2GiB, by default half of this machine's memory, at most 4GiB; searches past it are unknown")
 	f.DurationVar(&cfg.Recovery, "recovery", cfg.Recovery, "time the healed cluster gets before final reads (set workload)")
+	f.StringArrayVar(&cfg.Cluster.ExtraArgs, "kvnode-arg", nil, "an extra flag for every kvnode serve, e.g. --kvnode-arg=--anti-entropy-interval=0 (repeatable)")
+	f.IntVar(&cfg.ColdKeys, "cold-keys", 0, "fresh keys each ring change of the membership and replace faults writes once before it and reads back right after it, before rebalancing can hide a missed range (register and set; 0: none)")
 	f.DurationVar(&cfg.ConvergenceWait, "convergence-wait", cfg.ConvergenceWait, "after the final reads, how long to wait for every key's home replicas (each read directly) to agree; still disagreeing is invalid (kvnode, register and set; 0: no check)")
 	f.BoolVar(quiet, "quiet", false, "no progress output")
 	f.BoolVar(&cfg.KeepData, "keep-data", cfg.KeepData, "keep the nodes' data dirs (local backend); an invalid run's are kept regardless")
