@@ -177,7 +177,7 @@ type Nemesis struct {
 	// are the nodes it has yet to replace.
 	replacer Replacer
 	original map[string]bool
-	cold ColdKeys // nil: no cold keys around ring changes
+	cold     ColdKeys // nil: no cold keys around ring changes
 	// placement and keys serve the ring-aware partition shapes.
 	placement Placement
 	keys      []string
