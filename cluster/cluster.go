@@ -109,6 +109,14 @@ type Cluster interface {
 	Close(ctx context.Context) error
 }
 
+// Delayer is a Cluster that can delay packets.
+type Delayer interface {
+	// Delay holds every packet between every pair of the given nodes for
+	// d, replacing any delay rules (no nodes or d = 0 removes them);
+	// HealNetwork removes them too.
+	Delay(ctx context.Context, ids []string, d time.Duration) error
+}
+
 // PowerCutter is a Cluster that can cut a node's power: the node is
 // killed and every write it had not fsynced is lost, as in a power failure
 // (a kill alone keeps them in the page cache). Start brings it back.

@@ -450,6 +450,9 @@ func Validate(cfg Config) error {
 	if slices.Contains(cfg.Nemesis.Faults, nemesis.Membership) && slices.Contains(cfg.Nemesis.Faults, nemesis.Replace) {
 		return errors.New("--nemesis membership and replace both change the ring; one at a time")
 	}
+	if slices.Contains(cfg.Nemesis.Faults, nemesis.Delay) && cfg.Backend != "local" {
+		return errors.New("--nemesis delay needs --backend local: the packets wait in an NFQUEUE the harness reads in its own network namespace")
+	}
 	if slices.Contains(cfg.Nemesis.Faults, nemesis.Power) && cfg.Backend != "local" {
 		return errors.New("--nemesis power needs --backend local: the file system that loses unsynced writes runs in the harness's own mount namespace, which containers do not share")
 	}
@@ -528,6 +531,8 @@ func validateEtcd(cfg Config) error {
 			return errors.New("--nemesis power: not for etcd, whose bbolt maps its file into memory, which the power-loss file system (direct I/O) refuses")
 		case nemesis.Clock, nemesis.Strobe, nemesis.Membership, nemesis.Replace:
 			return fmt.Errorf("--nemesis %s: not for etcd, which has no kvnode admin API (clock offsets, joins, decommissions)", f)
+		case nemesis.Delay:
+			return errors.New("--nemesis delay: not for etcd (the local backend's one namespace cannot tell etcd members apart, and the docker backend has no packet delay)")
 		case nemesis.Partition, nemesis.Loss:
 			if cfg.Backend != "docker" {
 				return fmt.Errorf("--nemesis %s on etcd needs --backend docker: in the local backend's one namespace etcd members dial each other from 127.0.0.1, so a rule cannot tell them apart", f)

@@ -53,7 +53,7 @@ func runTest(t *testing.T, mutate func(*harness.Config)) harness.Outcome {
 	cfg.Cluster.Nodes = 5
 	mutate(&cfg)
 	for _, f := range cfg.Nemesis.Faults {
-		if (f == nemesis.Partition || f == nemesis.Loss) && !local.InNamespace() {
+		if (f == nemesis.Partition || f == nemesis.Loss || f == nemesis.Delay) && !local.InNamespace() {
 			t.Skip("network faults need a private network namespace")
 		}
 	}

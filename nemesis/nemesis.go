@@ -31,6 +31,9 @@ const (
 	// StrobePeriod while it lasts (Jepsen's clock strobe): timestamps that
 	// jump back and forth, not one steady skew.
 	Strobe = "strobe"
+	// Delay holds every packet between nodes for Config.Delay (NFQUEUE:
+	// this kernel has no tc netem). It needs a cluster.Delayer.
+	Delay = "delay"
 	// Power kills nodes and discards every write they had not fsynced, as
 	// a power failure does (a kill leaves them in the page cache); its stop
 	// restarts them. It needs a cluster.PowerCutter.
@@ -42,7 +45,7 @@ const (
 )
 
 // Kinds lists every fault kind.
-var Kinds = []string{Partition, Kill, Pause, Loss, Clock, Strobe, Power, Membership, Replace}
+var Kinds = []string{Partition, Kill, Pause, Loss, Delay, Clock, Strobe, Power, Membership, Replace}
 
 // StrobePeriod is how often a strobe fault flips a clock.
 const StrobePeriod = 50 * time.Millisecond
@@ -86,6 +89,8 @@ type Config struct {
 	Targets string
 	// LossRate is the share of packets dropped by a loss fault.
 	LossRate float64
+	// Delay is how long a delay fault holds each packet.
+	Delay time.Duration
 	// MaxSkew bounds clock offsets in both directions.
 	MaxSkew time.Duration
 	Seed    uint64
@@ -98,7 +103,7 @@ type Config struct {
 
 // DefaultConfig partitions and kills every 10 s.
 func DefaultConfig() Config {
-	return Config{Faults: []string{Partition, Kill}, Interval: 10 * time.Second, LossRate: 0.3, MaxSkew: 5 * time.Second, Seed: 1}
+	return Config{Faults: []string{Partition, Kill}, Interval: 10 * time.Second, LossRate: 0.3, Delay: 50 * time.Millisecond, MaxSkew: 5 * time.Second, Seed: 1}
 }
 
 // ParseFaults parses "partition,kill" or "none".
@@ -134,6 +139,9 @@ func (c Config) Validate() error {
 	}
 	if c.Targets != "" && !slices.Contains(TargetSets, c.Targets) {
 		return fmt.Errorf("unknown nemesis targets %q (want %s)", c.Targets, strings.Join(TargetSets, ", "))
+	}
+	if slices.Contains(c.Faults, Delay) && c.Delay <= 0 {
+		return fmt.Errorf("packet delay %v: must be positive", c.Delay)
 	}
 	if c.LossRate < 0 || c.LossRate > 1 {
 		return fmt.Errorf("loss rate %v: must be between 0 and 1", c.LossRate)
@@ -224,10 +232,13 @@ func New(cfg Config, cl cluster.Cluster, clock ClockSetter, rec *history.Recorde
 		o(n)
 	}
 	for _, f := range cfg.Faults {
-		if f == Partition || f == Loss {
+		if f == Partition || f == Loss || f == Delay {
 			if err := cl.NetworkError(); err != nil {
 				return nil, fmt.Errorf("fault %s: %w", f, err)
 			}
+		}
+		if _, ok := cl.(cluster.Delayer); f == Delay && !ok {
+			return nil, errors.New("fault delay: this backend cannot delay packets (the local backend can, with NFQUEUE)")
 		}
 		if clockKind(f) && clock == nil {
 			return nil, errors.New("fault clock: needs the nodes' admin service")
@@ -400,7 +411,7 @@ func (n *Nemesis) ids() []string {
 // node id: another must not pick it (n.mu held).
 func (n *Nemesis) busy(id string) bool {
 	for kind, f := range n.active {
-		if kind != Partition && kind != Loss && slices.Contains(f.nodes, id) {
+		if kind != Partition && kind != Loss && kind != Delay && slices.Contains(f.nodes, id) {
 			return true
 		}
 	}
@@ -471,6 +482,9 @@ func (n *Nemesis) plan(kind string, homes map[string][]string) (*fault, map[stri
 	case Loss:
 		f.nodes = n.ids()
 		value = map[string]any{"nodes": f.nodes, "rate": n.cfg.LossRate}
+	case Delay:
+		f.nodes = n.ids()
+		value = map[string]any{"nodes": f.nodes, "delay": n.cfg.Delay.String()}
 	case Kill, Pause, Clock, Strobe, Power:
 		nodes, how := n.targets()
 		if len(nodes) == 0 {
@@ -526,6 +540,8 @@ func (n *Nemesis) start(ctx context.Context, kind string) error {
 		err = n.cl.Partition(ctx, f.grudge)
 	case Loss:
 		err = n.cl.Loss(ctx, f.nodes, n.cfg.LossRate)
+	case Delay:
+		err = n.cl.(cluster.Delayer).Delay(ctx, f.nodes, n.cfg.Delay)
 	case Kill:
 		for _, id := range f.nodes {
 			err = errors.Join(err, n.cl.Kill(ctx, id))
@@ -796,6 +812,8 @@ func (n *Nemesis) undo(ctx context.Context, a *fault) error {
 		err = n.cl.Partition(ctx, cluster.Grudge{})
 	case Loss:
 		err = n.cl.Loss(ctx, nil, 0)
+	case Delay:
+		err = n.cl.(cluster.Delayer).Delay(ctx, nil, 0)
 	case Kill, Power:
 		for _, id := range a.nodes {
 			err = errors.Join(err, n.cl.Start(ctx, id))

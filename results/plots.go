@@ -91,7 +91,7 @@ func faultColor(kind string) color.NRGBA {
 		return color.NRGBA{0x2f, 0x8f, 0xd0, 0x30}
 	case "power":
 		return color.NRGBA{0x40, 0x20, 0x20, 0x30}
-	case "loss":
+	case "loss", "delay":
 		return color.NRGBA{0xf0, 0xa0, 0x20, 0x38}
 	case "clock", "strobe":
 		return color.NRGBA{0x30, 0xa0, 0x50, 0x30}

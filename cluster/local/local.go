@@ -65,6 +65,7 @@ var (
 	_ cluster.Cluster     = (*Cluster)(nil)
 	_ cluster.NodeAdder   = (*Cluster)(nil)
 	_ cluster.PowerCutter = (*Cluster)(nil)
+	_ cluster.Delayer     = (*Cluster)(nil)
 )
 
 // Start starts cfg.Nodes kvnodes and waits until all are healthy. Inside a
@@ -416,6 +417,19 @@ func (c *Cluster) Loss(ctx context.Context, ids []string, p float64) error {
 		return fmt.Errorf("packet loss: %w", err)
 	}
 	c.log.Info("packet loss", "nodes", ids, "p", p)
+	return nil
+}
+
+// Delay holds the packets between every pair of ids for d (NFQUEUE, read
+// by this process).
+func (c *Cluster) Delay(ctx context.Context, ids []string, d time.Duration) error {
+	if err := c.netCheck(ctx); err != nil {
+		return err
+	}
+	if err := c.net.setDelay(ids, d); err != nil {
+		return fmt.Errorf("packet delay: %w", err)
+	}
+	c.log.Info("packet delay", "nodes", ids, "delay", d)
 	return nil
 }
 

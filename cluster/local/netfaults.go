@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/quorumlab/quorumlab/cluster"
 	"github.com/quorumlab/quorumlab/cluster/netfault"
@@ -25,6 +26,7 @@ type netfaults struct {
 	mu     sync.Mutex // serializes rule changes and guards the fields below
 	rules  netfault.Rules
 	closed bool
+	delay  *delayer // started by the first delay
 }
 
 func newNetfaults(ips map[string]netip.Addr) (*netfaults, error) {
@@ -68,11 +70,49 @@ func (f *netfaults) setLoss(ids []string, p float64) error {
 	if !(p >= 0 && p <= 1) {
 		return fmt.Errorf("packet loss %v is not between 0 and 1", p)
 	}
+	pairs, err := f.allPairs(ids)
+	if err != nil {
+		return err
+	}
+	return f.update(func(r *netfault.Rules) { r.Loss, r.LossRate = pairs, p })
+}
+
+// setDelay replaces the delay rules: every packet between every ordered
+// pair of ids waits d.
+func (f *netfaults) setDelay(ids []string, d time.Duration) error {
+	if d < 0 {
+		return fmt.Errorf("packet delay %v is negative", d)
+	}
+	var pairs []netfault.Pair
+	if d > 0 {
+		var err error
+		if pairs, err = f.allPairs(ids); err != nil {
+			return err
+		}
+	}
+	f.mu.Lock()
+	if f.delay == nil && len(pairs) > 0 && !f.closed {
+		dl, err := startDelayer()
+		if err != nil {
+			f.mu.Unlock()
+			return err
+		}
+		f.delay = dl
+	}
+	if f.delay != nil {
+		f.delay.set(d)
+	}
+	f.mu.Unlock()
+	return f.update(func(r *netfault.Rules) { r.Delay = pairs })
+}
+
+// allPairs is every ordered pair of distinct addresses of ids.
+func (f *netfaults) allPairs(ids []string) ([]netfault.Pair, error) {
 	ips := make([]netip.Addr, 0, len(ids))
 	for _, id := range ids {
 		ip, err := f.ip(id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if !slices.Contains(ips, ip) {
 			ips = append(ips, ip)
@@ -86,10 +126,10 @@ func (f *netfaults) setLoss(ids []string, p float64) error {
 			}
 		}
 	}
-	return f.update(func(r *netfault.Rules) { r.Loss, r.LossRate = pairs, p })
+	return pairs, nil
 }
 
-// heal removes every partition and loss rule.
+// heal removes every partition, loss and delay rule.
 func (f *netfaults) heal() error {
 	return f.update(func(r *netfault.Rules) { *r = netfault.Rules{} })
 }
@@ -122,6 +162,10 @@ func (f *netfaults) close() error {
 		return fmt.Errorf("network faults: %w", err)
 	}
 	f.closed = true
+	if f.delay != nil {
+		// After the rules are gone, so that no packet waits for a reader.
+		return f.delay.close()
+	}
 	return nil
 }
 

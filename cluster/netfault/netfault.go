@@ -17,6 +17,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
+	"github.com/google/nftables/xt"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,6 +27,10 @@ const TableName = "quorumlab"
 const (
 	partitionChain = "partition"
 	lossChain      = "loss"
+	delayChain     = "delay"
+	// DelayQueue is the NFQUEUE number delayed packets wait in; a
+	// user-space handler (DelayQueue's reader) releases them.
+	DelayQueue = 0
 	// lossModulus is the resolution of packet loss: 1/10000.
 	lossModulus = 10000
 )
@@ -41,6 +46,11 @@ type Rules struct {
 	Partition []Pair  // every packet is dropped
 	Loss      []Pair  // a share LossRate of the packets is dropped
 	LossRate  float64 // 0..1
+	// Delay packets go to NFQUEUE DelayQueue, for a handler to hold
+	// (nft's own queue statement needs nft_queue, which some kernels lack;
+	// this uses the xtables NFQUEUE target through nft_compat). Without a
+	// handler they pass (the queue's bypass flag).
+	Delay []Pair
 }
 
 // Validate reports addresses that are not IPv4 and a rate outside 0..1.
@@ -48,7 +58,7 @@ func (r Rules) Validate() error {
 	if !(r.LossRate >= 0 && r.LossRate <= 1) {
 		return fmt.Errorf("packet loss %v is not between 0 and 1", r.LossRate)
 	}
-	for _, pairs := range [][]Pair{r.Partition, r.Loss} {
+	for _, pairs := range [][]Pair{r.Partition, r.Loss, r.Delay} {
 		for _, p := range pairs {
 			if !p.Src.Is4() {
 				return fmt.Errorf("source %v is not an IPv4 address", p.Src)
@@ -78,7 +88,7 @@ func Apply(r Rules) error {
 	c.DelTable(table)
 	c.AddTable(table)
 	chains := build(r)
-	for _, name := range []string{partitionChain, lossChain} {
+	for _, name := range []string{partitionChain, lossChain, delayChain} {
 		chain := c.AddChain(&nftables.Chain{
 			Name:     name,
 			Table:    table,
@@ -119,7 +129,10 @@ func newTable() *nftables.Table {
 // build returns the rules of each chain. Both chains always exist, so that
 // `nft list table inet quorumlab` shows the same layout whatever is active.
 func build(r Rules) map[string][][]expr.Any {
-	chains := map[string][][]expr.Any{partitionChain: nil, lossChain: nil}
+	chains := map[string][][]expr.Any{partitionChain: nil, lossChain: nil, delayChain: nil}
+	for _, p := range r.Delay {
+		chains[delayChain] = append(chains[delayChain], append(match(p), queue()))
+	}
 	for _, p := range r.Partition {
 		chains[partitionChain] = append(chains[partitionChain], append(match(p), drop()))
 	}
@@ -162,5 +175,12 @@ func randomBelow(threshold uint32) []expr.Any {
 }
 
 func drop() expr.Any { return &expr.Verdict{Kind: expr.VerdictDrop} }
+
+// queue is iptables' `-j NFQUEUE --queue-num DelayQueue --queue-bypass`:
+// struct xt_NFQ_info_v3 {u16 queuenum, queues_total, flags}, padded to 8.
+func queue() expr.Any {
+	info := xt.Unknown{DelayQueue, 0, 1, 0, 0x01, 0, 0, 0} // little-endian; flags: bypass
+	return &expr.Target{Name: "NFQUEUE", Rev: 3, Info: &info}
+}
 
 func ptr[T any](v T) *T { return &v }

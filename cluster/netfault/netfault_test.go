@@ -23,7 +23,7 @@ type ruleShape struct {
 
 // shapeOf reads a built rule back: the addresses its cmps compare with and
 // the loss threshold, and checks that it ends in drop.
-func shapeOf(t *testing.T, exprs []expr.Any) ruleShape {
+func shapeOf(t *testing.T, chain string, exprs []expr.Any) ruleShape {
 	t.Helper()
 	var s ruleShape
 	var offset uint32
@@ -42,8 +42,13 @@ func shapeOf(t *testing.T, exprs []expr.Any) ruleShape {
 			}
 		}
 	}
-	if v, ok := exprs[len(exprs)-1].(*expr.Verdict); !ok || v.Kind != expr.VerdictDrop {
-		t.Errorf("rule does not end in drop: %v", exprs[len(exprs)-1])
+	last := exprs[len(exprs)-1]
+	if chain == delayChain {
+		if tg, ok := last.(*expr.Target); !ok || tg.Name != "NFQUEUE" {
+			t.Errorf("delay rule does not end in NFQUEUE: %v", last)
+		}
+	} else if v, ok := last.(*expr.Verdict); !ok || v.Kind != expr.VerdictDrop {
+		t.Errorf("rule does not end in drop: %v", last)
 	}
 	return s
 }
@@ -53,47 +58,53 @@ func TestBuild(t *testing.T) {
 		name                string
 		rules               Rules
 		wantPartition, loss []ruleShape
+		delay               []ruleShape
 	}{
-		{"empty", Rules{}, nil, nil},
+		{"empty", Rules{}, nil, nil, nil},
 		{
 			"partition between pairs",
 			Rules{Partition: []Pair{{ip1, ip2}, {ip2, ip1}}},
-			[]ruleShape{{src: ip1, dst: ip2}, {src: ip2, dst: ip1}}, nil,
+			[]ruleShape{{src: ip1, dst: ip2}, {src: ip2, dst: ip1}}, nil, nil,
 		},
 		{
 			"from any address to this namespace",
 			Rules{Partition: []Pair{{Src: ip3}}},
-			[]ruleShape{{src: ip3}}, nil,
+			[]ruleShape{{src: ip3}}, nil, nil,
 		},
 		{
 			"loss keeps its own chain",
 			Rules{Partition: []Pair{{Src: ip1}}, Loss: []Pair{{Src: ip2}, {Src: ip3}}, LossRate: 0.25},
-			[]ruleShape{{src: ip1}}, []ruleShape{{src: ip2, threshold: 2500}, {src: ip3, threshold: 2500}},
+			[]ruleShape{{src: ip1}}, []ruleShape{{src: ip2, threshold: 2500}, {src: ip3, threshold: 2500}}, nil,
 		},
 		{
 			"zero loss adds no rules",
 			Rules{Loss: []Pair{{ip1, ip2}}, LossRate: 0},
-			nil, nil,
+			nil, nil, nil,
 		},
 		{
 			"full loss",
 			Rules{Loss: []Pair{{ip1, ip2}}, LossRate: 1},
-			nil, []ruleShape{{src: ip1, dst: ip2, threshold: lossModulus}},
+			nil, []ruleShape{{src: ip1, dst: ip2, threshold: lossModulus}}, nil,
+		},
+		{
+			"delay queues in its own chain",
+			Rules{Partition: []Pair{{ip1, ip2}}, Delay: []Pair{{ip1, ip3}, {ip3, ip1}}},
+			[]ruleShape{{src: ip1, dst: ip2}}, nil, []ruleShape{{src: ip1, dst: ip3}, {src: ip3, dst: ip1}},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			chains := build(tt.rules)
-			if len(chains) != 2 {
-				t.Errorf("%d chains, want partition and loss", len(chains))
+			if len(chains) != 3 {
+				t.Errorf("%d chains, want partition, loss and delay", len(chains))
 			}
-			for chain, want := range map[string][]ruleShape{partitionChain: tt.wantPartition, lossChain: tt.loss} {
+			for chain, want := range map[string][]ruleShape{partitionChain: tt.wantPartition, lossChain: tt.loss, delayChain: tt.delay} {
 				got := chains[chain]
 				if len(got) != len(want) {
 					t.Fatalf("chain %s: %d rules, want %d", chain, len(got), len(want))
 				}
 				for i, exprs := range got {
-					if s := shapeOf(t, exprs); s != want[i] {
+					if s := shapeOf(t, chain, exprs); s != want[i] {
 						t.Errorf("chain %s rule %d = %+v, want %+v", chain, i, s, want[i])
 					}
 				}
