@@ -26,33 +26,33 @@ type pending struct {
 
 func (p *pending) dirty() bool { return p.pages != nil }
 
-// write adds data at off; first reports whether the file was clean.
-func (p *pending) write(fd int, data []byte, off int64) (first bool, err error) {
+// write adds data at off.
+func (p *pending) write(fd int, data []byte, off int64) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.dirty() {
 		var st syscall.Stat_t
 		if err := syscall.Fstat(fd, &st); err != nil {
-			return false, err
+			return err
 		}
 		wfd, err := syscall.Dup(fd)
 		if err != nil {
-			return false, err
+			return err
 		}
 		syscall.CloseOnExec(wfd)
-		p.pages, p.size, p.wfd, first = map[int64][]byte{}, st.Size, wfd, true
+		p.pages, p.size, p.wfd = map[int64][]byte{}, st.Size, wfd
 	}
 	for len(data) > 0 {
 		idx, at := off/pageSize, off%pageSize
 		pg, err := p.page(idx)
 		if err != nil {
-			return first, err
+			return err
 		}
 		n := copy(pg[at:], data)
 		data, off = data[n:], off+int64(n)
 		p.size = max(p.size, off)
 	}
-	return first, nil
+	return nil
 }
 
 // page returns page idx, loading it from the backing file (p.mu held).

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -27,8 +28,11 @@ type FS struct {
 	dir, backing string
 	server       *fuse.Server
 
-	mu    sync.Mutex
-	dirty map[*pending]struct{} // files with unsynced data
+	mu sync.Mutex
+	// files are every file's pending state. Crash goes through all of
+	// them rather than a set of dirty ones: keeping such a set in step
+	// with concurrent writes and syncs would need both locks at once.
+	files []*pending
 	stats Stats
 }
 
@@ -47,10 +51,14 @@ func Mount(dir, backing string) (*FS, error) {
 	if err := syscall.Stat(backing, &st); err != nil {
 		return nil, fmt.Errorf("powerfs: backing dir: %w", err)
 	}
-	f := &FS{dir: dir, backing: backing, dirty: map[*pending]struct{}{}}
+	f := &FS{dir: dir, backing: backing}
 	root := &fs.LoopbackRoot{Path: backing, Dev: uint64(st.Dev)}
 	root.NewNode = func(r *fs.LoopbackRoot, _ *fs.Inode, _ string, _ *syscall.Stat_t) fs.InodeEmbedder {
-		return &node{LoopbackNode: fs.LoopbackNode{RootData: r}, fs: f, p: &pending{}}
+		p := &pending{}
+		f.mu.Lock()
+		f.files = append(f.files, p)
+		f.mu.Unlock()
+		return &node{LoopbackNode: fs.LoopbackNode{RootData: r}, fs: f, p: p}
 	}
 	rootNode := root.NewNode(root, nil, "", &st)
 	root.RootNode = rootNode
@@ -82,14 +90,16 @@ func (f *FS) Dir() string { return f.dir }
 // (and reaped it, so that none of its requests is still being served).
 func (f *FS) Crash() int64 {
 	f.mu.Lock()
-	defer f.mu.Unlock()
+	files := slices.Clone(f.files)
+	f.mu.Unlock()
 	var lost int64
-	for p := range f.dirty {
+	for _, p := range files {
 		lost += p.drop()
 	}
-	clear(f.dirty)
+	f.mu.Lock()
 	f.stats.Crashes++
 	f.stats.Lost += lost
+	f.mu.Unlock()
 	return lost
 }
 
@@ -115,23 +125,17 @@ func (f *FS) Unmount() error {
 	}
 	f.server.Wait()
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	for p := range f.dirty {
-		p.drop()
+	files := f.files
+	f.files = nil
+	f.mu.Unlock()
+	for _, p := range files {
+		p.drop() // closes the descriptors it holds
 	}
-	clear(f.dirty)
 	return nil
 }
 
-func (f *FS) markDirty(p *pending) {
+func (f *FS) synced() {
 	f.mu.Lock()
-	f.dirty[p] = struct{}{}
-	f.mu.Unlock()
-}
-
-func (f *FS) synced(p *pending) {
-	f.mu.Lock()
-	delete(f.dirty, p)
 	f.stats.Syncs++
 	f.mu.Unlock()
 }
@@ -223,12 +227,8 @@ func (f *file) Read(ctx context.Context, buf []byte, off int64) (fuse.ReadResult
 }
 
 func (f *file) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
-	first, err := f.n.p.write(f.fd(), data, off)
-	if err != nil {
+	if err := f.n.p.write(f.fd(), data, off); err != nil {
 		return 0, fs.ToErrno(err)
-	}
-	if first {
-		f.n.fs.markDirty(f.n.p)
 	}
 	return uint32(len(data)), 0
 }
@@ -239,7 +239,7 @@ func (f *file) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 		return fs.ToErrno(err)
 	}
 	if wrote {
-		f.n.fs.synced(f.n.p)
+		f.n.fs.synced()
 	}
 	return f.lf.Fsync(ctx, flags)
 }
