@@ -32,6 +32,14 @@ type Convergence struct {
 	// A restart resets a node's counters, so both are lower bounds.
 	HintsStored    uint64 `json:"hints_stored,omitempty"`
 	HintsDelivered uint64 `json:"hints_delivered,omitempty"`
+	// RangeGroups are the groups of token ranges sharing their replicas
+	// whose Merkle roots were compared; RangesDiverged describes those
+	// whose replicas' roots differ (at most 20), RangesDivergedCount
+	// counts them, and RangesUnread those with a replica unread.
+	RangeGroups         int      `json:"range_groups,omitempty"`
+	RangesDiverged      []string `json:"ranges_diverged,omitempty"`
+	RangesDivergedCount int      `json:"ranges_diverged_count,omitempty"`
+	RangesUnread        int      `json:"ranges_unread,omitempty"`
 	// Waited is how long the harness waited for agreement, in seconds.
 	Waited float64 `json:"waited_s"`
 	Note   string  `json:"note,omitempty"`
@@ -48,13 +56,28 @@ type DivergedKey struct {
 func convergence(ops []history.Op) *Convergence {
 	var out *Convergence
 	for _, op := range ops {
-		if !op.IsNemesis() || (op.F != history.FConverge && op.F != history.FHints) {
+		if !op.IsNemesis() || (op.F != history.FConverge && op.F != history.FHints && op.F != history.FMerkle) {
 			continue
 		}
 		if out == nil {
 			out = &Convergence{Verdict: Valid}
 		}
 		switch op.F {
+		case history.FMerkle:
+			var m history.MerkleRoots
+			if json.Unmarshal(op.Value, &m) != nil || len(m.Roots) == 0 {
+				out.RangesUnread++
+				continue
+			}
+			out.RangeGroups++
+			if d, unread := describeRoots(m); unread {
+				out.RangesUnread++
+			} else if d != "" {
+				out.RangesDivergedCount++
+				if len(out.RangesDiverged) < 20 {
+					out.RangesDiverged = append(out.RangesDiverged, d)
+				}
+			}
 		case history.FHints:
 			var h history.Hints
 			if json.Unmarshal(op.Value, &h) != nil || h.Error != "" {
@@ -102,12 +125,30 @@ func convergence(ops []history.Op) *Convergence {
 		return nil
 	}
 	switch {
-	case out.DivergedCount > 0 || len(out.Hints) > 0:
+	case out.DivergedCount > 0 || len(out.Hints) > 0 || out.RangesDivergedCount > 0:
 		out.Verdict = Invalid
-	case out.Unread > 0 || out.UnreadHints > 0:
-		out.Verdict, out.Note = Unknown, fmt.Sprintf("%d keys had a replica that could not be read, %d nodes' hints could not be read", out.Unread, out.UnreadHints)
+	case out.Unread > 0 || out.UnreadHints > 0 || out.RangesUnread > 0:
+		out.Verdict, out.Note = Unknown, fmt.Sprintf("%d keys had a replica that could not be read, %d nodes' hints could not be read, %d range groups had a Merkle root that could not be read", out.Unread, out.UnreadHints, out.RangesUnread)
 	}
 	return out
+}
+
+// describeRoots says how a range group's replicas differ ("" if they
+// agree); unread if some replica could not be read.
+func describeRoots(m history.MerkleRoots) (string, bool) {
+	var parts []string
+	same := true
+	for _, r := range m.Roots {
+		if r.Error != "" {
+			return "", true
+		}
+		same = same && r.Root == m.Roots[0].Root
+		parts = append(parts, fmt.Sprintf("%s root %s over %d keys", r.Node, r.Root, r.Keys))
+	}
+	if same {
+		return "", false
+	}
+	return fmt.Sprintf("%d token ranges: %s", m.Ranges, strings.Join(parts, ", ")), false
 }
 
 func describeDivergence(key string, c history.Convergence) string {

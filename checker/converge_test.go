@@ -31,6 +31,19 @@ func TestConvergenceRecords(t *testing.T) {
 		{"an unreadable replica is no evidence", []history.Op{
 			rec(history.FConverge, "r0", history.Convergence{Replicas: map[string]history.Replica{"n1": same, "n2": {Error: "unavailable"}}}),
 		}, Unknown, 0},
+		{"a corrupt record is no evidence", []history.Op{
+			{Process: history.NemesisProcess, Type: history.Info, F: history.FConverge, Key: "r0", Value: []byte(`"oops"`)},
+		}, Unknown, 0},
+		{"Merkle roots agree", []history.Op{
+			rec(history.FMerkle, "", history.MerkleRoots{Ranges: 4, Roots: []history.Root{{Node: "n1", Root: "ab", Keys: 3}, {Node: "n2", Root: "ab", Keys: 3}}}),
+		}, Valid, 0},
+		{"Merkle roots differ where no key was compared", []history.Op{
+			rec(history.FConverge, "r0", history.Convergence{Replicas: map[string]history.Replica{"n1": same, "n2": same}}),
+			rec(history.FMerkle, "", history.MerkleRoots{Ranges: 4, Roots: []history.Root{{Node: "n1", Root: "ab", Keys: 3}, {Node: "n2", Root: "cd", Keys: 2}}}),
+		}, Invalid, 0},
+		{"an unread Merkle root is no evidence", []history.Op{
+			rec(history.FMerkle, "", history.MerkleRoots{Ranges: 4, Roots: []history.Root{{Node: "n1", Root: "ab"}, {Node: "n2", Error: "unavailable"}}}),
+		}, Unknown, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

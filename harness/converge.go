@@ -59,14 +59,22 @@ func checkConvergence(ctx context.Context, wait time.Duration, keys []string, no
 		}
 		return c, err
 	}
-	homes, err := preferenceLists(ctx, keys, nodes, dial)
-	if err != nil {
-		return err
-	}
 	start := time.Now()
 	for {
-		states := make([]map[string]history.Replica, len(keys))
+		// Asked again each round: a join still streaming changes them.
+		homes, err := preferenceLists(ctx, keys, nodes, dial)
+		if err != nil {
+			return err
+		}
+		roots, err := merkleRoots(ctx, nodes, dial)
+		if err != nil {
+			return err
+		}
 		agreed := true
+		for _, g := range roots {
+			agreed = agreed && rootsAgree(g)
+		}
+		states := make([]map[string]history.Replica, len(keys))
 		for i, key := range keys {
 			states[i] = readReplicas(ctx, key, homes[key], dial)
 			agreed = agreed && agree(states[i])
@@ -84,9 +92,67 @@ func checkConvergence(ctx context.Context, wait time.Duration, keys []string, no
 			for _, h := range hints {
 				rec.Record(history.Op{Process: history.NemesisProcess, Type: history.Info, F: history.FHints, Node: h.Node, Value: history.JSON(h)})
 			}
+			for _, g := range roots {
+				rec.Record(history.Op{Process: history.NemesisProcess, Type: history.Info, F: history.FMerkle, Value: history.JSON(g)})
+			}
 			return ctx.Err()
 		}
 	}
+}
+
+// merkleRoots asks the first node that answers for the ring's ranges
+// grouped by their replicas, then each replica for its Merkle root over
+// its group's ranges.
+func merkleRoots(ctx context.Context, nodes []string, dial func(string) (*client.Client, error)) ([]history.MerkleRoots, error) {
+	var groups []*kvpb.ReplicaRange
+	var errs []error
+	for _, id := range nodes {
+		c, err := dial(id)
+		if err == nil {
+			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			groups, err = c.ReplicaRanges(rctx)
+			cancel()
+		}
+		if err == nil {
+			break
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", id, err))
+	}
+	if groups == nil && len(errs) > 0 {
+		return nil, fmt.Errorf("no node gave the ring's replica ranges: %w", errors.Join(errs...))
+	}
+	out := make([]history.MerkleRoots, 0, len(groups))
+	for _, g := range groups {
+		m := history.MerkleRoots{Ranges: len(g.GetRanges())}
+		for _, id := range g.GetReplicas() {
+			r := history.Root{Node: id}
+			c, err := dial(id)
+			if err == nil {
+				rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				var root uint64
+				root, r.Keys, err = c.LocalRoot(rctx, g.GetRanges())
+				cancel()
+				r.Root = strconv.FormatUint(root, 16)
+			}
+			if err != nil {
+				r.Root, r.Error = "", err.Error()
+			}
+			m.Roots = append(m.Roots, r)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// rootsAgree reports whether every replica of a group was read and holds
+// the same root.
+func rootsAgree(g history.MerkleRoots) bool {
+	for _, r := range g.Roots {
+		if r.Error != "" || r.Root != g.Roots[0].Root {
+			return false
+		}
+	}
+	return true
 }
 
 // preferenceLists asks the first node that answers for every key's home

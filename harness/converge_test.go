@@ -21,13 +21,21 @@ import (
 // TestConvergence writes keys to every replica of a real 3-node cluster
 // with anti-entropy and read repair off, then compares the replicas: equal
 // on the healthy cluster, diverged once a replica's data dir was wiped —
-// which a quorum read (W2 R2 over the two intact replicas) would not show.
+// which a quorum read (W2 R2 over the two intact replicas) would not show —
+// and, by the Merkle roots alone, when a replica missed a key the
+// per-key comparison does not read.
 func TestConvergence(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: starts a cluster")
 	}
-	for _, wipe := range []bool{false, true} {
-		t.Run(map[bool]string{false: "healthy", true: "wiped replica"}[wipe], func(t *testing.T) {
+	const (
+		healthy = "healthy"
+		wiped   = "wiped replica"
+		missed  = "a replica missed an untracked key"
+	)
+	for _, tc := range []string{healthy, wiped, missed} {
+		wipe := tc == wiped
+		t.Run(tc, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 			defer cancel()
 			cfg := cluster.Config{Nodes: 3, N: 3, W: 2, R: 2, Mode: "lww", ReadRepair: "off", Fsync: true, VNodes: 16,
@@ -66,6 +74,17 @@ func TestConvergence(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			if tc == missed {
+				if err := cl.Stop(ctx, "n2"); err != nil {
+					t.Fatal(err)
+				}
+				if err := c.Put(ctx, "untracked", []byte("1"), nil); err != nil {
+					t.Fatal(err)
+				}
+				if err := cl.Start(ctx, "n2"); err != nil {
+					t.Fatal(err)
+				}
+			}
 			admin := ringAdmin{cl: cl, token: cfg.AdminToken}
 			if err := checkConvergence(ctx, 2*time.Second, keys, []string{"n1", "n2", "n3"}, admin, rec); err != nil {
 				t.Fatal(err)
@@ -86,8 +105,16 @@ func TestConvergence(t *testing.T) {
 			if wipe {
 				want, diverged = checker.Invalid, len(keys)
 			}
-			if cv.Verdict != want || cv.DivergedCount != diverged {
-				t.Fatalf("convergence %s with %d diverged keys, want %s with %d", cv.Verdict, cv.DivergedCount, want, diverged)
+			ranges := 0 // every range has all three nodes as replicas: one group
+			if tc != healthy {
+				want, ranges = checker.Invalid, 1
+			}
+			if cv.Verdict != want || cv.DivergedCount != diverged || cv.RangeGroups != 1 || cv.RangesDivergedCount != ranges {
+				t.Fatalf("convergence %s with %d diverged keys and %d of %d range groups, want %s with %d and %d of 1",
+					cv.Verdict, cv.DivergedCount, cv.RangesDivergedCount, cv.RangeGroups, want, diverged, ranges)
+			}
+			if tc == missed {
+				t.Logf("Merkle witness: %s", cv.RangesDiverged[0])
 			}
 			if wipe {
 				t.Logf("first witness: %s", cv.Diverged[0].Text)

@@ -155,11 +155,28 @@ type Scale struct {
 // FConverge is a replica-convergence record, of NemesisProcess, made after
 // the final heal and recovery: Key is a key the workload touched, Value a
 // Convergence. FHints is one node's count of undelivered hints then, Value
-// a Hints.
+// a Hints. FMerkle is the Merkle roots of one group of token ranges on
+// each of its replicas, Value a MerkleRoots.
 const (
 	FConverge = "converge"
 	FHints    = "hints"
+	FMerkle   = "merkle"
 )
+
+// MerkleRoots is the root of each replica's Merkle tree over token ranges
+// that all of them replicate, read from each directly.
+type MerkleRoots struct {
+	Ranges int    `json:"ranges"` // how many token ranges the group has
+	Roots  []Root `json:"roots"`
+}
+
+// Root is one replica's Merkle root over a group's ranges.
+type Root struct {
+	Node  string `json:"node"`
+	Root  string `json:"root,omitempty"` // hex
+	Keys  uint64 `json:"keys"`
+	Error string `json:"error,omitempty"`
+}
 
 // Convergence is what each home replica of a key holds, read directly
 // from each (not through a coordinator).

@@ -289,7 +289,43 @@ func (s *adminService) Ring(ctx context.Context, req *kvpb.RingRequest) (*kvpb.R
 		resp.KeyToken = ring.Token(req.GetKey())
 		resp.PreferenceList = v.current.PreferenceList(req.GetKey(), s.n.cfg.N)
 	}
+	if req.GetReplicaRanges() {
+		for _, g := range replicaRanges(v.current, s.n.cfg.N) {
+			resp.ReplicaRanges = append(resp.ReplicaRanges, &kvpb.ReplicaRange{Ranges: toPBRanges(g.ranges), Replicas: g.replicas})
+		}
+	}
 	return resp, nil
+}
+
+// replicaGroup is every range whose replicas are the same set of nodes.
+type replicaGroup struct {
+	replicas []string // sorted
+	ranges   []ring.Range
+}
+
+// replicaRanges groups the ring's ranges by their n replicas.
+func replicaRanges(r *ring.Ring, n int) []replicaGroup {
+	var sets [][]string
+	for _, t := range r.Tokens() {
+		set := slices.Sorted(slices.Values(r.PreferenceListForToken(t.Token, n)))
+		if !slices.ContainsFunc(sets, func(s []string) bool { return slices.Equal(s, set) }) {
+			sets = append(sets, set)
+		}
+	}
+	var out []replicaGroup
+	for _, set := range sets {
+		rs := ring.Segments([]*ring.Ring{r}, n, func(prefs [][]string) bool {
+			return slices.Equal(slices.Sorted(slices.Values(prefs[0])), set)
+		})
+		out = append(out, replicaGroup{replicas: set, ranges: rs})
+	}
+	return out
+}
+
+// LocalTree is the replica API's Tree for the harness: this node's own
+// Merkle tree over the ranges.
+func (s *adminService) LocalTree(ctx context.Context, req *kvpb.TreeRequest) (*kvpb.TreeResponse, error) {
+	return (&replicaService{n: s.n}).Tree(ctx, req)
 }
 
 func (s *adminService) Join(ctx context.Context, _ *kvpb.JoinRequest) (*kvpb.JoinResponse, error) {

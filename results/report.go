@@ -246,6 +246,9 @@ func registerCheck(l *checker.Linearizability) string {
 // convergenceDetail says in one line what the replica comparison found.
 func convergenceDetail(c *checker.Convergence) string {
 	d := fmt.Sprintf("%d keys compared on every home replica, %d diverged, after waiting %.1f s", c.Keys, c.DivergedCount, c.Waited)
+	if c.RangeGroups > 0 {
+		d += fmt.Sprintf("; Merkle roots of %d range groups compared, %d diverged", c.RangeGroups, c.RangesDivergedCount)
+	}
 	if len(c.Hints) > 0 {
 		var nodes []string
 		for _, n := range slices.Sorted(maps.Keys(c.Hints)) {

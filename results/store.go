@@ -166,6 +166,9 @@ func Summary(w io.Writer, dir string, res checker.Results) {
 		for _, d := range c.Diverged[:min(len(c.Diverged), 3)] {
 			fmt.Fprintf(tw, "diverged\t%s\n", d.Text)
 		}
+		for _, d := range c.RangesDiverged[:min(len(c.RangesDiverged), 3)] {
+			fmt.Fprintf(tw, "diverged\t%s\n", d)
+		}
 	}
 	a := res.Availability
 	faulty := "no operation under faults"

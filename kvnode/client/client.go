@@ -236,6 +236,30 @@ func (c *Client) LocalRead(ctx context.Context, key string) ([]*kvpb.Version, er
 	return resp.GetSet().GetVersions(), nil
 }
 
+// ReplicaRanges returns the node's ring's token ranges grouped by their N
+// replicas.
+func (c *Client) ReplicaRanges(ctx context.Context) ([]*kvpb.ReplicaRange, error) {
+	ctx, cancel := c.adminCtx(ctx)
+	defer cancel()
+	resp, err := c.admin.Ring(ctx, &kvpb.RingRequest{ReplicaRanges: true})
+	if err != nil {
+		return nil, classify("ring", err)
+	}
+	return resp.GetReplicaRanges(), nil
+}
+
+// LocalRoot returns the root of the node's own Merkle tree over ranges,
+// and how many keys it holds there (not coordinated; no hints).
+func (c *Client) LocalRoot(ctx context.Context, ranges []*kvpb.TokenRange) (root, keys uint64, err error) {
+	ctx, cancel := c.adminCtx(ctx)
+	defer cancel()
+	resp, err := c.admin.LocalTree(ctx, &kvpb.TreeRequest{Ranges: ranges})
+	if err != nil {
+		return 0, 0, classify("local tree", err)
+	}
+	return resp.GetRoot(), resp.GetKeys(), nil
+}
+
 // SetClockOffset shifts the node's lww clock by offset (clock-skew faults).
 func (c *Client) SetClockOffset(ctx context.Context, offset time.Duration) error {
 	ctx, cancel := c.adminCtx(ctx)

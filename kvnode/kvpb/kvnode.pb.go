@@ -1666,7 +1666,9 @@ func (x *StatusResponse) GetRecovering() bool {
 type RingRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// key, if set, asks for its preference list.
-	Key           []byte `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Key []byte `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// replica_ranges asks for the token ranges grouped by their replicas.
+	ReplicaRanges bool `protobuf:"varint,2,opt,name=replica_ranges,json=replicaRanges,proto3" json:"replica_ranges,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1708,6 +1710,66 @@ func (x *RingRequest) GetKey() []byte {
 	return nil
 }
 
+func (x *RingRequest) GetReplicaRanges() bool {
+	if x != nil {
+		return x.ReplicaRanges
+	}
+	return false
+}
+
+// ReplicaRange is every token range whose N replicas are the same nodes.
+type ReplicaRange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ranges        []*TokenRange          `protobuf:"bytes,1,rep,name=ranges,proto3" json:"ranges,omitempty"`
+	Replicas      []string               `protobuf:"bytes,2,rep,name=replicas,proto3" json:"replicas,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaRange) Reset() {
+	*x = ReplicaRange{}
+	mi := &file_kvnode_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaRange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaRange) ProtoMessage() {}
+
+func (x *ReplicaRange) ProtoReflect() protoreflect.Message {
+	mi := &file_kvnode_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaRange.ProtoReflect.Descriptor instead.
+func (*ReplicaRange) Descriptor() ([]byte, []int) {
+	return file_kvnode_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ReplicaRange) GetRanges() []*TokenRange {
+	if x != nil {
+		return x.Ranges
+	}
+	return nil
+}
+
+func (x *ReplicaRange) GetReplicas() []string {
+	if x != nil {
+		return x.Replicas
+	}
+	return nil
+}
+
 type TokenOwner struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Token         uint64                 `protobuf:"varint,1,opt,name=token,proto3" json:"token,omitempty"`
@@ -1718,7 +1780,7 @@ type TokenOwner struct {
 
 func (x *TokenOwner) Reset() {
 	*x = TokenOwner{}
-	mi := &file_kvnode_proto_msgTypes[28]
+	mi := &file_kvnode_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1730,7 +1792,7 @@ func (x *TokenOwner) String() string {
 func (*TokenOwner) ProtoMessage() {}
 
 func (x *TokenOwner) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[28]
+	mi := &file_kvnode_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1743,7 +1805,7 @@ func (x *TokenOwner) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenOwner.ProtoReflect.Descriptor instead.
 func (*TokenOwner) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{28}
+	return file_kvnode_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *TokenOwner) GetToken() uint64 {
@@ -1765,13 +1827,14 @@ type RingResponse struct {
 	Tokens         []*TokenOwner          `protobuf:"bytes,1,rep,name=tokens,proto3" json:"tokens,omitempty"`
 	PreferenceList []string               `protobuf:"bytes,2,rep,name=preference_list,json=preferenceList,proto3" json:"preference_list,omitempty"`
 	KeyToken       uint64                 `protobuf:"varint,3,opt,name=key_token,json=keyToken,proto3" json:"key_token,omitempty"`
+	ReplicaRanges  []*ReplicaRange        `protobuf:"bytes,4,rep,name=replica_ranges,json=replicaRanges,proto3" json:"replica_ranges,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
 
 func (x *RingResponse) Reset() {
 	*x = RingResponse{}
-	mi := &file_kvnode_proto_msgTypes[29]
+	mi := &file_kvnode_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1783,7 +1846,7 @@ func (x *RingResponse) String() string {
 func (*RingResponse) ProtoMessage() {}
 
 func (x *RingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[29]
+	mi := &file_kvnode_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1796,7 +1859,7 @@ func (x *RingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RingResponse.ProtoReflect.Descriptor instead.
 func (*RingResponse) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{29}
+	return file_kvnode_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *RingResponse) GetTokens() []*TokenOwner {
@@ -1820,6 +1883,13 @@ func (x *RingResponse) GetKeyToken() uint64 {
 	return 0
 }
 
+func (x *RingResponse) GetReplicaRanges() []*ReplicaRange {
+	if x != nil {
+		return x.ReplicaRanges
+	}
+	return nil
+}
+
 type SetClockOffsetRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	OffsetNs      int64                  `protobuf:"varint,1,opt,name=offset_ns,json=offsetNs,proto3" json:"offset_ns,omitempty"`
@@ -1829,7 +1899,7 @@ type SetClockOffsetRequest struct {
 
 func (x *SetClockOffsetRequest) Reset() {
 	*x = SetClockOffsetRequest{}
-	mi := &file_kvnode_proto_msgTypes[30]
+	mi := &file_kvnode_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1841,7 +1911,7 @@ func (x *SetClockOffsetRequest) String() string {
 func (*SetClockOffsetRequest) ProtoMessage() {}
 
 func (x *SetClockOffsetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[30]
+	mi := &file_kvnode_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1854,7 +1924,7 @@ func (x *SetClockOffsetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetClockOffsetRequest.ProtoReflect.Descriptor instead.
 func (*SetClockOffsetRequest) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{30}
+	return file_kvnode_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SetClockOffsetRequest) GetOffsetNs() int64 {
@@ -1873,7 +1943,7 @@ type SetClockOffsetResponse struct {
 
 func (x *SetClockOffsetResponse) Reset() {
 	*x = SetClockOffsetResponse{}
-	mi := &file_kvnode_proto_msgTypes[31]
+	mi := &file_kvnode_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1885,7 +1955,7 @@ func (x *SetClockOffsetResponse) String() string {
 func (*SetClockOffsetResponse) ProtoMessage() {}
 
 func (x *SetClockOffsetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[31]
+	mi := &file_kvnode_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1898,7 +1968,7 @@ func (x *SetClockOffsetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetClockOffsetResponse.ProtoReflect.Descriptor instead.
 func (*SetClockOffsetResponse) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{31}
+	return file_kvnode_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SetClockOffsetResponse) GetPreviousNs() int64 {
@@ -1916,7 +1986,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_kvnode_proto_msgTypes[32]
+	mi := &file_kvnode_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1928,7 +1998,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[32]
+	mi := &file_kvnode_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1941,7 +2011,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{32}
+	return file_kvnode_proto_rawDescGZIP(), []int{33}
 }
 
 type JoinResponse struct {
@@ -1952,7 +2022,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_kvnode_proto_msgTypes[33]
+	mi := &file_kvnode_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1964,7 +2034,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[33]
+	mi := &file_kvnode_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1977,7 +2047,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{33}
+	return file_kvnode_proto_rawDescGZIP(), []int{34}
 }
 
 type DecommissionRequest struct {
@@ -1988,7 +2058,7 @@ type DecommissionRequest struct {
 
 func (x *DecommissionRequest) Reset() {
 	*x = DecommissionRequest{}
-	mi := &file_kvnode_proto_msgTypes[34]
+	mi := &file_kvnode_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2000,7 +2070,7 @@ func (x *DecommissionRequest) String() string {
 func (*DecommissionRequest) ProtoMessage() {}
 
 func (x *DecommissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[34]
+	mi := &file_kvnode_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2013,7 +2083,7 @@ func (x *DecommissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecommissionRequest.ProtoReflect.Descriptor instead.
 func (*DecommissionRequest) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{34}
+	return file_kvnode_proto_rawDescGZIP(), []int{35}
 }
 
 type DecommissionResponse struct {
@@ -2024,7 +2094,7 @@ type DecommissionResponse struct {
 
 func (x *DecommissionResponse) Reset() {
 	*x = DecommissionResponse{}
-	mi := &file_kvnode_proto_msgTypes[35]
+	mi := &file_kvnode_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2036,7 +2106,7 @@ func (x *DecommissionResponse) String() string {
 func (*DecommissionResponse) ProtoMessage() {}
 
 func (x *DecommissionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[35]
+	mi := &file_kvnode_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2049,7 +2119,7 @@ func (x *DecommissionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecommissionResponse.ProtoReflect.Descriptor instead.
 func (*DecommissionResponse) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{35}
+	return file_kvnode_proto_rawDescGZIP(), []int{36}
 }
 
 var File_kvnode_proto protoreflect.FileDescriptor
@@ -2173,17 +2243,22 @@ const file_kvnode_proto_rawDesc = "" +
 	"\x06damage\x18\r \x01(\tR\x06damage\x12\x1e\n" +
 	"\n" +
 	"recovering\x18\x0e \x01(\bR\n" +
-	"recovering\"\x1f\n" +
+	"recovering\"F\n" +
 	"\vRingRequest\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\fR\x03key\"6\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\x12%\n" +
+	"\x0ereplica_ranges\x18\x02 \x01(\bR\rreplicaRanges\"c\n" +
+	"\fReplicaRange\x127\n" +
+	"\x06ranges\x18\x01 \x03(\v2\x1f.quorumlab.kvnode.v1.TokenRangeR\x06ranges\x12\x1a\n" +
+	"\breplicas\x18\x02 \x03(\tR\breplicas\"6\n" +
 	"\n" +
 	"TokenOwner\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\x04R\x05token\x12\x12\n" +
-	"\x04node\x18\x02 \x01(\tR\x04node\"\x8d\x01\n" +
+	"\x04node\x18\x02 \x01(\tR\x04node\"\xd7\x01\n" +
 	"\fRingResponse\x127\n" +
 	"\x06tokens\x18\x01 \x03(\v2\x1f.quorumlab.kvnode.v1.TokenOwnerR\x06tokens\x12'\n" +
 	"\x0fpreference_list\x18\x02 \x03(\tR\x0epreferenceList\x12\x1b\n" +
-	"\tkey_token\x18\x03 \x01(\x04R\bkeyToken\"4\n" +
+	"\tkey_token\x18\x03 \x01(\x04R\bkeyToken\x12H\n" +
+	"\x0ereplica_ranges\x18\x04 \x03(\v2!.quorumlab.kvnode.v1.ReplicaRangeR\rreplicaRanges\"4\n" +
 	"\x15SetClockOffsetRequest\x12\x1b\n" +
 	"\toffset_ns\x18\x01 \x01(\x03R\boffsetNs\"9\n" +
 	"\x16SetClockOffsetResponse\x12\x1f\n" +
@@ -2202,14 +2277,15 @@ const file_kvnode_proto_rawDesc = "" +
 	"\x05Write\x12(.quorumlab.kvnode.v1.ReplicaWriteRequest\x1a).quorumlab.kvnode.v1.ReplicaWriteResponse\x12W\n" +
 	"\bTransfer\x12$.quorumlab.kvnode.v1.TransferRequest\x1a%.quorumlab.kvnode.v1.TransferResponse\x12M\n" +
 	"\x04Scan\x12 .quorumlab.kvnode.v1.ScanRequest\x1a!.quorumlab.kvnode.v1.ScanResponse0\x01\x12K\n" +
-	"\x04Tree\x12 .quorumlab.kvnode.v1.TreeRequest\x1a!.quorumlab.kvnode.v1.TreeResponse2\xa4\x04\n" +
+	"\x04Tree\x12 .quorumlab.kvnode.v1.TreeRequest\x1a!.quorumlab.kvnode.v1.TreeResponse2\xf6\x04\n" +
 	"\x05Admin\x12Q\n" +
 	"\x06Status\x12\".quorumlab.kvnode.v1.StatusRequest\x1a#.quorumlab.kvnode.v1.StatusResponse\x12K\n" +
 	"\x04Ring\x12 .quorumlab.kvnode.v1.RingRequest\x1a!.quorumlab.kvnode.v1.RingResponse\x12i\n" +
 	"\x0eSetClockOffset\x12*.quorumlab.kvnode.v1.SetClockOffsetRequest\x1a+.quorumlab.kvnode.v1.SetClockOffsetResponse\x12K\n" +
 	"\x04Join\x12 .quorumlab.kvnode.v1.JoinRequest\x1a!.quorumlab.kvnode.v1.JoinResponse\x12c\n" +
 	"\fDecommission\x12(.quorumlab.kvnode.v1.DecommissionRequest\x1a).quorumlab.kvnode.v1.DecommissionResponse\x12^\n" +
-	"\tLocalRead\x12'.quorumlab.kvnode.v1.ReplicaReadRequest\x1a(.quorumlab.kvnode.v1.ReplicaReadResponseB,Z*github.com/quorumlab/quorumlab/kvnode/kvpbb\x06proto3"
+	"\tLocalRead\x12'.quorumlab.kvnode.v1.ReplicaReadRequest\x1a(.quorumlab.kvnode.v1.ReplicaReadResponse\x12P\n" +
+	"\tLocalTree\x12 .quorumlab.kvnode.v1.TreeRequest\x1a!.quorumlab.kvnode.v1.TreeResponseB,Z*github.com/quorumlab/quorumlab/kvnode/kvpbb\x06proto3"
 
 var (
 	file_kvnode_proto_rawDescOnce sync.Once
@@ -2223,7 +2299,7 @@ func file_kvnode_proto_rawDescGZIP() []byte {
 	return file_kvnode_proto_rawDescData
 }
 
-var file_kvnode_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_kvnode_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_kvnode_proto_goTypes = []any{
 	(*GetRequest)(nil),             // 0: quorumlab.kvnode.v1.GetRequest
 	(*GetResponse)(nil),            // 1: quorumlab.kvnode.v1.GetResponse
@@ -2253,14 +2329,15 @@ var file_kvnode_proto_goTypes = []any{
 	(*Member)(nil),                 // 25: quorumlab.kvnode.v1.Member
 	(*StatusResponse)(nil),         // 26: quorumlab.kvnode.v1.StatusResponse
 	(*RingRequest)(nil),            // 27: quorumlab.kvnode.v1.RingRequest
-	(*TokenOwner)(nil),             // 28: quorumlab.kvnode.v1.TokenOwner
-	(*RingResponse)(nil),           // 29: quorumlab.kvnode.v1.RingResponse
-	(*SetClockOffsetRequest)(nil),  // 30: quorumlab.kvnode.v1.SetClockOffsetRequest
-	(*SetClockOffsetResponse)(nil), // 31: quorumlab.kvnode.v1.SetClockOffsetResponse
-	(*JoinRequest)(nil),            // 32: quorumlab.kvnode.v1.JoinRequest
-	(*JoinResponse)(nil),           // 33: quorumlab.kvnode.v1.JoinResponse
-	(*DecommissionRequest)(nil),    // 34: quorumlab.kvnode.v1.DecommissionRequest
-	(*DecommissionResponse)(nil),   // 35: quorumlab.kvnode.v1.DecommissionResponse
+	(*ReplicaRange)(nil),           // 28: quorumlab.kvnode.v1.ReplicaRange
+	(*TokenOwner)(nil),             // 29: quorumlab.kvnode.v1.TokenOwner
+	(*RingResponse)(nil),           // 30: quorumlab.kvnode.v1.RingResponse
+	(*SetClockOffsetRequest)(nil),  // 31: quorumlab.kvnode.v1.SetClockOffsetRequest
+	(*SetClockOffsetResponse)(nil), // 32: quorumlab.kvnode.v1.SetClockOffsetResponse
+	(*JoinRequest)(nil),            // 33: quorumlab.kvnode.v1.JoinRequest
+	(*JoinResponse)(nil),           // 34: quorumlab.kvnode.v1.JoinResponse
+	(*DecommissionRequest)(nil),    // 35: quorumlab.kvnode.v1.DecommissionRequest
+	(*DecommissionResponse)(nil),   // 36: quorumlab.kvnode.v1.DecommissionResponse
 }
 var file_kvnode_proto_depIdxs = []int32{
 	6,  // 0: quorumlab.kvnode.v1.Version.clock:type_name -> quorumlab.kvnode.v1.ClockEntry
@@ -2276,40 +2353,44 @@ var file_kvnode_proto_depIdxs = []int32{
 	21, // 10: quorumlab.kvnode.v1.RingState.members:type_name -> quorumlab.kvnode.v1.RingMember
 	6,  // 11: quorumlab.kvnode.v1.Context.clock:type_name -> quorumlab.kvnode.v1.ClockEntry
 	25, // 12: quorumlab.kvnode.v1.StatusResponse.members:type_name -> quorumlab.kvnode.v1.Member
-	28, // 13: quorumlab.kvnode.v1.RingResponse.tokens:type_name -> quorumlab.kvnode.v1.TokenOwner
-	0,  // 14: quorumlab.kvnode.v1.KV.Get:input_type -> quorumlab.kvnode.v1.GetRequest
-	2,  // 15: quorumlab.kvnode.v1.KV.Put:input_type -> quorumlab.kvnode.v1.PutRequest
-	4,  // 16: quorumlab.kvnode.v1.KV.Delete:input_type -> quorumlab.kvnode.v1.DeleteRequest
-	9,  // 17: quorumlab.kvnode.v1.Replica.Read:input_type -> quorumlab.kvnode.v1.ReplicaReadRequest
-	11, // 18: quorumlab.kvnode.v1.Replica.Write:input_type -> quorumlab.kvnode.v1.ReplicaWriteRequest
-	14, // 19: quorumlab.kvnode.v1.Replica.Transfer:input_type -> quorumlab.kvnode.v1.TransferRequest
-	17, // 20: quorumlab.kvnode.v1.Replica.Scan:input_type -> quorumlab.kvnode.v1.ScanRequest
-	19, // 21: quorumlab.kvnode.v1.Replica.Tree:input_type -> quorumlab.kvnode.v1.TreeRequest
-	24, // 22: quorumlab.kvnode.v1.Admin.Status:input_type -> quorumlab.kvnode.v1.StatusRequest
-	27, // 23: quorumlab.kvnode.v1.Admin.Ring:input_type -> quorumlab.kvnode.v1.RingRequest
-	30, // 24: quorumlab.kvnode.v1.Admin.SetClockOffset:input_type -> quorumlab.kvnode.v1.SetClockOffsetRequest
-	32, // 25: quorumlab.kvnode.v1.Admin.Join:input_type -> quorumlab.kvnode.v1.JoinRequest
-	34, // 26: quorumlab.kvnode.v1.Admin.Decommission:input_type -> quorumlab.kvnode.v1.DecommissionRequest
-	9,  // 27: quorumlab.kvnode.v1.Admin.LocalRead:input_type -> quorumlab.kvnode.v1.ReplicaReadRequest
-	1,  // 28: quorumlab.kvnode.v1.KV.Get:output_type -> quorumlab.kvnode.v1.GetResponse
-	3,  // 29: quorumlab.kvnode.v1.KV.Put:output_type -> quorumlab.kvnode.v1.PutResponse
-	5,  // 30: quorumlab.kvnode.v1.KV.Delete:output_type -> quorumlab.kvnode.v1.DeleteResponse
-	10, // 31: quorumlab.kvnode.v1.Replica.Read:output_type -> quorumlab.kvnode.v1.ReplicaReadResponse
-	12, // 32: quorumlab.kvnode.v1.Replica.Write:output_type -> quorumlab.kvnode.v1.ReplicaWriteResponse
-	15, // 33: quorumlab.kvnode.v1.Replica.Transfer:output_type -> quorumlab.kvnode.v1.TransferResponse
-	18, // 34: quorumlab.kvnode.v1.Replica.Scan:output_type -> quorumlab.kvnode.v1.ScanResponse
-	20, // 35: quorumlab.kvnode.v1.Replica.Tree:output_type -> quorumlab.kvnode.v1.TreeResponse
-	26, // 36: quorumlab.kvnode.v1.Admin.Status:output_type -> quorumlab.kvnode.v1.StatusResponse
-	29, // 37: quorumlab.kvnode.v1.Admin.Ring:output_type -> quorumlab.kvnode.v1.RingResponse
-	31, // 38: quorumlab.kvnode.v1.Admin.SetClockOffset:output_type -> quorumlab.kvnode.v1.SetClockOffsetResponse
-	33, // 39: quorumlab.kvnode.v1.Admin.Join:output_type -> quorumlab.kvnode.v1.JoinResponse
-	35, // 40: quorumlab.kvnode.v1.Admin.Decommission:output_type -> quorumlab.kvnode.v1.DecommissionResponse
-	10, // 41: quorumlab.kvnode.v1.Admin.LocalRead:output_type -> quorumlab.kvnode.v1.ReplicaReadResponse
-	28, // [28:42] is the sub-list for method output_type
-	14, // [14:28] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	16, // 13: quorumlab.kvnode.v1.ReplicaRange.ranges:type_name -> quorumlab.kvnode.v1.TokenRange
+	29, // 14: quorumlab.kvnode.v1.RingResponse.tokens:type_name -> quorumlab.kvnode.v1.TokenOwner
+	28, // 15: quorumlab.kvnode.v1.RingResponse.replica_ranges:type_name -> quorumlab.kvnode.v1.ReplicaRange
+	0,  // 16: quorumlab.kvnode.v1.KV.Get:input_type -> quorumlab.kvnode.v1.GetRequest
+	2,  // 17: quorumlab.kvnode.v1.KV.Put:input_type -> quorumlab.kvnode.v1.PutRequest
+	4,  // 18: quorumlab.kvnode.v1.KV.Delete:input_type -> quorumlab.kvnode.v1.DeleteRequest
+	9,  // 19: quorumlab.kvnode.v1.Replica.Read:input_type -> quorumlab.kvnode.v1.ReplicaReadRequest
+	11, // 20: quorumlab.kvnode.v1.Replica.Write:input_type -> quorumlab.kvnode.v1.ReplicaWriteRequest
+	14, // 21: quorumlab.kvnode.v1.Replica.Transfer:input_type -> quorumlab.kvnode.v1.TransferRequest
+	17, // 22: quorumlab.kvnode.v1.Replica.Scan:input_type -> quorumlab.kvnode.v1.ScanRequest
+	19, // 23: quorumlab.kvnode.v1.Replica.Tree:input_type -> quorumlab.kvnode.v1.TreeRequest
+	24, // 24: quorumlab.kvnode.v1.Admin.Status:input_type -> quorumlab.kvnode.v1.StatusRequest
+	27, // 25: quorumlab.kvnode.v1.Admin.Ring:input_type -> quorumlab.kvnode.v1.RingRequest
+	31, // 26: quorumlab.kvnode.v1.Admin.SetClockOffset:input_type -> quorumlab.kvnode.v1.SetClockOffsetRequest
+	33, // 27: quorumlab.kvnode.v1.Admin.Join:input_type -> quorumlab.kvnode.v1.JoinRequest
+	35, // 28: quorumlab.kvnode.v1.Admin.Decommission:input_type -> quorumlab.kvnode.v1.DecommissionRequest
+	9,  // 29: quorumlab.kvnode.v1.Admin.LocalRead:input_type -> quorumlab.kvnode.v1.ReplicaReadRequest
+	19, // 30: quorumlab.kvnode.v1.Admin.LocalTree:input_type -> quorumlab.kvnode.v1.TreeRequest
+	1,  // 31: quorumlab.kvnode.v1.KV.Get:output_type -> quorumlab.kvnode.v1.GetResponse
+	3,  // 32: quorumlab.kvnode.v1.KV.Put:output_type -> quorumlab.kvnode.v1.PutResponse
+	5,  // 33: quorumlab.kvnode.v1.KV.Delete:output_type -> quorumlab.kvnode.v1.DeleteResponse
+	10, // 34: quorumlab.kvnode.v1.Replica.Read:output_type -> quorumlab.kvnode.v1.ReplicaReadResponse
+	12, // 35: quorumlab.kvnode.v1.Replica.Write:output_type -> quorumlab.kvnode.v1.ReplicaWriteResponse
+	15, // 36: quorumlab.kvnode.v1.Replica.Transfer:output_type -> quorumlab.kvnode.v1.TransferResponse
+	18, // 37: quorumlab.kvnode.v1.Replica.Scan:output_type -> quorumlab.kvnode.v1.ScanResponse
+	20, // 38: quorumlab.kvnode.v1.Replica.Tree:output_type -> quorumlab.kvnode.v1.TreeResponse
+	26, // 39: quorumlab.kvnode.v1.Admin.Status:output_type -> quorumlab.kvnode.v1.StatusResponse
+	30, // 40: quorumlab.kvnode.v1.Admin.Ring:output_type -> quorumlab.kvnode.v1.RingResponse
+	32, // 41: quorumlab.kvnode.v1.Admin.SetClockOffset:output_type -> quorumlab.kvnode.v1.SetClockOffsetResponse
+	34, // 42: quorumlab.kvnode.v1.Admin.Join:output_type -> quorumlab.kvnode.v1.JoinResponse
+	36, // 43: quorumlab.kvnode.v1.Admin.Decommission:output_type -> quorumlab.kvnode.v1.DecommissionResponse
+	10, // 44: quorumlab.kvnode.v1.Admin.LocalRead:output_type -> quorumlab.kvnode.v1.ReplicaReadResponse
+	20, // 45: quorumlab.kvnode.v1.Admin.LocalTree:output_type -> quorumlab.kvnode.v1.TreeResponse
+	31, // [31:46] is the sub-list for method output_type
+	16, // [16:31] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_kvnode_proto_init() }
@@ -2323,7 +2404,7 @@ func file_kvnode_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kvnode_proto_rawDesc), len(file_kvnode_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   36,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

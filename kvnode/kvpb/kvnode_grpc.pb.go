@@ -511,6 +511,7 @@ const (
 	Admin_Join_FullMethodName           = "/quorumlab.kvnode.v1.Admin/Join"
 	Admin_Decommission_FullMethodName   = "/quorumlab.kvnode.v1.Admin/Decommission"
 	Admin_LocalRead_FullMethodName      = "/quorumlab.kvnode.v1.Admin/LocalRead"
+	Admin_LocalTree_FullMethodName      = "/quorumlab.kvnode.v1.Admin/LocalTree"
 )
 
 // AdminClient is the client API for Admin service.
@@ -535,6 +536,10 @@ type AdminClient interface {
 	// coordinated and without hints, so that a harness can compare the
 	// replicas of a key directly.
 	LocalRead(ctx context.Context, in *ReplicaReadRequest, opts ...grpc.CallOption) (*ReplicaReadResponse, error)
+	// LocalTree returns this node's own Merkle tree over token ranges, as
+	// the replica API's Tree does for anti-entropy: the harness compares
+	// the roots of every range's replicas after a run.
+	LocalTree(ctx context.Context, in *TreeRequest, opts ...grpc.CallOption) (*TreeResponse, error)
 }
 
 type adminClient struct {
@@ -605,6 +610,16 @@ func (c *adminClient) LocalRead(ctx context.Context, in *ReplicaReadRequest, opt
 	return out, nil
 }
 
+func (c *adminClient) LocalTree(ctx context.Context, in *TreeRequest, opts ...grpc.CallOption) (*TreeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TreeResponse)
+	err := c.cc.Invoke(ctx, Admin_LocalTree_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServer is the server API for Admin service.
 // All implementations must embed UnimplementedAdminServer
 // for forward compatibility.
@@ -627,6 +642,10 @@ type AdminServer interface {
 	// coordinated and without hints, so that a harness can compare the
 	// replicas of a key directly.
 	LocalRead(context.Context, *ReplicaReadRequest) (*ReplicaReadResponse, error)
+	// LocalTree returns this node's own Merkle tree over token ranges, as
+	// the replica API's Tree does for anti-entropy: the harness compares
+	// the roots of every range's replicas after a run.
+	LocalTree(context.Context, *TreeRequest) (*TreeResponse, error)
 	mustEmbedUnimplementedAdminServer()
 }
 
@@ -654,6 +673,9 @@ func (UnimplementedAdminServer) Decommission(context.Context, *DecommissionReque
 }
 func (UnimplementedAdminServer) LocalRead(context.Context, *ReplicaReadRequest) (*ReplicaReadResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method LocalRead not implemented")
+}
+func (UnimplementedAdminServer) LocalTree(context.Context, *TreeRequest) (*TreeResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method LocalTree not implemented")
 }
 func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
 func (UnimplementedAdminServer) testEmbeddedByValue()               {}
@@ -784,6 +806,24 @@ func _Admin_LocalRead_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_LocalTree_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TreeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).LocalTree(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_LocalTree_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).LocalTree(ctx, req.(*TreeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Admin_ServiceDesc is the grpc.ServiceDesc for Admin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -814,6 +854,10 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "LocalRead",
 			Handler:    _Admin_LocalRead_Handler,
+		},
+		{
+			MethodName: "LocalTree",
+			Handler:    _Admin_LocalTree_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
