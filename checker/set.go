@@ -210,7 +210,7 @@ func setCheck(pairs []history.Pairing, deletesFinal bool) SetResult {
 		}
 	}
 	if res.Resurrected > 0 && !deletesFinal {
-		res.Note = fmt.Sprintf("%d deleted elements came back; not judged, since the quorums are not strict (R + W ≤ N, sloppy, or lww under clock faults): a stale read may carry an element back", res.Resurrected)
+		res.Note = fmt.Sprintf("%d deleted elements came back; not judged, since the run did not claim deletes final (weak or sloppy quorums, lww under clock faults, or tombstones collected within the run): a stale read, or a replica that missed a delete whose tombstone is gone, may carry an element back", res.Resurrected)
 	}
 	switch {
 	case res.Lost > 0 || res.Unexpected > 0 || (deletesFinal && res.Resurrected > 0):

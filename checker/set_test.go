@@ -41,7 +41,7 @@ func TestSetCheck(t *testing.T) {
 			add(0, 1, 0, 10, ok), del(0, 20, 30, ok),
 			setRead(9, 100, 1),
 		), SetResult{Verdict: Valid, Attempted: 1, Acknowledged: 1, Deleted: 1, Resurrected: 1, ResurrectedExamples: el(1),
-			Note: "1 deleted elements came back; not judged, since the quorums are not strict (R + W ≤ N, sloppy, or lww under clock faults): a stale read may carry an element back"}},
+			Note: "1 deleted elements came back; not judged, since the run did not claim deletes final (weak or sloppy quorums, lww under clock faults, or tombstones collected within the run): a stale read, or a replica that missed a delete whose tombstone is gone, may carry an element back"}},
 		{"an add overlapping the delete may carry elements back", hist(strict,
 			add(0, 1, 0, 10, ok), del(0, 20, 30, ok), add(1, 2, 25, 35, ok),
 			setRead(9, 100, 1, 2),

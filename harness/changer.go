@@ -87,9 +87,10 @@ func (c *nodeChanger) close() {
 }
 
 // waitLeft waits until every node still in the pool that answers sees id
-// out of the ring.
+// out of the ring; a peer partitioned off learns it once the partition
+// heals, hence the long bound.
 func (c *nodeChanger) waitLeft(ctx context.Context, id string) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	for {
 		still, asked := "", 0

@@ -15,6 +15,7 @@ import (
 	"github.com/quorumlab/quorumlab/cluster/local"
 	"github.com/quorumlab/quorumlab/history"
 	"github.com/quorumlab/quorumlab/kvnode/client"
+	"github.com/quorumlab/quorumlab/target"
 	"github.com/quorumlab/quorumlab/workload"
 )
 
@@ -57,8 +58,17 @@ func TestConvergence(t *testing.T) {
 			keys := convergeKeys(workload.Config{Name: workload.Register, Keys: 12})
 			for i, k := range keys {
 				inv := rec.Record(history.Op{Process: 0, Type: history.Invoke, F: history.FWrite, Key: k, Value: history.Int(int64(i + 1))})
-				if err := c.Put(ctx, k, []byte(strconv.Itoa(i+1)), nil, client.WithW(3)); err != nil {
-					t.Fatal(err)
+				// Right after the start a node may not yet see every peer
+				// alive: wait for it rather than write to fewer replicas.
+				for {
+					err := c.Put(ctx, k, []byte(strconv.Itoa(i+1)), nil, client.WithW(3))
+					if err == nil {
+						break
+					}
+					if !target.Definite(err) || ctx.Err() != nil {
+						t.Fatal(err)
+					}
+					time.Sleep(100 * time.Millisecond)
 				}
 				inv.Type = history.OK
 				rec.Record(inv)

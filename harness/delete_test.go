@@ -12,15 +12,26 @@ import (
 	"github.com/quorumlab/quorumlab/results"
 )
 
-// TestSetDeletes deletes keys under partitions and kills with tombstones
-// collected after 300 ms: deleted elements must stay gone and the rest
-// must survive, in every mode.
+// TestSetDeletes deletes keys under partitions and kills: deleted elements
+// must stay gone and the rest must survive. With tombstones collected
+// after 300 ms the run no longer claims deletes final (a replica that
+// missed a delete may legitimately bring an element back), but it still
+// loses nothing.
 func TestSetDeletes(t *testing.T) {
-	for _, mode := range []string{"vclock", "lww"} {
-		t.Run(mode, func(t *testing.T) {
+	tests := []struct {
+		mode  string
+		grace time.Duration
+		final bool
+	}{
+		{"vclock", 0, true},
+		{"lww", 0, true},
+		{"vclock", 300 * time.Millisecond, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode+"/grace="+tt.grace.String(), func(t *testing.T) {
 			out := runTest(t, func(c *harness.Config) {
-				c.Cluster.Mode = mode
-				c.Cluster.TombstoneGrace = 300 * time.Millisecond
+				c.Cluster.Mode = tt.mode
+				c.Cluster.TombstoneGrace = tt.grace
 				c.Workload.Name = "set"
 				c.Workload.DeleteRatio = 0.1
 				c.Workload.WritersPerKey = 1
@@ -29,7 +40,7 @@ func TestSetDeletes(t *testing.T) {
 				c.Nemesis.Faults = []string{nemesis.Partition, nemesis.Kill}
 			})
 			set := out.Results.Set
-			if set == nil || out.Results.Verdict != checker.Valid || set.Lost != 0 || set.Resurrected != 0 {
+			if set == nil || out.Results.Verdict != checker.Valid || set.Lost != 0 || (tt.final && set.Resurrected != 0) {
 				t.Fatalf("set with deletes: verdict %s, %+v; want nothing lost or resurrected", out.Results.Verdict, set)
 			}
 			if set.Deleted < 100 {
@@ -39,10 +50,10 @@ func TestSetDeletes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if m := history.SetModel(ops); m != history.ModelDeletesFinal {
-				t.Fatalf("set model %q: strict quorums should make deletes final", m)
+			if m := history.SetModel(ops); (m == history.ModelDeletesFinal) != tt.final {
+				t.Fatalf("set model %q; want deletes final: %v", m, tt.final)
 			}
-			t.Logf("deleted %d of %d acknowledged", set.Deleted, set.Acknowledged)
+			t.Logf("deleted %d of %d acknowledged, %d resurrected", set.Deleted, set.Acknowledged, set.Resurrected)
 		})
 	}
 }

@@ -221,7 +221,8 @@ type Model struct {
 	// faults); reads of writes still in flight may disagree.
 	Register string `json:"register"`
 	// Set is "deletes-final" when the quorums are strict (R + W > N, no
-	// sloppy quorum, no clock fault under lww): an element whose add
+	// sloppy quorum, no clock fault under lww) and no tombstone is
+	// collected within the run: an element whose add
 	// completed before an acknowledged delete began, with no add
 	// overlapping that delete, must never be read again. Otherwise ""
 	// and such a read is reported, not judged: a stale read may carry it

@@ -97,6 +97,8 @@ func Start(ctx context.Context, cfg cluster.Config, log *slog.Logger) (*Cluster,
 		switch {
 		case !inNS:
 			return nil, fmt.Errorf("start local cluster: power faults need the private namespace (the FUSE mounts must vanish with the harness): %s", noNamespaceReason())
+		case os.Getenv(envNoPrivateMounts) != "":
+			return nil, fmt.Errorf("start local cluster: power faults need private mounts in the namespace (the FUSE mounts must not reach the host): %s", os.Getenv(envNoPrivateMounts))
 		case cfg.Etcd():
 			return nil, errors.New("start local cluster: power faults are for kvnode: etcd's bbolt maps its file into memory, which the power-loss file system (direct I/O) refuses")
 		}

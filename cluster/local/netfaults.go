@@ -158,15 +158,17 @@ func (f *netfaults) close() error {
 	if f.closed {
 		return nil
 	}
+	var errs []error
 	if err := netfault.Remove(); err != nil {
-		return fmt.Errorf("network faults: %w", err)
+		errs = append(errs, fmt.Errorf("network faults: %w", err))
 	}
 	f.closed = true
 	if f.delay != nil {
-		// After the rules are gone, so that no packet waits for a reader.
-		return f.delay.close()
+		// After the rules are gone, so that no new packet waits for a
+		// reader; the held ones are let through.
+		errs = append(errs, f.delay.close())
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // addNode makes a node added after the start known to the rules.

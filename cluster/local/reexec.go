@@ -28,6 +28,9 @@ const (
 	envSetupFD = "QUORUMLAB_NETNS_SETUP_FD"
 	// envNoNetNS records why Reexec failed, for NetworkError.
 	envNoNetNS = "QUORUMLAB_NETNS_ERROR"
+	// envNoPrivateMounts records why the namespace's mounts could not be
+	// made private, for power faults to refuse.
+	envNoPrivateMounts = "QUORUMLAB_NO_PRIVATE_MOUNTS"
 
 	setupOK = "ok"
 	// setupFailedExit is the child's exit code when its namespace is unusable;
@@ -249,7 +252,11 @@ func init() {
 	}
 	report := os.NewFile(uintptr(fd), "namespace setup report")
 	msg := setupOK
-	setupErr := errors.Join(bringUpLoopback(), privateMounts())
+	setupErr := bringUpLoopback()
+	if err := privateMounts(); err != nil {
+		// Only power faults mount anything; they refuse to run without it.
+		os.Setenv(envNoPrivateMounts, err.Error())
+	}
 	if setupErr != nil {
 		msg = setupErr.Error()
 	}

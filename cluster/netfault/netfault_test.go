@@ -4,9 +4,11 @@ import (
 	"encoding/binary"
 	"math"
 	"net/netip"
+	"reflect"
 	"testing"
 
 	"github.com/google/nftables/expr"
+	"github.com/google/nftables/xt"
 )
 
 var (
@@ -44,8 +46,10 @@ func shapeOf(t *testing.T, chain string, exprs []expr.Any) ruleShape {
 	}
 	last := exprs[len(exprs)-1]
 	if chain == delayChain {
-		if tg, ok := last.(*expr.Target); !ok || tg.Name != "NFQUEUE" {
-			t.Errorf("delay rule does not end in NFQUEUE: %v", last)
+		// xt_NFQ_info_v3: queue 0, one queue, flags bypass; padded to 8.
+		want := xt.Unknown{0, 0, 1, 0, 1, 0, 0, 0}
+		if tg, ok := last.(*expr.Target); !ok || tg.Name != "NFQUEUE" || tg.Rev != 3 || !reflect.DeepEqual(tg.Info, &want) {
+			t.Errorf("delay rule does not end in NFQUEUE queue 0 with bypass: %#v", last)
 		}
 	} else if v, ok := last.(*expr.Verdict); !ok || v.Kind != expr.VerdictDrop {
 		t.Errorf("rule does not end in drop: %v", last)

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strconv"
 	"sync"
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 )
 
 const pageSize = 4096
@@ -35,11 +37,10 @@ func (p *pending) write(fd int, data []byte, off int64) error {
 		if err := syscall.Fstat(fd, &st); err != nil {
 			return err
 		}
-		wfd, err := syscall.Dup(fd)
+		wfd, err := reopen(fd)
 		if err != nil {
 			return err
 		}
-		syscall.CloseOnExec(wfd)
 		p.pages, p.size, p.wfd = map[int64][]byte{}, st.Size, wfd
 	}
 	for len(data) > 0 {
@@ -150,12 +151,12 @@ func (p *pending) reset() {
 	p.pages, p.wfd = nil, -1
 }
 
-// truncate records a truncation already made on the backing file.
-func (p *pending) truncate(size int64) {
+// truncate makes a truncation of the backing file (apply) and records it.
+func (p *pending) truncate(size int64, apply func() syscall.Errno) syscall.Errno {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.dirty() {
-		return
+	if errno := apply(); errno != 0 || !p.dirty() {
+		return errno
 	}
 	p.size = size
 	for idx, pg := range p.pages {
@@ -167,6 +168,7 @@ func (p *pending) truncate(size int64) {
 			clear(pg[size-start:])
 		}
 	}
+	return 0
 }
 
 // grow records an allocation that extended the backing file.
@@ -186,6 +188,17 @@ func (p *pending) attr(out *fuse.AttrOut) {
 		out.Size = uint64(p.size)
 		out.Blocks = (out.Size + 511) / 512
 	}
+}
+
+// reopen opens the file behind fd again for reading and writing, close on
+// exec, so that pages can be loaded and written back whatever mode the
+// writing handle had; a plain duplicate if that is not allowed.
+func reopen(fd int) (int, error) {
+	wfd, err := syscall.Open("/proc/self/fd/"+strconv.Itoa(fd), syscall.O_RDWR|syscall.O_CLOEXEC, 0)
+	if err == nil {
+		return wfd, nil
+	}
+	return unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
 }
 
 // preadFull reads until buf is full or the file ends.

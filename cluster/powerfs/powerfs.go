@@ -14,6 +14,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"path/filepath"
 	"slices"
 	"sync"
 	"syscall"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 )
 
 // FS is one mounted file system.
@@ -29,10 +32,12 @@ type FS struct {
 	server       *fuse.Server
 
 	mu sync.Mutex
-	// files are every file's pending state. Crash goes through all of
-	// them rather than a set of dirty ones: keeping such a set in step
-	// with concurrent writes and syncs would need both locks at once.
-	files []*pending
+	// files hold each backing inode's pending state: go-fuse makes a new
+	// node on every lookup (no entry caching here), and all of them must
+	// share it. An entry goes when its last name is unlinked. Crash goes
+	// through all of them rather than a set of dirty ones, which writes
+	// and syncs would have to keep in step under both locks.
+	files map[uint64]*pending
 	stats Stats
 }
 
@@ -51,14 +56,10 @@ func Mount(dir, backing string) (*FS, error) {
 	if err := syscall.Stat(backing, &st); err != nil {
 		return nil, fmt.Errorf("powerfs: backing dir: %w", err)
 	}
-	f := &FS{dir: dir, backing: backing}
+	f := &FS{dir: dir, backing: backing, files: map[uint64]*pending{}}
 	root := &fs.LoopbackRoot{Path: backing, Dev: uint64(st.Dev)}
-	root.NewNode = func(r *fs.LoopbackRoot, _ *fs.Inode, _ string, _ *syscall.Stat_t) fs.InodeEmbedder {
-		p := &pending{}
-		f.mu.Lock()
-		f.files = append(f.files, p)
-		f.mu.Unlock()
-		return &node{LoopbackNode: fs.LoopbackNode{RootData: r}, fs: f, p: p}
+	root.NewNode = func(r *fs.LoopbackRoot, _ *fs.Inode, _ string, st *syscall.Stat_t) fs.InodeEmbedder {
+		return &node{LoopbackNode: fs.LoopbackNode{RootData: r}, fs: f, p: f.pendingOf(st.Ino)}
 	}
 	rootNode := root.NewNode(root, nil, "", &st)
 	root.RootNode = rootNode
@@ -90,7 +91,7 @@ func (f *FS) Dir() string { return f.dir }
 // (and reaped it, so that none of its requests is still being served).
 func (f *FS) Crash() int64 {
 	f.mu.Lock()
-	files := slices.Clone(f.files)
+	files := slices.Collect(maps.Values(f.files))
 	f.mu.Unlock()
 	var lost int64
 	for _, p := range files {
@@ -126,12 +127,43 @@ func (f *FS) Unmount() error {
 	f.server.Wait()
 	f.mu.Lock()
 	files := f.files
-	f.files = nil
+	f.files = map[uint64]*pending{}
 	f.mu.Unlock()
 	for _, p := range files {
 		p.drop() // closes the descriptors it holds
 	}
 	return nil
+}
+
+// pendingOf returns the pending state of backing inode ino.
+func (f *FS) pendingOf(ino uint64) *pending {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, ok := f.files[ino]
+	if !ok {
+		p = &pending{}
+		f.files[ino] = p
+	}
+	return p
+}
+
+// forget drops the pending state of the file at backing path if its last
+// name is about to go (call before the unlink or rename over it): its
+// inode number may be reused by a new file.
+func (f *FS) forgetIfLast(path string) func() {
+	var st syscall.Stat_t
+	if syscall.Lstat(path, &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG || st.Nlink > 1 {
+		return func() {}
+	}
+	return func() {
+		f.mu.Lock()
+		p := f.files[st.Ino]
+		delete(f.files, st.Ino)
+		f.mu.Unlock()
+		if p != nil {
+			p.drop() // a deleted file's unsynced data goes with it
+		}
+	}
 }
 
 func (f *FS) synced() {
@@ -152,7 +184,41 @@ var (
 	_ fs.NodeCreater   = (*node)(nil)
 	_ fs.NodeGetattrer = (*node)(nil)
 	_ fs.NodeSetattrer = (*node)(nil)
+	_ fs.NodeStatxer   = (*node)(nil)
+	_ fs.NodeUnlinker  = (*node)(nil)
+	_ fs.NodeRenamer   = (*node)(nil)
 )
+
+// backingPath is where a child of n lives in the backing directory.
+func (n *node) backingPath(name string) string {
+	return filepath.Join(n.fs.backing, n.Path(nil), name)
+}
+
+func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
+	done := n.fs.forgetIfLast(n.backingPath(name))
+	errno := n.LoopbackNode.Unlink(ctx, name)
+	if errno == 0 {
+		done()
+	}
+	return errno
+}
+
+func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	done := func() {}
+	if np, ok := newParent.(*node); ok && flags&unix.RENAME_EXCHANGE == 0 {
+		done = n.fs.forgetIfLast(np.backingPath(newName)) // replaced, if it exists
+	}
+	errno := n.LoopbackNode.Rename(ctx, name, newParent, newName, flags)
+	if errno == 0 {
+		done()
+	}
+	return errno
+}
+
+// Statx is left to Getattr: the loopback's would show the backing size.
+func (n *node) Statx(context.Context, fs.FileHandle, uint32, uint32, *fuse.StatxOut) syscall.Errno {
+	return syscall.ENOSYS
+}
 
 // Open wraps the loopback file. Direct I/O keeps the kernel's page cache
 // out of the way: it would hold unsynced data across a crash.
@@ -174,6 +240,9 @@ func (n *node) Create(ctx context.Context, name string, flags, mode uint32, out 
 }
 
 func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	if f, ok := fh.(*file); ok {
+		return f.Getattr(ctx, out) // by descriptor: also an unlinked file
+	}
 	if errno := n.LoopbackNode.Getattr(ctx, nil, out); errno != 0 {
 		return errno
 	}
@@ -186,11 +255,17 @@ func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 	if f, ok := fh.(*file); ok {
 		inner = f.lf
 	}
-	if errno := n.LoopbackNode.Setattr(ctx, inner, in, out); errno != 0 {
-		return errno
-	}
+	apply := func() syscall.Errno { return n.LoopbackNode.Setattr(ctx, inner, in, out) }
+	var errno syscall.Errno
 	if sz, ok := in.GetSize(); ok {
-		n.p.truncate(int64(sz))
+		// Under the pending lock, so that a flush cannot write old pages
+		// back over the truncation.
+		errno = n.p.truncate(int64(sz), apply)
+	} else {
+		errno = apply()
+	}
+	if errno != 0 {
+		return errno
 	}
 	n.p.attr(out)
 	return 0
@@ -255,11 +330,17 @@ func (f *file) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Errno {
 	return 0
 }
 
+// Allocate passes plain and KEEP_SIZE allocations through; punching holes,
+// zeroing, collapsing or inserting ranges would have to rewrite the pending
+// pages too, and are refused.
 func (f *file) Allocate(ctx context.Context, off, size uint64, mode uint32) syscall.Errno {
+	if mode&^unix.FALLOC_FL_KEEP_SIZE != 0 {
+		return syscall.EOPNOTSUPP
+	}
 	if errno := f.lf.Allocate(ctx, off, size, mode); errno != 0 {
 		return errno
 	}
-	if mode&0x01 == 0 { // not FALLOC_FL_KEEP_SIZE: the file grew
+	if mode&unix.FALLOC_FL_KEEP_SIZE == 0 { // the file grew
 		f.n.p.grow(int64(off + size))
 	}
 	return 0

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/quorumlab/quorumlab/cluster/local"
 	"github.com/quorumlab/quorumlab/cluster/powerfs"
 )
@@ -150,4 +152,63 @@ func TestMetadataIsDurable(t *testing.T) {
 	if s := f.Stats(); s.Crashes != 1 || s.Lost == 0 {
 		t.Fatalf("stats %+v", s)
 	}
+}
+
+// TestWriters covers writers the database may not use today: a write-only
+// handle writing inside a page it must load, a file replaced under its
+// name, and allocations that would have to rewrite pending pages.
+func TestWriters(t *testing.T) {
+	t.Run("write-only handle", func(t *testing.T) {
+		f, _ := mount(t)
+		p := filepath.Join(f.Dir(), "f")
+		writeAt(t, p, []byte("0123456789"), 0, true)
+		fh, err := os.OpenFile(p, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fh.WriteAt([]byte("ab"), 3); err != nil {
+			t.Fatalf("write inside a synced page through a write-only handle: %v", err)
+		}
+		fh.Close()
+		if got, _ := os.ReadFile(p); string(got) != "012ab56789" {
+			t.Fatalf("read %q", got)
+		}
+		f.Crash()
+		if got, _ := os.ReadFile(p); string(got) != "0123456789" {
+			t.Fatalf("after the crash %q, want the synced contents", got)
+		}
+	})
+	t.Run("a replaced file's pending data goes with it", func(t *testing.T) {
+		f, _ := mount(t)
+		a, b := filepath.Join(f.Dir(), "a"), filepath.Join(f.Dir(), "b")
+		writeAt(t, a, []byte("old unsynced"), 0, false)
+		if err := os.Remove(a); err != nil {
+			t.Fatal(err)
+		}
+		writeAt(t, b, []byte("new"), 0, true) // may reuse a's inode number
+		if got, _ := os.ReadFile(b); string(got) != "new" {
+			t.Fatalf("new file reads %q", got)
+		}
+		f.Crash()
+		if got, _ := os.ReadFile(b); string(got) != "new" {
+			t.Fatalf("after the crash the new file reads %q", got)
+		}
+	})
+	t.Run("punching a hole is refused", func(t *testing.T) {
+		f, _ := mount(t)
+		p := filepath.Join(f.Dir(), "f")
+		writeAt(t, p, bytes.Repeat([]byte("x"), 8192), 0, false)
+		fh, err := os.OpenFile(p, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fh.Close()
+		err = unix.Fallocate(int(fh.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, 0, 4096)
+		if !errors.Is(err, unix.EOPNOTSUPP) {
+			t.Fatalf("punch hole: %v, want EOPNOTSUPP", err)
+		}
+		if err := unix.Fallocate(int(fh.Fd()), unix.FALLOC_FL_KEEP_SIZE, 0, 1<<20); err != nil {
+			t.Fatalf("preallocation: %v", err)
+		}
+	})
 }
