@@ -2,8 +2,10 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/quorumlab/quorumlab/kvnode/client"
 	"github.com/quorumlab/quorumlab/nemesis"
@@ -37,6 +39,30 @@ func (p placement) PreferenceLists(ctx context.Context, keys []string) (map[stri
 	})
 }
 
+func (p placement) Hints(ctx context.Context) (map[string]uint64, error) {
+	out := map[string]uint64{}
+	var errs []error
+	for _, t := range p.pool.Targets() {
+		c, err := p.admin.dial(t.Node)
+		if err == nil {
+			sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			st, serr := c.Status(sctx)
+			cancel()
+			c.Close()
+			if err = serr; err == nil {
+				out[t.Node] = st.GetHints()
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", t.Node, err))
+		}
+	}
+	if len(out) == 0 && len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
+}
+
 // validateRingShape refuses a ring-aware partition shape that cannot cut
 // anything: it needs kvnode's ring, keys of a register or set workload,
 // and enough nodes.
@@ -51,7 +77,7 @@ func validateRingShape(cfg Config) error {
 		return fmt.Errorf("--partition-shape %s aims at kvnode's preference lists; etcd has none", sh)
 	case len(convergeKeys(cfg.Workload)) == 0:
 		return fmt.Errorf("--partition-shape %s aims at the workload's keys: use the register or set workload", sh)
-	case sh == nemesis.HomeReplicas && c.Nodes <= c.N:
+	case (sh == nemesis.HomeReplicas || sh == nemesis.HintHolder) && c.Nodes <= c.N:
 		return fmt.Errorf("--partition-shape %s on %d nodes with N=%d: every node is a home replica, so nothing is left to cut them from", sh, c.Nodes, c.N)
 	case sh == nemesis.KeyPrimary && c.Nodes < 2:
 		return fmt.Errorf("--partition-shape %s needs two nodes", sh)

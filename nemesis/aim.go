@@ -21,15 +21,53 @@ const (
 	// key's preference list and at least one node of each (of as many as
 	// it can; the history names them).
 	PrefMinority = "pref-minority"
+	// HintHolder cuts off the node holding the most undelivered hints;
+	// while no node holds any it cuts a key's home replicas off
+	// (HomeReplicas), which makes some under sloppy quorums. With
+	// Config.Flap every cut aims again: at whichever node then holds
+	// hints, whose delivery the gap before began (history:
+	// flap-hint-holder).
+	HintHolder = "hint-holder"
 )
 
 // RingShapes lists the shapes that aim at keys.
-var RingShapes = []string{HomeReplicas, KeyPrimary, PrefMinority}
+var RingShapes = []string{HomeReplicas, KeyPrimary, PrefMinority, HintHolder}
 
-// Placement tells where keys live.
+// Placement tells where keys live and where hints wait.
 type Placement interface {
 	// PreferenceLists returns each key's home replicas, in ring order.
 	PreferenceLists(ctx context.Context, keys []string) (map[string][]string, error)
+	// Hints returns each answering node's count of undelivered hints.
+	Hints(ctx context.Context) (map[string]uint64, error)
+}
+
+// aimInfo is what a ring-aware shape is planned from.
+type aimInfo struct {
+	homes map[string][]string
+	hints map[string]uint64 // HintHolder only
+}
+
+// hintHolderGrudge cuts the node holding the most hints (ties: the first
+// id) off from every other; "" and nil if no node of ids holds any.
+func hintHolderGrudge(ids []string, hints map[string]uint64) (string, cluster.Grudge) {
+	holder := ""
+	for _, id := range ids {
+		if hints[id] > 0 && (holder == "" || hints[id] > hints[holder]) {
+			holder = id
+		}
+	}
+	if holder == "" || len(ids) < 2 {
+		return "", nil
+	}
+	g := cluster.Grudge{}
+	for _, id := range ids {
+		if id != holder {
+			g[holder] = append(g[holder], id)
+			g[id] = []string{holder}
+		}
+	}
+	slices.Sort(g[holder])
+	return holder, g
 }
 
 // WithPlacement gives the ring-aware partition shapes the workload's keys
@@ -140,9 +178,8 @@ func minorityEverywhere(side []string, homes map[string][]string) bool {
 	return true
 }
 
-// aim fetches the preference lists a ring-aware shape needs; nil for any
-// other shape.
-func (n *Nemesis) aim(ctx context.Context) (map[string][]string, error) {
+// aim fetches what a ring-aware shape needs; nil for any other shape.
+func (n *Nemesis) aim(ctx context.Context) (*aimInfo, error) {
 	if !slices.Contains(RingShapes, n.cfg.Shape) {
 		return nil, nil
 	}
@@ -150,5 +187,56 @@ func (n *Nemesis) aim(ctx context.Context) (map[string][]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("partition %s: preference lists: %w", n.cfg.Shape, err)
 	}
-	return homes, nil
+	a := &aimInfo{homes: homes}
+	if n.cfg.Shape == HintHolder {
+		if a.hints, err = n.placement.Hints(ctx); err != nil {
+			return nil, fmt.Errorf("partition %s: hints: %w", n.cfg.Shape, err)
+		}
+	}
+	return a, nil
+}
+
+// hintHolder is, for the hint-holder shape, the node now holding the most
+// hints and the grudge that cuts it off; "" otherwise or if none holds any.
+func (n *Nemesis) hintHolder(ctx context.Context) (string, cluster.Grudge) {
+	if n.cfg.Shape != HintHolder || n.placement == nil {
+		return "", nil
+	}
+	hints, err := n.placement.Hints(ctx)
+	if err != nil {
+		return "", nil
+	}
+	n.mu.Lock()
+	ids := n.ids()
+	n.mu.Unlock()
+	return hintHolderGrudge(ids, hints)
+}
+
+// planAimed plans a ring-aware partition into f (n.mu held); false if it
+// cuts nothing.
+func (n *Nemesis) planAimed(f *fault, a *aimInfo) (map[string]any, bool) {
+	if n.cfg.Shape == HintHolder {
+		if holder, g := hintHolderGrudge(n.ids(), a.hints); holder != "" {
+			f.grudge = g
+			return map[string]any{"shape": HintHolder, "grudge": g, "node": holder, "hints": a.hints[holder]}, true
+		}
+	}
+	shape := n.cfg.Shape
+	if shape == HintHolder {
+		shape = HomeReplicas // no hints yet: make some
+	}
+	g, keys := RingGrudge(shape, n.ids(), a.homes, n.rng)
+	if len(g) == 0 {
+		return nil, false
+	}
+	f.grudge = g
+	aimed := map[string][]string{}
+	for _, k := range keys {
+		aimed[k] = a.homes[k]
+	}
+	v := map[string]any{"shape": shape, "grudge": g, "keys": aimed}
+	if shape != n.cfg.Shape {
+		v["instead_of"] = n.cfg.Shape + ": no node holds hints"
+	}
+	return v, true
 }

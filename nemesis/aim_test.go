@@ -94,3 +94,14 @@ func TestRingGrudge(t *testing.T) {
 		t.Fatalf("home replicas on a cluster of only home replicas cut %v; want nothing", g)
 	}
 }
+
+func TestHintHolderGrudge(t *testing.T) {
+	ids := []string{"n1", "n2", "n3"}
+	holder, g := hintHolderGrudge(ids, map[string]uint64{"n1": 2, "n2": 7, "n3": 0, "n9": 50})
+	if holder != "n2" || !slices.Equal(g["n2"], []string{"n1", "n3"}) || !slices.Equal(g["n1"], []string{"n2"}) || len(g["n3"]) != 1 {
+		t.Fatalf("holder %s, grudge %v; want n2 (n9 is not a candidate) cut from n1 and n3", holder, g)
+	}
+	if holder, g := hintHolderGrudge(ids, map[string]uint64{}); holder != "" || g != nil {
+		t.Fatalf("no hints: holder %q, grudge %v; want none", holder, g)
+	}
+}

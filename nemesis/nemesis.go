@@ -91,6 +91,9 @@ type Config struct {
 	LossRate float64
 	// Delay is how long a delay fault holds each packet.
 	Delay time.Duration
+	// Flap, if set, makes a partition come and go every Flap while the
+	// fault lasts.
+	Flap time.Duration
 	// MaxSkew bounds clock offsets in both directions.
 	MaxSkew time.Duration
 	Seed    uint64
@@ -139,6 +142,9 @@ func (c Config) Validate() error {
 	}
 	if c.Targets != "" && !slices.Contains(TargetSets, c.Targets) {
 		return fmt.Errorf("unknown nemesis targets %q (want %s)", c.Targets, strings.Join(TargetSets, ", "))
+	}
+	if c.Flap < 0 {
+		return fmt.Errorf("partition flap %v: must not be negative", c.Flap)
 	}
 	if slices.Contains(c.Faults, Delay) && c.Delay <= 0 {
 		return fmt.Errorf("packet delay %v: must be positive", c.Delay)
@@ -209,7 +215,8 @@ type fault struct {
 	nodes   []string
 	grudge  cluster.Grudge
 	offsets map[string]time.Duration
-	// stopStrobe ends a strobe's flipping; strobed is closed once it has.
+	// stopStrobe ends a strobe's or a flapping partition's flipping;
+	// strobed is closed once it has.
 	stopStrobe context.CancelFunc
 	strobed    chan struct{}
 }
@@ -442,24 +449,19 @@ func (n *Nemesis) targets() ([]string, string) {
 
 // plan chooses what a fault of kind does and reserves it in n.active; nil
 // if no node is free for it.
-func (n *Nemesis) plan(kind string, homes map[string][]string) (*fault, map[string]any) {
+func (n *Nemesis) plan(kind string, aimed *aimInfo) (*fault, map[string]any) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	f := &fault{kind: kind}
 	var value map[string]any
 	switch kind {
 	case Partition:
-		if homes != nil {
-			g, keys := RingGrudge(n.cfg.Shape, n.ids(), homes, n.rng)
-			if len(g) == 0 {
+		if aimed != nil {
+			v, ok := n.planAimed(f, aimed)
+			if !ok {
 				return nil, nil
 			}
-			f.grudge = g
-			aimed := map[string][]string{}
-			for _, k := range keys {
-				aimed[k] = homes[k]
-			}
-			value = map[string]any{"shape": n.cfg.Shape, "grudge": g, "keys": aimed}
+			value = v
 			break
 		}
 		shapes := []string{n.cfg.Shape}
@@ -517,15 +519,15 @@ func (n *Nemesis) start(ctx context.Context, kind string) error {
 	case Replace:
 		return n.replace(ctx)
 	}
-	var homes map[string][]string
+	var aimed *aimInfo
 	if kind == Partition {
 		var err error
-		if homes, err = n.aim(ctx); err != nil {
+		if aimed, err = n.aim(ctx); err != nil {
 			n.record("skip-"+kind, map[string]any{"reason": err.Error()}, err)
 			return nil // the nodes may be down; the next turn tries again
 		}
 	}
-	f, value := n.plan(kind, homes)
+	f, value := n.plan(kind, aimed)
 	if f == nil {
 		reason := ""
 		if kind == Partition {
@@ -537,7 +539,10 @@ func (n *Nemesis) start(ctx context.Context, kind string) error {
 	var err error
 	switch kind {
 	case Partition:
-		err = n.cl.Partition(ctx, f.grudge)
+		if err = n.cl.Partition(ctx, f.grudge); err == nil && n.cfg.Flap > 0 {
+			value["flap"] = n.cfg.Flap.String()
+			n.flap(f)
+		}
 	case Loss:
 		err = n.cl.Loss(ctx, f.nodes, n.cfg.LossRate)
 	case Delay:
@@ -807,6 +812,10 @@ func (n *Nemesis) HealAll(ctx context.Context, interval time.Duration) error {
 // undo ends one fault.
 func (n *Nemesis) undo(ctx context.Context, a *fault) error {
 	var err error
+	if a.stopStrobe != nil {
+		a.stopStrobe()
+		<-a.strobed
+	}
 	switch a.kind {
 	case Partition:
 		err = n.cl.Partition(ctx, cluster.Grudge{})
@@ -823,10 +832,6 @@ func (n *Nemesis) undo(ctx context.Context, a *fault) error {
 			err = errors.Join(err, n.cl.Resume(ctx, id))
 		}
 	case Clock, Strobe:
-		if a.stopStrobe != nil {
-			a.stopStrobe()
-			<-a.strobed
-		}
 		for _, id := range a.nodes {
 			if e := n.clock(ctx, id, 0); e != nil {
 				err = errors.Join(err, fmt.Errorf("reset clock of %s: %w", id, e))
@@ -861,6 +866,42 @@ func (n *Nemesis) strobe(f *fault) {
 				_ = n.clock(fctx, id, off) // the undo resets it regardless
 				done()
 			}
+		}
+	}()
+}
+
+// flap takes f's partition away and puts it back every Config.Flap until
+// the fault is undone: connections that come and go, so a transfer (a
+// hint handoff, a join's stream) is cut short again and again. A flip that
+// fails is retried at the next one; the undo heals regardless.
+func (n *Nemesis) flap(f *fault) {
+	ctx, cancel := context.WithCancel(context.Background())
+	f.stopStrobe, f.strobed = cancel, make(chan struct{})
+	go func() {
+		defer close(f.strobed)
+		t := time.NewTicker(n.cfg.Flap)
+		defer t.Stop()
+		holder := ""
+		for cut := false; ; cut = !cut { // start made the first cut
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			fctx, done := context.WithTimeout(ctx, time.Second)
+			g := cluster.Grudge{}
+			if cut {
+				g = f.grudge
+				if h, hg := n.hintHolder(fctx); h != "" {
+					g = hg // cut short the delivery the last gap began
+					if h != holder {
+						n.record("flap-"+HintHolder, map[string]any{"node": h, "grudge": hg}, nil)
+					}
+					holder = h
+				}
+			}
+			_ = n.cl.Partition(fctx, g)
+			done()
 		}
 	}()
 }
