@@ -24,9 +24,9 @@ const (
 	// HintHolder cuts off the node holding the most undelivered hints;
 	// while no node holds any it cuts a key's home replicas off
 	// (HomeReplicas), which makes some under sloppy quorums. With
-	// Config.Flap every cut aims again: at whichever node then holds
-	// hints, whose delivery the gap before began (history:
-	// flap-hint-holder).
+	// Config.Flap that cut is held until some node holds hints; then gaps
+	// and cuts alternate, every cut aimed at whichever node then holds
+	// hints, whose delivery the gap before began (flap-hint-holder).
 	HintHolder = "hint-holder"
 )
 

@@ -889,16 +889,18 @@ func (n *Nemesis) flap(f *fault) {
 			case <-t.C:
 			}
 			fctx, done := context.WithTimeout(ctx, time.Second)
-			g := cluster.Grudge{}
-			if cut {
-				g = f.grudge
-				if h, hg := n.hintHolder(fctx); h != "" {
-					g = hg // cut short the delivery the last gap began
-					if h != holder {
-						n.record("flap-"+HintHolder, map[string]any{"node": h, "grudge": hg}, nil)
-					}
-					holder = h
+			h, hg := n.hintHolder(fctx)
+			g := cluster.Grudge{} // a gap
+			switch {
+			case cut && h != "":
+				g = hg // cut short the delivery the last gap began
+				if h != holder {
+					n.record("flap-"+HintHolder, map[string]any{"node": h, "grudge": hg}, nil)
 				}
+				holder = h
+			case cut, n.cfg.Shape == HintHolder && h == "":
+				// No hints yet: keep the cut that makes them.
+				g = f.grudge
 			}
 			_ = n.cl.Partition(fctx, g)
 			done()
