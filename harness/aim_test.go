@@ -2,15 +2,12 @@ package harness_test
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/quorumlab/quorumlab/checker"
 	"github.com/quorumlab/quorumlab/harness"
-	"github.com/quorumlab/quorumlab/history"
 	"github.com/quorumlab/quorumlab/nemesis"
-	"github.com/quorumlab/quorumlab/results"
 )
 
 // TestHomeReplicasPartition cuts a key's home replicas off from the other
@@ -34,10 +31,7 @@ func TestHomeReplicasPartition(t *testing.T) {
 		t.Fatalf("hints stored %d, delivered %d: the partition did not exercise hinted handoff", conv.HintsStored, conv.HintsDelivered)
 	}
 	t.Logf("hints stored %d, delivered %d", conv.HintsStored, conv.HintsDelivered)
-	ops, _, err := history.ReadFile(filepath.Join(out.Dir, results.HistoryFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ops := runHistory(t, out.Dir)
 	aimed := 0
 	for _, op := range ops {
 		if op.F != "start-"+nemesis.Partition {
@@ -81,10 +75,7 @@ func TestHintHolderFlapping(t *testing.T) {
 	if set == nil || conv == nil || out.Results.Verdict != checker.Valid || set.Lost != 0 || len(conv.Hints) != 0 {
 		t.Fatalf("flapping hint-holder partitions: verdict %s, set %+v, convergence %+v; want nothing lost, no hint left", out.Results.Verdict, set, conv)
 	}
-	ops, _, err := history.ReadFile(filepath.Join(out.Dir, results.HistoryFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ops := runHistory(t, out.Dir)
 	shapes := map[string]int{}
 	for _, op := range ops {
 		if op.F == "flap-"+nemesis.HintHolder {

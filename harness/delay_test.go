@@ -1,7 +1,6 @@
 package harness_test
 
 import (
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -10,7 +9,6 @@ import (
 	"github.com/quorumlab/quorumlab/harness"
 	"github.com/quorumlab/quorumlab/history"
 	"github.com/quorumlab/quorumlab/nemesis"
-	"github.com/quorumlab/quorumlab/results"
 )
 
 // TestDelay holds every packet between nodes for 100 ms (NFQUEUE, no tc
@@ -30,10 +28,7 @@ func TestDelay(t *testing.T) {
 	if out.Results.Verdict != checker.Valid {
 		t.Fatalf("linearizable register under packet delay: %s", out.Results.Verdict)
 	}
-	ops, _, err := history.ReadFile(filepath.Join(out.Dir, results.HistoryFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ops := runHistory(t, out.Dir)
 	faults := history.Faults(ops)
 	pairs, err := history.Pair(ops)
 	if err != nil {

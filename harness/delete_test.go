@@ -1,7 +1,6 @@
 package harness_test
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -9,7 +8,6 @@ import (
 	"github.com/quorumlab/quorumlab/harness"
 	"github.com/quorumlab/quorumlab/history"
 	"github.com/quorumlab/quorumlab/nemesis"
-	"github.com/quorumlab/quorumlab/results"
 )
 
 // TestSetDeletes deletes keys under partitions and kills: deleted elements
@@ -46,10 +44,7 @@ func TestSetDeletes(t *testing.T) {
 			if set.Deleted < 100 {
 				t.Fatalf("only %d deleted elements: the deletes were not exercised", set.Deleted)
 			}
-			ops, _, err := history.ReadFile(filepath.Join(out.Dir, results.HistoryFile))
-			if err != nil {
-				t.Fatal(err)
-			}
+			ops := runHistory(t, out.Dir)
 			if m := history.SetModel(ops); (m == history.ModelDeletesFinal) != tt.final {
 				t.Fatalf("set model %q; want deletes final: %v", m, tt.final)
 			}

@@ -89,6 +89,16 @@ func runTest(t *testing.T, mutate func(*harness.Config)) harness.Outcome {
 	return out
 }
 
+// runHistory reads the history of the run in dir.
+func runHistory(t *testing.T, dir string) []history.Op {
+	t.Helper()
+	ops, _, err := history.ReadFile(filepath.Join(dir, results.HistoryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ops
+}
+
 func TestLWWWeakQuorumIsNotLinearizable(t *testing.T) {
 	out := runTest(t, func(c *harness.Config) {
 		c.Cluster.Mode, c.Cluster.W, c.Cluster.R = "lww", 1, 1

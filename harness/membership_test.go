@@ -1,7 +1,6 @@
 package harness_test
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -9,7 +8,6 @@ import (
 	"github.com/quorumlab/quorumlab/harness"
 	"github.com/quorumlab/quorumlab/history"
 	"github.com/quorumlab/quorumlab/nemesis"
-	"github.com/quorumlab/quorumlab/results"
 )
 
 func TestVClockSetSurvivesMembershipChanges(t *testing.T) {
@@ -26,10 +24,7 @@ func TestVClockSetSurvivesMembershipChanges(t *testing.T) {
 	if set.Acknowledged < 500 {
 		t.Fatalf("only %d acknowledged adds: the test did not exercise the cluster", set.Acknowledged)
 	}
-	ops, _, err := history.ReadFile(filepath.Join(out.Dir, results.HistoryFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ops := runHistory(t, out.Dir)
 	changes, err := nemesis.RingChanges(history.Faults(ops))
 	if err != nil {
 		t.Fatal(err)

@@ -10,9 +10,7 @@ import (
 
 	"github.com/quorumlab/quorumlab/checker"
 	"github.com/quorumlab/quorumlab/harness"
-	"github.com/quorumlab/quorumlab/history"
 	"github.com/quorumlab/quorumlab/nemesis"
-	"github.com/quorumlab/quorumlab/results"
 )
 
 // TestPowerLoss cuts every node's power together, again and again: with
@@ -81,10 +79,7 @@ func TestPowerLoss(t *testing.T) {
 // lostBytes sums what the run's power faults discarded.
 func lostBytes(t *testing.T, dir string) int64 {
 	t.Helper()
-	ops, _, err := history.ReadFile(filepath.Join(dir, results.HistoryFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ops := runHistory(t, dir)
 	var total int64
 	starts := 0
 	for _, op := range ops {

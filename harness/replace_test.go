@@ -2,7 +2,6 @@ package harness_test
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -12,7 +11,6 @@ import (
 	"github.com/quorumlab/quorumlab/harness"
 	"github.com/quorumlab/quorumlab/history"
 	"github.com/quorumlab/quorumlab/nemesis"
-	"github.com/quorumlab/quorumlab/results"
 )
 
 // TestRollingReplacement replaces every node of a 3-node cluster under
@@ -35,10 +33,7 @@ func TestRollingReplacement(t *testing.T) {
 	if set.Acknowledged < 300 {
 		t.Fatalf("only %d acknowledged adds: the test did not exercise the cluster", set.Acknowledged)
 	}
-	ops, _, err := history.ReadFile(filepath.Join(out.Dir, results.HistoryFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ops := runHistory(t, out.Dir)
 	var removed []string
 	for _, op := range ops {
 		if op.F != "start-"+nemesis.Replace {
