@@ -9,8 +9,8 @@ import (
 
 	"github.com/quorumlab/quorumlab/cluster"
 	"github.com/quorumlab/quorumlab/internal/ctxtime"
-	"github.com/quorumlab/quorumlab/kvnode/autoscale"
 	"github.com/quorumlab/quorumlab/kvnode/client"
+	"github.com/quorumlab/quorumlab/kvnode/kvpb"
 	"github.com/quorumlab/quorumlab/target"
 	"github.com/quorumlab/quorumlab/workload"
 )
@@ -103,7 +103,7 @@ func (c *nodeChanger) waitLeft(ctx context.Context, id string) error {
 				for _, m := range st.GetMembers() {
 					switch s := m.GetRingStatus(); {
 					case m.GetId() != id:
-					case s == autoscale.RingMember, s == autoscale.RingJoining, s == autoscale.RingLeaving:
+					case s == kvpb.StatusMember, s == kvpb.StatusJoining, s == kvpb.StatusLeaving:
 						still = t.Node + " sees it " + s
 					}
 				}

@@ -6,10 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/quorumlab/quorumlab/cluster"
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/quorumlab/quorumlab/cluster"
 
 	"google.golang.org/protobuf/proto"
 

@@ -630,10 +630,10 @@ func waitReady(ctx context.Context, targets []workload.Target, admin ringAdmin, 
 				break
 			}
 			for _, m := range st.GetMembers() {
-				if m.GetState() != "alive" {
+				if m.GetState() != kvpb.StateAlive {
 					last = fmt.Errorf("%s sees %s as %s", t.Node, m.GetId(), m.GetState())
 				}
-				if rs := m.GetRingStatus(); rs == "joining" || rs == "leaving" {
+				if rs := m.GetRingStatus(); rs == kvpb.StatusJoining || rs == kvpb.StatusLeaving {
 					last = fmt.Errorf("%s sees %s %s the ring", t.Node, m.GetId(), rs)
 				}
 			}

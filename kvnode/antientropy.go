@@ -27,7 +27,7 @@ func sharedRanges(r *ring.Ring, n int, a, b string) []ring.Range {
 func (n *Node) antiEntropy(ctx context.Context) {
 	v := n.view.Load()
 	switch v.status(n.cfg.ID) {
-	case StatusMember, StatusLeaving:
+	case kvpb.StatusMember, kvpb.StatusLeaving:
 	default:
 		return // a joining node pulls its ranges itself; others own nothing
 	}

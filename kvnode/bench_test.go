@@ -13,6 +13,7 @@ import (
 
 	"github.com/quorumlab/quorumlab/kvnode"
 	"github.com/quorumlab/quorumlab/kvnode/client"
+	"github.com/quorumlab/quorumlab/kvnode/version"
 )
 
 // Benchmarks of the whole request path: a 3-node cluster on loopback, N3 W2
@@ -41,7 +42,7 @@ type benchOp func(ctx context.Context, cl *client.Client, i int) error
 // benchCluster starts a cluster for mode, runs preload (if any) and returns
 // it. Clusters are started by the parent benchmark, once per mode, because
 // a sub-benchmark's function runs several times while b.N ramps up.
-func benchCluster(b *testing.B, mode kvnode.Mode, preload bool) *testCluster {
+func benchCluster(b *testing.B, mode version.Mode, preload bool) *testCluster {
 	b.Helper()
 	tc := startCluster(b, 3, func(c *kvnode.Config) {
 		c.Mode = mode
@@ -149,15 +150,15 @@ func BenchmarkPut(b *testing.B) {
 	}
 	tests := []struct {
 		name string
-		mode kvnode.Mode
+		mode version.Mode
 		op   benchOp
 	}{
-		{"lww", kvnode.ModeLWW, put},
-		{"linearizable", kvnode.ModeLinearizable, put},
-		{"vclock-rmw", kvnode.ModeVClock, rmw},
+		{"lww", version.LWW, put},
+		{"linearizable", version.Linearizable, put},
+		{"vclock-rmw", version.VClock, rmw},
 	}
 	for _, tt := range tests {
-		tc := benchCluster(b, tt.mode, tt.mode == kvnode.ModeVClock)
+		tc := benchCluster(b, tt.mode, tt.mode == version.VClock)
 		b.Run(tt.name, func(b *testing.B) { runBench(b, tc, tt.op) })
 		stopCluster(tc)
 	}
@@ -174,7 +175,7 @@ func BenchmarkGet(b *testing.B) {
 		}
 		return nil
 	}
-	for _, mode := range []kvnode.Mode{kvnode.ModeLWW, kvnode.ModeLinearizable, kvnode.ModeVClock} {
+	for _, mode := range []version.Mode{version.LWW, version.Linearizable, version.VClock} {
 		tc := benchCluster(b, mode, true)
 		b.Run(string(mode), func(b *testing.B) { runBench(b, tc, get) })
 		stopCluster(tc)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/quorumlab/quorumlab/kvnode"
 	"github.com/quorumlab/quorumlab/kvnode/client"
+	"github.com/quorumlab/quorumlab/kvnode/kvpb"
 )
 
 const testToken = "test-token"
@@ -116,7 +117,7 @@ func (tc *testCluster) waitMesh() {
 				return err
 			}
 			for j, m := range st.GetMembers() {
-				if tc.nodes[j] != nil && m.GetState() != "alive" {
+				if tc.nodes[j] != nil && m.GetState() != kvpb.StateAlive {
 					return fmt.Errorf("%s sees %s as %s", st.GetId(), m.GetId(), m.GetState())
 				}
 			}

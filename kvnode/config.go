@@ -15,6 +15,7 @@ import (
 	"github.com/quorumlab/quorumlab/kvnode/quorum"
 	"github.com/quorumlab/quorumlab/kvnode/secure"
 	"github.com/quorumlab/quorumlab/kvnode/vclock"
+	"github.com/quorumlab/quorumlab/kvnode/version"
 )
 
 // Limits on client input.
@@ -106,7 +107,7 @@ type Config struct {
 	RecoverFromPeers bool
 
 	N, W, R       int
-	Mode          Mode
+	Mode          version.Mode
 	VNodes        int
 	ReadRepair    string
 	Fsync         bool
@@ -139,7 +140,7 @@ func DefaultMaxInFlight() int { return 256 * runtime.GOMAXPROCS(0) }
 func DefaultConfig() Config {
 	return Config{
 		N: 3, W: 2, R: 2,
-		Mode:           ModeLWW,
+		Mode:           version.LWW,
 		VNodes:         128,
 		ReadRepair:     ReadRepairAsync,
 		Fsync:          true,
@@ -262,7 +263,7 @@ func (c Config) Validate() error {
 			return fmt.Errorf("cluster key: %w", err)
 		}
 	}
-	if _, err := ParseMode(string(c.Mode)); err != nil {
+	if _, err := version.ParseMode(string(c.Mode)); err != nil {
 		return err
 	}
 	self := false
@@ -317,7 +318,7 @@ func (c Config) Validate() error {
 	if c.Gossip != nil {
 		nodes = 0 // the ring grows and shrinks: N only has to be positive
 	}
-	if err := quorum.Validate(nodes, c.N, c.W, c.R, c.Mode == ModeLinearizable); err != nil {
+	if err := quorum.Validate(nodes, c.N, c.W, c.R, c.Mode == version.Linearizable); err != nil {
 		return err
 	}
 	switch c.ReadRepair {

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -18,38 +17,8 @@ import (
 	"github.com/quorumlab/quorumlab/kvnode/quorum"
 	"github.com/quorumlab/quorumlab/kvnode/ring"
 	"github.com/quorumlab/quorumlab/kvnode/vclock"
+	"github.com/quorumlab/quorumlab/kvnode/version"
 )
-
-// ReasonIndeterminate is the ErrorInfo reason on a DEADLINE_EXCEEDED status
-// whose write may have been applied by some replicas.
-const ReasonIndeterminate = "INDETERMINATE"
-
-func invalid(format string, args ...any) error {
-	return status.Errorf(codes.InvalidArgument, format, args...)
-}
-
-// ReasonNotApplied is the ErrorInfo reason on an UNAVAILABLE status whose
-// write was sent to no replica.
-const ReasonNotApplied = "NOT_APPLIED"
-
-func unavailable(format string, args ...any) error {
-	st := status.Newf(codes.Unavailable, format, args...)
-	if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: ReasonNotApplied, Domain: "kvnode"}); err == nil {
-		st = d
-	}
-	return st.Err()
-}
-
-// refused is RESOURCE_EXHAUSTED for a request the node turned away before
-// applying anything: a key at its sibling or size limit, or too many
-// requests in flight.
-func refused(format string, args ...any) error {
-	st := status.Newf(codes.ResourceExhausted, "not applied: "+format, args...)
-	if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: ReasonNotApplied, Domain: "kvnode"}); err == nil {
-		st = d
-	}
-	return st.Err()
-}
 
 // checkGrowth refuses a version set that grows past the key's limits;
 // a write that shrinks it (resolving siblings, or a delete with the read's
@@ -71,14 +40,6 @@ func (n *Node) checkGrowth(key []byte, old, merged []*kvpb.Version) error {
 	return nil
 }
 
-func indeterminate(format string, args ...any) error {
-	st := status.Newf(codes.DeadlineExceeded, "indeterminate: "+format, args...)
-	if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: ReasonIndeterminate, Domain: "kvnode"}); err == nil {
-		st = d
-	}
-	return st.Err()
-}
-
 func (n *Node) checkKey(key []byte) error {
 	if len(key) == 0 {
 		return invalid("key is empty")
@@ -97,7 +58,7 @@ func (n *Node) quorum(override uint32, def int, name string) (int, error) {
 		return 0, invalid("%s=%d: must be between 1 and N=%d", name, override, n.cfg.N)
 	}
 	q := int(override)
-	if n.cfg.Mode == ModeLinearizable {
+	if n.cfg.Mode == version.Linearizable {
 		other := n.cfg.R
 		if name == "R" {
 			other = n.cfg.W
@@ -191,7 +152,7 @@ func (n *Node) localRead(token uint64, key []byte, withHints bool) ([]*kvpb.Vers
 	}
 	vs := set.GetVersions()
 	for _, h := range hints {
-		vs, _ = mergeVersions(n.cfg.Mode, vs, h.GetVersions())
+		vs, _ = version.Merge(n.cfg.Mode, vs, h.GetVersions())
 	}
 	return vs, nil
 }
@@ -232,7 +193,7 @@ func (n *Node) applyLocal(token uint64, key []byte, vs []*kvpb.Version) error {
 func (n *Node) mergeLocal(token uint64, key []byte, vs []*kvpb.Version) (bool, error) {
 	changed := false
 	_, err := n.store.Update(token, key, func(old *kvpb.VersionSet) (*kvpb.VersionSet, bool) {
-		merged, ch := mergeVersions(n.cfg.Mode, old.GetVersions(), vs)
+		merged, ch := version.Merge(n.cfg.Mode, old.GetVersions(), vs)
 		if !ch {
 			return old, false
 		}
@@ -245,7 +206,7 @@ func (n *Node) mergeLocal(token uint64, key []byte, vs []*kvpb.Version) (bool, e
 // storeHint merges vs into the hint kept for owner.
 func (n *Node) storeHint(owner string, token uint64, key []byte, vs []*kvpb.Version) error {
 	_, err := n.store.UpdateHint(owner, token, key, func(old *kvpb.VersionSet) (*kvpb.VersionSet, bool) {
-		merged, ch := mergeVersions(n.cfg.Mode, old.GetVersions(), vs)
+		merged, ch := version.Merge(n.cfg.Mode, old.GetVersions(), vs)
 		if !ch {
 			return old, false
 		}
@@ -354,10 +315,10 @@ func (n *Node) quorumRead(ctx context.Context, token uint64, key []byte, r int) 
 	return nil, nil, 0, unavailable("read: only %d of R=%d replicas replied", len(ok), r)
 }
 
-func mergeReplies(mode Mode, rs []reply) []*kvpb.Version {
+func mergeReplies(mode version.Mode, rs []reply) []*kvpb.Version {
 	var merged []*kvpb.Version
 	for _, r := range rs {
-		merged, _ = mergeVersions(mode, merged, r.set)
+		merged, _ = version.Merge(mode, merged, r.set)
 	}
 	return merged
 }
@@ -366,12 +327,12 @@ func mergeReplies(mode Mode, rs []reply) []*kvpb.Version {
 // Stand-ins are left alone: what they hold is handed off anyway.
 func (n *Node) repair(ctx context.Context, token uint64, key []byte, merged []*kvpb.Version, rs []reply) {
 	// A replica that collected an expired tombstone is not given it back.
-	collected := expired(n.cfg.Mode, merged, n.tombstoneCutoff())
+	collected := version.Expired(n.cfg.Mode, merged, n.tombstoneCutoff())
 	for _, r := range rs {
 		if r.standIn || (collected && len(r.set) == 0) {
 			continue
 		}
-		if _, changed := mergeVersions(n.cfg.Mode, r.set, merged); !changed {
+		if _, changed := version.Merge(n.cfg.Mode, r.set, merged); !changed {
 			continue
 		}
 		n.met.readRepairs.Inc()
@@ -384,7 +345,7 @@ func (n *Node) repair(ctx context.Context, token uint64, key []byte, merged []*k
 // readRepair repairs the replicas that replied (sync mode: before the read
 // returns) and, in the background, the ones that reply late.
 func (n *Node) readRepair(ctx context.Context, token uint64, key []byte, merged []*kvpb.Version, got []reply, rest <-chan reply, pending int) {
-	if n.cfg.ReadRepair == ReadRepairOff || n.cfg.Mode == ModeLinearizable {
+	if n.cfg.ReadRepair == ReadRepairOff || n.cfg.Mode == version.Linearizable {
 		return
 	}
 	if n.cfg.ReadRepair == ReadRepairSync {
@@ -406,7 +367,7 @@ func (n *Node) readRepair(ctx context.Context, token uint64, key []byte, merged 
 		}
 		full := merged
 		for _, r := range late {
-			full, _ = mergeVersions(n.cfg.Mode, full, r.set)
+			full, _ = version.Merge(n.cfg.Mode, full, r.set)
 		}
 		n.repair(ctx, token, key, full, append(all, late...))
 	}()
@@ -429,13 +390,13 @@ func (n *Node) get(ctx context.Context, req *kvpb.GetRequest) (*kvpb.GetResponse
 		return nil, err
 	}
 	merged := mergeReplies(n.cfg.Mode, got)
-	if n.cfg.Mode == ModeLinearizable {
+	if n.cfg.Mode == version.Linearizable {
 		// ABD: a read returns only a value a write quorum holds. Replies
 		// that agree on the highest tag prove that only if there are at least
 		// W of them (with R < W they never are); otherwise write it back.
 		holding := 0
 		for _, rp := range got {
-			if sameTag(n.cfg.Mode, rp.set, merged) {
+			if version.SameTag(n.cfg.Mode, rp.set, merged) {
 				holding++
 			}
 		}
@@ -449,9 +410,9 @@ func (n *Node) get(ctx context.Context, req *kvpb.GetRequest) (*kvpb.GetResponse
 	} else {
 		n.readRepair(ctx, token, key, merged, got, rest, pending)
 	}
-	resp := &kvpb.GetResponse{Values: values(merged)}
-	if n.cfg.Mode == ModeVClock {
-		resp.Context = encodeContext(readContext(merged))
+	resp := &kvpb.GetResponse{Values: version.Values(merged)}
+	if n.cfg.Mode == version.VClock {
+		resp.Context = version.EncodeContext(version.ReadContext(merged))
 	}
 	return resp, nil
 }
@@ -460,14 +421,14 @@ func (n *Node) get(ctx context.Context, req *kvpb.GetRequest) (*kvpb.GetResponse
 func (n *Node) newVersion(ctx context.Context, token uint64, key, value, clientCtx []byte, tombstone bool, w int) (*kvpb.Version, error) {
 	v := &kvpb.Version{Value: value, Tombstone: tombstone}
 	switch n.cfg.Mode {
-	case ModeLWW:
-		if _, err := decodeContext(clientCtx); err != nil {
+	case version.LWW:
+		if _, err := version.DecodeContext(clientCtx); err != nil {
 			return nil, invalid("%v", err)
 		}
 		v.Timestamp = n.now()
 		v.Writer = n.cfg.ID
-	case ModeLinearizable:
-		if _, err := decodeContext(clientCtx); err != nil {
+	case version.Linearizable:
+		if _, err := version.DecodeContext(clientCtx); err != nil {
 			return nil, invalid("%v", err)
 		}
 		// ABD phase one: learn the highest tag from a read quorum. The read
@@ -478,7 +439,7 @@ func (n *Node) newVersion(ctx context.Context, token uint64, key, value, clientC
 			// Nothing was written yet: the write certainly did not happen.
 			return nil, unavailable("write not attempted: tag query: %v", status.Convert(err).Message())
 		}
-		v.Counter = highest(n.cfg.Mode, mergeReplies(n.cfg.Mode, got)).GetCounter() + 1
+		v.Counter = version.Highest(n.cfg.Mode, mergeReplies(n.cfg.Mode, got)).GetCounter() + 1
 		v.Writer = n.cfg.ID
 	}
 	return v, nil
@@ -495,7 +456,7 @@ func (n *Node) put(ctx context.Context, key, value, clientCtx []byte, tombstone 
 	if err != nil {
 		return nil, err
 	}
-	if n.cfg.Mode == ModeVClock {
+	if n.cfg.Mode == version.VClock {
 		return n.putVClock(ctx, key, value, clientCtx, tombstone, w, wOverride)
 	}
 	ctx, cancel := n.request(ctx)
@@ -522,7 +483,7 @@ func (n *Node) put(ctx context.Context, key, value, clientCtx []byte, tombstone 
 // the same whole set, as hints.
 func (n *Node) putVClock(ctx context.Context, key, value, clientCtx []byte, tombstone bool, w int, wOverride uint32) (*kvpb.PutResponse, error) {
 	token := ring.Token(key)
-	past, err := decodeContext(clientCtx)
+	past, err := version.DecodeContext(clientCtx)
 	if err != nil {
 		return nil, invalid("%v", err)
 	}
@@ -580,10 +541,10 @@ func (n *Node) putVClock(ctx context.Context, key, value, clientCtx []byte, tomb
 		}
 		v := &kvpb.Version{
 			Value: value, Tombstone: tombstone,
-			Clock: fromClock(past.Truncate(n.cfg.ClockTruncate)),
+			Clock: version.FromClock(past.Truncate(n.cfg.ClockTruncate)),
 			Dot:   &kvpb.ClockEntry{Node: n.cfg.ID, Counter: c, Time: time.Now().UnixNano()},
 		}
-		merged, changed := mergeVersions(n.cfg.Mode, old.GetVersions(), []*kvpb.Version{v})
+		merged, changed := version.Merge(n.cfg.Mode, old.GetVersions(), []*kvpb.Version{v})
 		if err := n.checkGrowth(key, old.GetVersions(), merged); err != nil {
 			cerr = err
 			return old, false
@@ -618,22 +579,11 @@ func (n *Node) putVClockStandIn(ctx context.Context, token uint64, key, value []
 	}
 	v := &kvpb.Version{
 		Value: value, Tombstone: tombstone,
-		Clock: fromClock(past.Truncate(n.cfg.ClockTruncate)),
+		Clock: version.FromClock(past.Truncate(n.cfg.ClockTruncate)),
 		Dot:   &kvpb.ClockEntry{Node: n.cfg.ID + "~" + strconv.FormatUint(c, 10), Counter: 1, Time: time.Now().UnixNano()},
 	}
 	if err := n.replicate(ctx, token, key, []*kvpb.Version{v}, pl.targets, pl, w, 0); err != nil {
 		return nil, err
 	}
 	return &kvpb.PutResponse{}, nil
-}
-
-// forwardError keeps the coordinator's verdict on a forwarded write; a
-// failure of the forwarding call itself may have happened after the
-// coordinator applied the write.
-func forwardError(to string, err error, tombstone bool) error {
-	st := status.Convert(err)
-	if st.Code() == codes.InvalidArgument || len(st.Details()) > 0 {
-		return err
-	}
-	return indeterminate("forwarded to %s: %v", to, st.Message())
 }

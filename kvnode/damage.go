@@ -2,9 +2,10 @@ package kvnode
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/quorumlab/quorumlab/kvnode/kvpb"
 )
 
 // A damaged store (storage.DamageError: synced writes lost from the WAL,
@@ -15,10 +16,6 @@ import (
 // a failing replica, never as an empty one. A node rebuilding its ranges
 // (--recover-from-peers) takes replica writes but serves no replica reads
 // until it is done.
-
-// ReasonStoreDamaged is the ErrorInfo reason of a replica call refused by a
-// node whose store is damaged.
-const ReasonStoreDamaged = "STORE_DAMAGED"
 
 // watchStore reports damage found now or later, exports it as metrics and
 // prepares a recovery if configured.
@@ -63,13 +60,9 @@ func (n *Node) replicaUsable() bool {
 // serve: any on a damaged store, reads while it recovers.
 func (n *Node) replicaRefusal(write bool) error {
 	if err := n.store.Damage(); err != nil {
-		st := status.Newf(codes.FailedPrecondition,
+		return withReason(codes.FailedPrecondition, kvpb.ReasonStoreDamaged,
 			"replica %s: %v; it serves no replica requests: restart it with --recover-from-peers to rebuild it from its replicas (the damaged data dir is kept aside)",
 			n.cfg.ID, err)
-		if d, derr := st.WithDetails(&errdetails.ErrorInfo{Reason: ReasonStoreDamaged, Domain: "kvnode"}); derr == nil {
-			st = d
-		}
-		return st.Err()
 	}
 	if !write && n.recovering.Load() {
 		return status.Errorf(codes.Unavailable, "replica %s is rebuilding its ranges from its replicas (--recover-from-peers) and serves no reads yet", n.cfg.ID)

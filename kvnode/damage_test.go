@@ -15,6 +15,7 @@ import (
 
 	"github.com/quorumlab/quorumlab/kvnode"
 	"github.com/quorumlab/quorumlab/kvnode/client"
+	"github.com/quorumlab/quorumlab/kvnode/version"
 )
 
 const damageKeys = 300
@@ -150,7 +151,7 @@ func scrape(t *testing.T, addr, name string) string {
 // serves them, and issues no vclock counter again.
 func TestRecoverFromPeers(t *testing.T) {
 	tc := startCluster(t, 3, func(c *kvnode.Config) {
-		c.Mode = kvnode.ModeVClock
+		c.Mode = version.VClock
 		c.AntiEntropyInterval = 0 // only the recovery may bring the keys back
 	})
 	ctx := ctxT(t)

@@ -8,24 +8,25 @@ import (
 
 	"github.com/quorumlab/quorumlab/kvnode/kvpb"
 	"github.com/quorumlab/quorumlab/kvnode/vclock"
+	"github.com/quorumlab/quorumlab/kvnode/version"
 )
 
 // FuzzDecodeContext: a client's context is outside bytes. Decoding never
 // panics, and what it accepts encodes back to the same clock.
 func FuzzDecodeContext(f *testing.F) {
 	f.Add([]byte{})
-	f.Add(encodeContext(vclock.Clock{{Node: "n1", Counter: 3, Time: 5}, {Node: "n2", Counter: 1}}))
+	f.Add(version.EncodeContext(vclock.Clock{{Node: "n1", Counter: 3, Time: 5}, {Node: "n2", Counter: 1}}))
 	f.Add([]byte{0xff, 0x01})
-	f.Add(append(encodeContext(vclock.Clock{{Node: "a", Counter: 1}}), encodeContext(vclock.Clock{{Node: "a", Counter: 1}})...))
+	f.Add(append(version.EncodeContext(vclock.Clock{{Node: "a", Counter: 1}}), version.EncodeContext(vclock.Clock{{Node: "a", Counter: 1}})...))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		c, err := decodeContext(b)
+		c, err := version.DecodeContext(b)
 		if err != nil {
 			return
 		}
 		if err := c.Valid(); err != nil {
 			t.Fatalf("accepted an invalid clock %v: %v", c, err)
 		}
-		back, err := decodeContext(encodeContext(c))
+		back, err := version.DecodeContext(version.EncodeContext(c))
 		if err != nil || !slices.Equal(back, c) {
 			t.Fatalf("round trip of %v = %v, %v", c, back, err)
 		}
@@ -50,8 +51,8 @@ func FuzzMergeVersions(f *testing.F) {
 		if proto.Unmarshal(a, &sa) != nil || proto.Unmarshal(b, &sb) != nil {
 			return
 		}
-		for _, mode := range []Mode{ModeLWW, ModeVClock, ModeLinearizable} {
-			out, _ := mergeVersions(mode, sa.GetVersions(), sb.GetVersions())
+		for _, mode := range []version.Mode{version.LWW, version.VClock, version.Linearizable} {
+			out, _ := version.Merge(mode, sa.GetVersions(), sb.GetVersions())
 			if len(out) > len(sa.GetVersions())+len(sb.GetVersions()) {
 				t.Fatalf("%s: merged %d and %d versions into %d", mode, len(sa.GetVersions()), len(sb.GetVersions()), len(out))
 			}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/quorumlab/quorumlab/kvnode/kvpb"
 	"github.com/quorumlab/quorumlab/kvnode/ring"
+	"github.com/quorumlab/quorumlab/kvnode/version"
 )
 
 // Handoff moves data to where it belongs:
@@ -64,7 +65,7 @@ func (n *Node) startBackground() {
 	if n.cfg.AntiEntropyInterval > 0 {
 		n.every(n.cfg.AntiEntropyInterval, n.antiEntropy)
 	}
-	if n.cfg.TombstoneGrace > 0 && n.cfg.Mode != ModeLinearizable {
+	if n.cfg.TombstoneGrace > 0 && n.cfg.Mode != version.Linearizable {
 		n.every(tombstoneSweepInterval(n.cfg.TombstoneGrace), n.collectTombstones)
 	}
 }
@@ -98,7 +99,7 @@ func (n *Node) deliverHints(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if st := v.status(owner); st == StatusLeft || st == StatusNone {
+		if st := v.status(owner); st == kvpb.StatusLeft || st == kvpb.StatusNone {
 			n.rehome(ctx, v, hs)
 			continue
 		}

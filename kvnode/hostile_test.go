@@ -14,6 +14,7 @@ import (
 	"github.com/quorumlab/quorumlab/kvnode"
 	"github.com/quorumlab/quorumlab/kvnode/client"
 	"github.com/quorumlab/quorumlab/kvnode/kvpb"
+	"github.com/quorumlab/quorumlab/kvnode/version"
 )
 
 func forgedContext(t *testing.T, entries ...*kvpb.ClockEntry) []byte {
@@ -29,7 +30,7 @@ func forgedContext(t *testing.T, entries ...*kvpb.ClockEntry) []byte {
 // a node never issued is refused, and writes after it are neither lost nor
 // hidden, as they were when the coordinator's counter wrapped.
 func TestForgedContext(t *testing.T) {
-	tc := startCluster(t, 3, func(c *kvnode.Config) { c.Mode = kvnode.ModeVClock })
+	tc := startCluster(t, 3, func(c *kvnode.Config) { c.Mode = version.VClock })
 	ctx := ctxT(t)
 	// Every node coordinates (or forwards) each forgery in turn.
 	forged := []struct {
@@ -83,7 +84,7 @@ func TestForgedContext(t *testing.T) {
 // timestamp cannot overflow and make an acknowledged write lose to an
 // earlier one.
 func TestClockOffsetBounded(t *testing.T) {
-	tc := startCluster(t, 3, func(c *kvnode.Config) { c.Mode = kvnode.ModeLWW })
+	tc := startCluster(t, 3, func(c *kvnode.Config) { c.Mode = version.LWW })
 	ctx := ctxT(t)
 	for _, off := range []time.Duration{math.MaxInt64, math.MinInt64, kvnode.MaxClockOffset + 1} {
 		if err := tc.clients[0].SetClockOffset(ctx, off); client.KindOf(err) != client.Invalid {
@@ -129,7 +130,7 @@ func TestSiblingsBounded(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tc := startCluster(t, 3, func(c *kvnode.Config) { c.Mode = kvnode.ModeVClock; tt.mutate(c) })
+			tc := startCluster(t, 3, func(c *kvnode.Config) { c.Mode = version.VClock; tt.mutate(c) })
 			ctx := ctxT(t)
 			value := make([]byte, kvnode.DefaultMaxValueBytes)
 			var refused error
@@ -172,7 +173,7 @@ func TestAdmissionControl(t *testing.T) {
 		t.Skip("2,000 concurrent clients")
 	}
 	tc := startCluster(t, 3, func(c *kvnode.Config) {
-		c.Mode = kvnode.ModeLWW
+		c.Mode = version.LWW
 		c.MaxInFlight = admissionLimit
 		c.RequestTimeout = time.Second
 		// No fsync: an admitted request is then CPU work only, done well

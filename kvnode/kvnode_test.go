@@ -9,9 +9,10 @@ import (
 
 	"github.com/quorumlab/quorumlab/kvnode"
 	"github.com/quorumlab/quorumlab/kvnode/client"
+	"github.com/quorumlab/quorumlab/kvnode/version"
 )
 
-var modes = []kvnode.Mode{kvnode.ModeLWW, kvnode.ModeVClock, kvnode.ModeLinearizable}
+var modes = []version.Mode{version.LWW, version.VClock, version.Linearizable}
 
 func strs(vs [][]byte) []string {
 	out := make([]string, len(vs))
@@ -81,7 +82,7 @@ func TestQuorumReadWrite(t *testing.T) {
 }
 
 func TestVClockSiblings(t *testing.T) {
-	tc := startCluster(t, 3, func(c *kvnode.Config) { c.Mode = kvnode.ModeVClock })
+	tc := startCluster(t, 3, func(c *kvnode.Config) { c.Mode = version.VClock })
 	ctx := ctxT(t)
 	// Two writes from the same (empty) context through different
 	// coordinators, and one more through the first coordinator: three
@@ -127,7 +128,7 @@ func TestVClockSiblings(t *testing.T) {
 }
 
 func TestLWWHigherTimestampWins(t *testing.T) {
-	tc := startCluster(t, 3, func(c *kvnode.Config) { c.Mode = kvnode.ModeLWW })
+	tc := startCluster(t, 3, func(c *kvnode.Config) { c.Mode = version.LWW })
 	ctx := ctxT(t)
 	if err := tc.clients[0].Put(ctx, "k", []byte("first"), nil); err != nil {
 		t.Fatal(err)
@@ -164,7 +165,7 @@ func TestLWWHigherTimestampWins(t *testing.T) {
 }
 
 func TestInvalidArguments(t *testing.T) {
-	tc := startCluster(t, 3, func(c *kvnode.Config) { c.Mode = kvnode.ModeVClock })
+	tc := startCluster(t, 3, func(c *kvnode.Config) { c.Mode = version.VClock })
 	ctx := ctxT(t)
 	c := tc.clients[0]
 	cases := []struct {
@@ -207,7 +208,7 @@ func TestLinearizableNeedsOverlap(t *testing.T) {
 	cfg := kvnode.DefaultConfig()
 	cfg.ID, cfg.Listen, cfg.DataDir = "n1", "127.0.0.1:1", t.TempDir()
 	cfg.Peers = []kvnode.Peer{{ID: "n1", Addr: "127.0.0.1:1"}, {ID: "n2", Addr: "127.0.0.1:2"}, {ID: "n3", Addr: "127.0.0.1:3"}}
-	cfg.Mode, cfg.W, cfg.R = kvnode.ModeLinearizable, 1, 2
+	cfg.Mode, cfg.W, cfg.R = version.Linearizable, 1, 2
 	if _, err := kvnode.New(cfg); err == nil || !strings.Contains(err.Error(), "W + R > N") {
 		t.Fatalf("New with N3 W1 R2 linearizable: err = %v, want a W + R > N refusal", err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/quorumlab/quorumlab/kvnode"
 	"github.com/quorumlab/quorumlab/kvnode/client"
+	"github.com/quorumlab/quorumlab/kvnode/version"
 )
 
 type regInput struct {
@@ -64,7 +65,7 @@ func TestLinearizableUnderRestart(t *testing.T) {
 
 func testLinearizableUnderRestart(t *testing.T, w, r int) {
 	tc := startCluster(t, 3, func(c *kvnode.Config) {
-		c.Mode = kvnode.ModeLinearizable
+		c.Mode = version.Linearizable
 		c.W, c.R = w, r
 		c.RequestTimeout = 500 * time.Millisecond
 	})

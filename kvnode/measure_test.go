@@ -12,6 +12,7 @@ import (
 	"github.com/quorumlab/quorumlab/kvnode"
 	"github.com/quorumlab/quorumlab/kvnode/client"
 	"github.com/quorumlab/quorumlab/kvnode/membership"
+	"github.com/quorumlab/quorumlab/kvnode/version"
 )
 
 // Measurements of membership and repair on loopback clusters in this
@@ -73,7 +74,7 @@ func BenchmarkMeasureJoin(b *testing.B) {
 		b.Run(fmt.Sprintf("weight=%d", weight), func(b *testing.B) {
 			for range b.N {
 				tc := startGossipCluster(b, 4, 1, func(c *kvnode.Config) {
-					c.Mode, c.Fsync = kvnode.ModeVClock, false
+					c.Mode, c.Fsync = version.VClock, false
 					c.AntiEntropyInterval = 0
 				})
 				tc.cfgs[4].Weight = weight
@@ -132,7 +133,7 @@ func BenchmarkMeasureAntiEntropy(b *testing.B) {
 		b.Run(fmt.Sprintf("fsync=%v", fsync), func(b *testing.B) {
 			for range b.N {
 				tc := startCluster(b, 3, func(c *kvnode.Config) {
-					c.Mode, c.Fsync = kvnode.ModeVClock, fsync
+					c.Mode, c.Fsync = version.VClock, fsync
 					c.AntiEntropyInterval = time.Second
 				})
 				load(b, tc, []int{0, 1, 2}, keys, client.WithW(3))

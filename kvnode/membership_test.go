@@ -18,6 +18,7 @@ import (
 	"github.com/quorumlab/quorumlab/kvnode/client"
 	"github.com/quorumlab/quorumlab/kvnode/kvpb"
 	"github.com/quorumlab/quorumlab/kvnode/membership"
+	"github.com/quorumlab/quorumlab/kvnode/version"
 )
 
 // gossipConfig is a node of a gossip cluster on loopback: only seeds, no
@@ -182,7 +183,7 @@ func TestHintedHandoff(t *testing.T) {
 	for _, sloppy := range []bool{false, true} {
 		t.Run(fmt.Sprintf("sloppy=%v", sloppy), func(t *testing.T) {
 			tc := startCluster(t, 4, func(c *kvnode.Config) {
-				c.Mode, c.N, c.W, c.R = kvnode.ModeVClock, 3, 3, 2
+				c.Mode, c.N, c.W, c.R = version.VClock, 3, 3, 2
 				c.Sloppy = sloppy
 				c.AntiEntropyInterval = 0 // only handoff may bring the data back
 				c.HandoffInterval = 100 * time.Millisecond
@@ -244,7 +245,7 @@ func TestHintedHandoff(t *testing.T) {
 
 func TestAntiEntropyRestoresWipedNode(t *testing.T) {
 	tc := startCluster(t, 3, func(c *kvnode.Config) {
-		c.Mode = kvnode.ModeVClock
+		c.Mode = version.VClock
 		c.AntiEntropyInterval = 200 * time.Millisecond
 		c.MerkleDepth = 6
 	})
@@ -291,7 +292,7 @@ func TestRingChangeNeedsGossip(t *testing.T) {
 // until the hints are delivered.
 func TestSloppyQuorumsDoNotOverlap(t *testing.T) {
 	tc := startCluster(t, 5, func(c *kvnode.Config) {
-		c.Mode, c.N, c.W, c.R = kvnode.ModeLWW, 3, 2, 2
+		c.Mode, c.N, c.W, c.R = version.LWW, 3, 2, 2
 		c.Sloppy = true
 		c.AntiEntropyInterval = 0
 		c.ReadRepair = kvnode.ReadRepairOff

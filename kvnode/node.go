@@ -140,7 +140,7 @@ func (n *Node) loadRing() error {
 	s := ringState{}
 	for _, p := range n.cfg.Peers {
 		s[p.ID] = &kvpb.RingMember{Id: p.ID, Addr: p.Addr, Zone: p.Zone, Weight: uint32(max(p.Weight, 1)),
-			Vnodes: uint32(n.cfg.VNodes), Status: StatusMember}
+			Vnodes: uint32(n.cfg.VNodes), Status: kvpb.StatusMember}
 	}
 	if n.cfg.Gossip != nil {
 		b, err := n.store.Meta(ringMetaKey)
@@ -340,7 +340,7 @@ func (n *Node) Serve() error {
 		"n", n.cfg.N, "w", n.cfg.W, "r", n.cfg.R, "ring", n.view.Load().current.Len(), "gossip", n.gossip != nil,
 		"sloppy", n.cfg.Sloppy, "fsync", n.cfg.Fsync)
 	if n.gossip != nil && n.cfg.RingJoin {
-		if st := n.view.Load().status(n.cfg.ID); st == StatusNone || st == StatusJoining {
+		if st := n.view.Load().status(n.cfg.ID); st == kvpb.StatusNone || st == kvpb.StatusJoining {
 			n.startRingOp("join", n.join)
 		}
 	}

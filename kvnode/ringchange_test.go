@@ -10,6 +10,7 @@ import (
 
 	"github.com/quorumlab/quorumlab/kvnode"
 	"github.com/quorumlab/quorumlab/kvnode/client"
+	"github.com/quorumlab/quorumlab/kvnode/version"
 )
 
 // writers puts unique keys through the given coordinators until stopped and
@@ -50,7 +51,7 @@ func writers(tc *testCluster, coords []int, n int) (stop func() (acked, failed [
 
 func TestJoinAndDecommission(t *testing.T) {
 	tc := startGossipCluster(t, 3, 1, func(c *kvnode.Config) {
-		c.Mode = kvnode.ModeVClock
+		c.Mode = version.VClock
 		c.AntiEntropyInterval = 0 // the ring changes alone must move the data
 		c.HandoffInterval = 100 * time.Millisecond
 	})

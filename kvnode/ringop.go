@@ -100,18 +100,18 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 func (n *Node) join(ctx context.Context) error {
 	v := n.view.Load()
 	switch st := v.status(n.cfg.ID); st {
-	case StatusMember:
+	case kvpb.StatusMember:
 		return nil
-	case StatusLeaving:
+	case kvpb.StatusLeaving:
 		return errors.New("join: the node is leaving the ring; decommission it first")
 	}
 	others := slices.DeleteFunc(v.current.Nodes(), func(r ring.Node) bool { return r.ID == n.cfg.ID })
 	if len(others) == 0 {
 		// The first node of a ring: there is nothing to pull.
-		return n.setStatus(StatusMember)
+		return n.setStatus(kvpb.StatusMember)
 	}
-	if v.status(n.cfg.ID) != StatusJoining {
-		if err := n.setStatus(StatusJoining); err != nil {
+	if v.status(n.cfg.ID) != kvpb.StatusJoining {
+		if err := n.setStatus(kvpb.StatusJoining); err != nil {
 			return err
 		}
 		if err := n.settle(ctx); err != nil {
@@ -131,7 +131,7 @@ func (n *Node) join(ctx context.Context) error {
 			return fmt.Errorf("join: waiting for enough replicas of every range to pull from: %w", err)
 		}
 	}
-	if err := n.setStatus(StatusMember); err != nil {
+	if err := n.setStatus(kvpb.StatusMember); err != nil {
 		return err
 	}
 	n.log.Info("ring: joined", "pulled_keys", total, "took", time.Since(start).Round(time.Millisecond))
@@ -189,20 +189,20 @@ func covered(v *view, self string, n, w int, pulled map[string]bool) bool {
 func (n *Node) decommission(ctx context.Context) error {
 	v := n.view.Load()
 	switch st := v.status(n.cfg.ID); st {
-	case StatusLeft:
+	case kvpb.StatusLeft:
 		return nil
-	case StatusMember, StatusLeaving:
+	case kvpb.StatusMember, kvpb.StatusLeaving:
 	default:
 		return fmt.Errorf("decommission: the node is not a ring member (%s)", st)
 	}
 	if n.gossip == nil {
 		return errors.New("decommission: static membership (--peers without --join): the ring cannot change")
 	}
-	if v.target.Len() == 0 || (v.target.Len() == 1 && v.status(n.cfg.ID) == StatusMember) {
+	if v.target.Len() == 0 || (v.target.Len() == 1 && v.status(n.cfg.ID) == kvpb.StatusMember) {
 		return errors.New("decommission: this is the last node of the ring")
 	}
-	if v.status(n.cfg.ID) == StatusMember {
-		if err := n.setStatus(StatusLeaving); err != nil {
+	if v.status(n.cfg.ID) == kvpb.StatusMember {
+		if err := n.setStatus(kvpb.StatusLeaving); err != nil {
 			return err
 		}
 		if err := n.settle(ctx); err != nil {
@@ -229,7 +229,7 @@ func (n *Node) decommission(ctx context.Context) error {
 	if err := n.handHintsOn(ctx, v); err != nil {
 		return err
 	}
-	if err := n.setStatus(StatusLeft); err != nil {
+	if err := n.setStatus(kvpb.StatusLeft); err != nil {
 		return err
 	}
 	n.log.Info("ring: decommissioned", "pushed_keys", moved, "took", time.Since(start).Round(time.Millisecond))
@@ -259,7 +259,7 @@ func (n *Node) handHintsOn(ctx context.Context, v *view) error {
 		for _, h := range hs {
 			to, hintFor := "", ""
 			switch {
-			case v.status(h.owner) == StatusLeft || v.status(h.owner) == StatusNone:
+			case v.status(h.owner) == kvpb.StatusLeft || v.status(h.owner) == kvpb.StatusNone:
 				// Its owner is gone too: the data goes to a current replica.
 				to = n.firstLive(ctx, v.target.PreferenceListForToken(h.token, n.cfg.N), "")
 			case n.live(ctx, h.owner):

@@ -15,22 +15,6 @@ import (
 // This file is the pure logic of ring membership: merging the gossiped ring
 // state, the rings built from it, and where a request goes. No I/O.
 
-// Ring statuses of a node.
-const (
-	// StatusJoining: entering the ring; it gets writes for the ranges it
-	// will own (not counted toward W) while it pulls them from their owners.
-	StatusJoining = "joining"
-	// StatusMember: owns its ranges.
-	StatusMember = "member"
-	// StatusLeaving: decommissioning; still owns its ranges while it streams
-	// them to their next owners, who already get its writes.
-	StatusLeaving = "leaving"
-	// StatusLeft: out of the ring (it may still coordinate requests).
-	StatusLeft = "left"
-	// StatusNone is shown for gossip members that never joined the ring.
-	StatusNone = "none"
-)
-
 // ringState is the ring membership as gossiped: node id → that node's entry.
 // Only a node changes its own entry, raising the version each time.
 type ringState map[string]*kvpb.RingMember
@@ -133,11 +117,11 @@ func buildView(s ringState, vnodes int) (*view, error) {
 	for _, e := range s.list() {
 		n := ring.Node{ID: e.GetId(), Zone: e.GetZone(), Weight: int(e.GetWeight())}
 		switch e.GetStatus() {
-		case StatusMember:
+		case kvpb.StatusMember:
 			cur, tgt = append(cur, n), append(tgt, n)
-		case StatusLeaving:
+		case kvpb.StatusLeaving:
 			cur, changing = append(cur, n), true
-		case StatusJoining:
+		case kvpb.StatusJoining:
 			tgt, changing = append(tgt, n), true
 		}
 	}
@@ -152,12 +136,12 @@ func buildView(s ringState, vnodes int) (*view, error) {
 	return &view{members: s, current: c, target: t, changing: changing}, nil
 }
 
-// status is a node's ring status in the view, StatusNone if it has none.
+// status is a node's ring status in the view, kvpb.StatusNone if it has none.
 func (v *view) status(id string) string {
 	if e := v.members[id]; e != nil {
 		return e.GetStatus()
 	}
-	return StatusNone
+	return kvpb.StatusNone
 }
 
 // placement is where one request goes.

@@ -32,17 +32,17 @@ func TestRingStateMerge(t *testing.T) {
 		want    map[string]string
 		changed bool
 	}{
-		{"new member", nil, []*kvpb.RingMember{member("a", StatusMember, 1)},
+		{"new member", nil, []*kvpb.RingMember{member("a", kvpb.StatusMember, 1)},
 			map[string]string{"a": "member@1"}, true},
-		{"higher version wins", []*kvpb.RingMember{member("a", StatusMember, 1)}, []*kvpb.RingMember{member("a", StatusLeaving, 2)},
+		{"higher version wins", []*kvpb.RingMember{member("a", kvpb.StatusMember, 1)}, []*kvpb.RingMember{member("a", kvpb.StatusLeaving, 2)},
 			map[string]string{"a": "leaving@2"}, true},
-		{"lower version loses", []*kvpb.RingMember{member("a", StatusLeft, 3)}, []*kvpb.RingMember{member("a", StatusMember, 2)},
+		{"lower version loses", []*kvpb.RingMember{member("a", kvpb.StatusLeft, 3)}, []*kvpb.RingMember{member("a", kvpb.StatusMember, 2)},
 			map[string]string{"a": "left@3"}, false},
-		{"same entry: no change", []*kvpb.RingMember{member("a", StatusMember, 1)}, []*kvpb.RingMember{member("a", StatusMember, 1)},
+		{"same entry: no change", []*kvpb.RingMember{member("a", kvpb.StatusMember, 1)}, []*kvpb.RingMember{member("a", kvpb.StatusMember, 1)},
 			map[string]string{"a": "member@1"}, false},
 		{"entries without status are gossip-only", nil, []*kvpb.RingMember{member("a", "", 0)},
 			map[string]string{}, false},
-		{"own entry is not taken from others", []*kvpb.RingMember{member("self", StatusMember, 1)}, []*kvpb.RingMember{member("self", StatusLeft, 5)},
+		{"own entry is not taken from others", []*kvpb.RingMember{member("self", kvpb.StatusMember, 1)}, []*kvpb.RingMember{member("self", kvpb.StatusLeft, 5)},
 			map[string]string{"self": "member@1"}, false},
 	}
 	for _, tt := range tests {
@@ -59,10 +59,10 @@ func TestRingStateMerge(t *testing.T) {
 	}
 	// The tie-break does not depend on which side merges.
 	a, b := ringState{}, ringState{}
-	a.merge([]*kvpb.RingMember{member("x", StatusJoining, 1)}, "")
-	a.merge([]*kvpb.RingMember{member("x", StatusMember, 1)}, "")
-	b.merge([]*kvpb.RingMember{member("x", StatusMember, 1)}, "")
-	b.merge([]*kvpb.RingMember{member("x", StatusJoining, 1)}, "")
+	a.merge([]*kvpb.RingMember{member("x", kvpb.StatusJoining, 1)}, "")
+	a.merge([]*kvpb.RingMember{member("x", kvpb.StatusMember, 1)}, "")
+	b.merge([]*kvpb.RingMember{member("x", kvpb.StatusMember, 1)}, "")
+	b.merge([]*kvpb.RingMember{member("x", kvpb.StatusJoining, 1)}, "")
 	if !proto.Equal(a["x"], b["x"]) {
 		t.Fatalf("merge order matters: %v vs %v", a["x"], b["x"])
 	}
@@ -70,7 +70,7 @@ func TestRingStateMerge(t *testing.T) {
 
 func TestAdoptSelf(t *testing.T) {
 	own := member("self", "", 0)
-	moved := member("self", StatusMember, 4)
+	moved := member("self", kvpb.StatusMember, 4)
 	moved.Addr = "old:7000"
 	tests := []struct {
 		name    string
@@ -80,10 +80,10 @@ func TestAdoptSelf(t *testing.T) {
 		changed bool
 	}{
 		// A wiped node learns it is a member, and stays one.
-		{"wiped node", nil, member("self", StatusMember, 3), "member@3", true},
+		{"wiped node", nil, member("self", kvpb.StatusMember, 3), "member@3", true},
 		// A decommissioned node that lost its disk stays out.
-		{"wiped after leaving", nil, member("self", StatusLeft, 7), "left@7", true},
-		{"older news ignored", member("self", StatusMember, 5), member("self", StatusJoining, 2), "member@5", false},
+		{"wiped after leaving", nil, member("self", kvpb.StatusLeft, 7), "left@7", true},
+		{"older news ignored", member("self", kvpb.StatusMember, 5), member("self", kvpb.StatusJoining, 2), "member@5", false},
 		// The cluster knows an old address: take the status, correct the
 		// address, and raise the version so the correction spreads.
 		{"address changed", nil, moved, "member@5", true},
@@ -94,7 +94,7 @@ func TestAdoptSelf(t *testing.T) {
 			if tt.cur != nil {
 				s["self"] = tt.cur
 			}
-			changed := s.adoptSelf([]*kvpb.RingMember{tt.in, member("other", StatusMember, 1)}, own)
+			changed := s.adoptSelf([]*kvpb.RingMember{tt.in, member("other", kvpb.StatusMember, 1)}, own)
 			if got := statuses(s)["self"]; got != tt.want || changed != tt.changed {
 				t.Fatalf("adoptSelf: self = %s changed %v, want %s changed %v", got, changed, tt.want, tt.changed)
 			}
@@ -122,8 +122,8 @@ func testView(t *testing.T, entries ...*kvpb.RingMember) *view {
 }
 
 func TestBuildView(t *testing.T) {
-	v := testView(t, member("a", StatusMember, 1), member("b", StatusMember, 1), member("c", StatusJoining, 1),
-		member("d", StatusLeaving, 1), member("e", StatusLeft, 1))
+	v := testView(t, member("a", kvpb.StatusMember, 1), member("b", kvpb.StatusMember, 1), member("c", kvpb.StatusJoining, 1),
+		member("d", kvpb.StatusLeaving, 1), member("e", kvpb.StatusLeft, 1))
 	ids := func(r *ring.Ring) []string {
 		var out []string
 		for _, n := range r.Nodes() {
@@ -140,14 +140,14 @@ func TestBuildView(t *testing.T) {
 	if !v.changing {
 		t.Error("view with a joining and a leaving node is not changing")
 	}
-	if s := v.status("zzz"); s != StatusNone {
-		t.Errorf("status of an unknown node = %q, want %q", s, StatusNone)
+	if s := v.status("zzz"); s != kvpb.StatusNone {
+		t.Errorf("status of an unknown node = %q, want %q", s, kvpb.StatusNone)
 	}
 }
 
 func TestPlace(t *testing.T) {
-	v := testView(t, member("a", StatusMember, 1), member("b", StatusMember, 1), member("c", StatusMember, 1),
-		member("d", StatusMember, 1), member("e", StatusMember, 1))
+	v := testView(t, member("a", kvpb.StatusMember, 1), member("b", kvpb.StatusMember, 1), member("c", kvpb.StatusMember, 1),
+		member("d", kvpb.StatusMember, 1), member("e", kvpb.StatusMember, 1))
 	const token = 12345
 	ext := v.current.PreferenceListForToken(token, 5)
 	down := func(ids ...string) func(string) bool {
@@ -190,8 +190,8 @@ func TestPlace(t *testing.T) {
 
 func TestPlacePending(t *testing.T) {
 	// f joins: writes of the keys it will own also go to it, uncounted.
-	v := testView(t, member("a", StatusMember, 1), member("b", StatusMember, 1), member("c", StatusMember, 1),
-		member("d", StatusMember, 1), member("f", StatusJoining, 1))
+	v := testView(t, member("a", kvpb.StatusMember, 1), member("b", kvpb.StatusMember, 1), member("c", kvpb.StatusMember, 1),
+		member("d", kvpb.StatusMember, 1), member("f", kvpb.StatusJoining, 1))
 	all := func(string) bool { return true }
 	seen := 0
 	for tok := uint64(0); tok < 1<<63; tok += 1 << 57 {
@@ -215,8 +215,8 @@ func TestPlacePending(t *testing.T) {
 func TestCovered(t *testing.T) {
 	// x joins a ring of four: covered once it pulled from N-W+1 replicas of
 	// every range it will own.
-	v := testView(t, member("a", StatusMember, 1), member("b", StatusMember, 1), member("c", StatusMember, 1),
-		member("d", StatusMember, 1), member("x", StatusJoining, 1))
+	v := testView(t, member("a", kvpb.StatusMember, 1), member("b", kvpb.StatusMember, 1), member("c", kvpb.StatusMember, 1),
+		member("d", kvpb.StatusMember, 1), member("x", kvpb.StatusJoining, 1))
 	set := func(ids ...string) map[string]bool {
 		m := map[string]bool{}
 		for _, id := range ids {

@@ -236,7 +236,7 @@ func (n *Node) members() []*kvpb.Member {
 		for _, p := range n.cfg.Peers {
 			out = append(out, &kvpb.Member{
 				Id: p.ID, Addr: p.Addr, Zone: p.Zone, Weight: uint32(max(p.Weight, 1)),
-				State: n.connState(p.ID), Share: share[p.ID], RingStatus: StatusMember,
+				State: n.connState(p.ID), Share: share[p.ID], RingStatus: kvpb.StatusMember,
 			})
 		}
 		return out
@@ -251,7 +251,7 @@ func (n *Node) members() []*kvpb.Member {
 	for _, gm := range n.gossip.Members() {
 		m := byID[gm.Name]
 		if m == nil {
-			m = &kvpb.Member{Id: gm.Name, RingStatus: StatusNone, Weight: 1}
+			m = &kvpb.Member{Id: gm.Name, RingStatus: kvpb.StatusNone, Weight: 1}
 			var e kvpb.RingMember
 			if proto.Unmarshal(gm.Meta, &e) == nil {
 				m.Addr, m.Zone, m.Weight = e.GetAddr(), e.GetZone(), max(e.GetWeight(), 1)
@@ -259,16 +259,16 @@ func (n *Node) members() []*kvpb.Member {
 			byID[gm.Name] = m
 		}
 		m.GossipAddr, m.State = gm.Addr, string(gm.State)
-		if gm.State == membership.Alive && m.RingStatus != StatusNone && !n.connReady(gm.Name) {
+		if gm.State == membership.Alive && m.RingStatus != kvpb.StatusNone && !n.connReady(gm.Name) {
 			// Gossip still counts it alive, but its gRPC port does not answer.
 			m.State = string(membership.Suspect)
 		}
 	}
 	self := byID[n.cfg.ID]
 	if self == nil {
-		own := n.ownEntry(StatusNone, 0)
+		own := n.ownEntry(kvpb.StatusNone, 0)
 		self = &kvpb.Member{Id: n.cfg.ID, Addr: own.GetAddr(), GossipAddr: own.GetGossipAddr(), Zone: own.GetZone(),
-			Weight: own.GetWeight(), RingStatus: StatusNone}
+			Weight: own.GetWeight(), RingStatus: kvpb.StatusNone}
 		byID[n.cfg.ID] = self
 	}
 	self.State = string(membership.Alive)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/quorumlab/quorumlab/kvnode/kvpb"
+	"github.com/quorumlab/quorumlab/kvnode/version"
 )
 
 // Tombstone collection: a deleted key keeps its tombstone for the grace
@@ -25,25 +26,6 @@ var errSweepFull = errors.New("sweep full")
 // hourly and at least every 100 ms.
 func tombstoneSweepInterval(grace time.Duration) time.Duration {
 	return min(max(grace/4, 100*time.Millisecond), time.Hour)
-}
-
-// expired reports whether every version of a key is a tombstone written
-// before cutoff (ns since the epoch; 0 keeps all). A version whose write
-// time is unknown is kept.
-func expired(mode Mode, vs []*kvpb.Version, cutoff int64) bool {
-	if mode == ModeLinearizable || len(vs) == 0 {
-		return false
-	}
-	for _, v := range vs {
-		t := v.GetTimestamp()
-		if mode == ModeVClock {
-			t = v.GetDot().GetTime()
-		}
-		if !v.GetTombstone() || t == 0 || t >= cutoff {
-			return false
-		}
-	}
-	return true
 }
 
 // tombstoneCutoff is the write time (ns since the epoch) before which
@@ -84,7 +66,7 @@ func (n *Node) sweepTombstones(ctx context.Context, batch int) {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if expired(n.cfg.Mode, set.GetVersions(), cutoff) {
+			if version.Expired(n.cfg.Mode, set.GetVersions(), cutoff) {
 				found = append(found, dead{token, key, set})
 				if len(found) == batch {
 					return errSweepFull

@@ -14,41 +14,6 @@ import (
 	"github.com/quorumlab/quorumlab/kvnode/ring"
 )
 
-func TestExpired(t *testing.T) {
-	const cutoff = 1000
-	lww := func(ts int64, tomb bool) *kvpb.Version { return &kvpb.Version{Timestamp: ts, Tombstone: tomb} }
-	vc := func(at int64, tomb bool) *kvpb.Version {
-		return &kvpb.Version{Dot: &kvpb.ClockEntry{Node: "n1", Counter: 1, Time: at}, Tombstone: tomb}
-	}
-	cases := []struct {
-		name string
-		mode Mode
-		vs   []*kvpb.Version
-		want bool
-	}{
-		{"lww old tombstone", ModeLWW, []*kvpb.Version{lww(999, true)}, true},
-		{"lww young tombstone", ModeLWW, []*kvpb.Version{lww(1000, true)}, false},
-		{"lww old value", ModeLWW, []*kvpb.Version{lww(5, false)}, false},
-		{"lww unknown time", ModeLWW, []*kvpb.Version{lww(0, true)}, false},
-		{"vclock old tombstones", ModeVClock, []*kvpb.Version{vc(10, true), vc(20, true)}, true},
-		{"vclock a young sibling tombstone", ModeVClock, []*kvpb.Version{vc(10, true), vc(2000, true)}, false},
-		{"vclock a live sibling", ModeVClock, []*kvpb.Version{vc(10, true), vc(20, false)}, false},
-		{"vclock no dot", ModeVClock, []*kvpb.Version{{Tombstone: true}}, false},
-		{"linearizable keeps tags", ModeLinearizable, []*kvpb.Version{{Counter: 3, Tombstone: true}}, false},
-		{"empty", ModeLWW, nil, false},
-		{"no cutoff", ModeLWW, []*kvpb.Version{lww(999, true)}, false},
-	}
-	for _, c := range cases {
-		cut := int64(cutoff)
-		if c.name == "no cutoff" {
-			cut = 0
-		}
-		if got := expired(c.mode, c.vs, cut); got != c.want {
-			t.Errorf("%s: expired = %v, want %v", c.name, got, c.want)
-		}
-	}
-}
-
 // A sweep goes on past a full batch until the whole store is scanned, and
 // leaves live keys and young tombstones.
 func TestSweepTombstones(t *testing.T) {

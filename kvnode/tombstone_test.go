@@ -8,6 +8,7 @@ import (
 
 	"github.com/quorumlab/quorumlab/kvnode"
 	"github.com/quorumlab/quorumlab/kvnode/client"
+	"github.com/quorumlab/quorumlab/kvnode/version"
 )
 
 // Deleted keys keep their tombstones for the grace period, on every
@@ -16,12 +17,12 @@ import (
 func TestTombstoneCollection(t *testing.T) {
 	const grace = 1500 * time.Millisecond
 	cases := []struct {
-		mode    kvnode.Mode
+		mode    version.Mode
 		collect bool
 	}{
-		{kvnode.ModeLWW, true},
-		{kvnode.ModeVClock, true},
-		{kvnode.ModeLinearizable, false},
+		{version.LWW, true},
+		{version.VClock, true},
+		{version.Linearizable, false},
 	}
 	for _, c := range cases {
 		t.Run(string(c.mode), func(t *testing.T) {
@@ -110,7 +111,7 @@ func TestTombstoneCollection(t *testing.T) {
 // value.
 func TestVClockDeleteThroughNonHome(t *testing.T) {
 	tc := startCluster(t, 4, func(cfg *kvnode.Config) {
-		cfg.Mode, cfg.Fsync = kvnode.ModeVClock, false
+		cfg.Mode, cfg.Fsync = version.VClock, false
 	})
 	ctx := ctxT(t)
 	ids := []string{"n1", "n2", "n3", "n4"}

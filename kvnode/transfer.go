@@ -14,6 +14,7 @@ import (
 	"github.com/quorumlab/quorumlab/kvnode/merkle"
 	"github.com/quorumlab/quorumlab/kvnode/ring"
 	"github.com/quorumlab/quorumlab/kvnode/storage"
+	"github.com/quorumlab/quorumlab/kvnode/version"
 )
 
 // Moving data between nodes: every path ships whole version sets (Entry),
@@ -74,7 +75,7 @@ func (n *Node) applyEntries(es []*kvpb.Entry) (int, error) {
 		}
 		in := e.GetSet().GetVersions()
 		us = append(us, storage.KeyUpdate{Token: token, Key: e.GetKey(), Fn: func(old *kvpb.VersionSet) (*kvpb.VersionSet, bool) {
-			merged, ch := mergeVersions(n.cfg.Mode, old.GetVersions(), in)
+			merged, ch := version.Merge(n.cfg.Mode, old.GetVersions(), in)
 			if !ch {
 				return old, false
 			}
@@ -150,7 +151,7 @@ func (n *Node) buildTree(ranges []ring.Range, depth int) (*merkle.Tree, uint64, 
 			// As if collected already, as a peer may have: the trees
 			// agree. Entries are still sent with their tombstones, so a
 			// replica that missed the delete learns of it while it can.
-			if expired(n.cfg.Mode, set.GetVersions(), cutoff) {
+			if version.Expired(n.cfg.Mode, set.GetVersions(), cutoff) {
 				return nil
 			}
 			t.Add(token, entryHash(key, set))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/quorumlab/quorumlab/kvnode"
 	"github.com/quorumlab/quorumlab/kvnode/client"
+	"github.com/quorumlab/quorumlab/kvnode/version"
 )
 
 // Concurrent read-modify-write adds to one key, as the harness's set
@@ -20,7 +21,7 @@ import (
 // yet.
 func TestVClockConcurrentAddsLoseNothing(t *testing.T) {
 	tc := startCluster(t, 4, func(c *kvnode.Config) {
-		c.Mode, c.N, c.W, c.R = kvnode.ModeVClock, 3, 1, 1
+		c.Mode, c.N, c.W, c.R = version.VClock, 3, 1, 1
 		c.ReadRepair = kvnode.ReadRepairOff
 		c.AntiEntropyInterval = 0
 	})

@@ -22,6 +22,7 @@ import (
 	"github.com/quorumlab/quorumlab/kvnode"
 	"github.com/quorumlab/quorumlab/kvnode/client"
 	"github.com/quorumlab/quorumlab/kvnode/secure"
+	"github.com/quorumlab/quorumlab/kvnode/version"
 )
 
 // Exit codes of the client subcommands.
@@ -111,7 +112,7 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 				return usageErr("--log-level %q: want debug, info, warn or error", logLevel)
 			}
 			cfg.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})).With("node", cfg.ID)
-			m, err := kvnode.ParseMode(mode)
+			m, err := version.ParseMode(mode)
 			if err != nil {
 				return usageErr("--mode: %v", err)
 			}

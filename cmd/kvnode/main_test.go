@@ -12,9 +12,10 @@ import (
 	"testing"
 
 	"github.com/quorumlab/quorumlab/kvnode"
+	"github.com/quorumlab/quorumlab/kvnode/version"
 )
 
-func startNode(t *testing.T, mode kvnode.Mode) string {
+func startNode(t *testing.T, mode version.Mode) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -47,7 +48,7 @@ func kv(args ...string) (int, string, string) {
 }
 
 func TestClientCommands(t *testing.T) {
-	addr := startNode(t, kvnode.ModeVClock)
+	addr := startNode(t, version.VClock)
 	deadAddr := func() string {
 		l, _ := net.Listen("tcp", "127.0.0.1:0")
 		defer l.Close()

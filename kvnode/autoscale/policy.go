@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/quorumlab/quorumlab/kvnode/kvpb"
 )
 
 // Action is what a decision asks for.
@@ -87,13 +89,6 @@ func (c Config) Validate() error {
 // Floor is the fewest nodes the policy keeps.
 func (c Config) Floor() int { return max(c.Min, c.N) }
 
-// Ring statuses of a member, as kvnode status reports them.
-const (
-	RingMember  = "member"
-	RingJoining = "joining"
-	RingLeaving = "leaving"
-)
-
 // Member is a node as the cluster sees it.
 type Member struct {
 	ID    string
@@ -160,13 +155,13 @@ func (p *Policy) Changed(t time.Time) {
 func (p *Policy) Decide(o Observation) Decision {
 	var ring []Member
 	for _, m := range o.Members {
-		if m.Ring == RingMember {
+		if m.Ring == kvpb.StatusMember {
 			ring = append(ring, m)
 		}
 	}
 	n := len(ring)
 	for _, m := range o.Members {
-		if m.Ring == RingJoining || m.Ring == RingLeaving {
+		if m.Ring == kvpb.StatusJoining || m.Ring == kvpb.StatusLeaving {
 			p.above, p.below = 0, 0
 			return Decision{Reason: fmt.Sprintf("%s is %s the ring: one change at a time", m.ID, m.Ring), Nodes: n}
 		}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/quorumlab/quorumlab/kvnode/kvpb"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -16,7 +18,7 @@ func ring(k int, ops float64) ([]Member, []Load) {
 	var ls []Load
 	for i := 1; i <= k; i++ {
 		id := fmt.Sprintf("n%d", i)
-		ms = append(ms, Member{ID: id, Alive: true, Ring: RingMember})
+		ms = append(ms, Member{ID: id, Alive: true, Ring: kvpb.StatusMember})
 		ls = append(ls, Load{Node: id, Ops: ops})
 	}
 	return ms, ls
@@ -89,12 +91,12 @@ func TestDecide(t *testing.T) {
 		}, Add, "", "above"},
 		{"one change at a time: a joining member holds everything", func() []Observation {
 			ms, ls := ring(3, 5000)
-			ms = append(ms, Member{ID: "n4", Alive: true, Ring: RingJoining})
+			ms = append(ms, Member{ID: "n4", Alive: true, Ring: kvpb.StatusJoining})
 			return []Observation{{Members: ms, Load: ls}, {Members: ms, Load: ls}}
 		}, None, "", "n4 is joining"},
 		{"a leaving member holds a removal", func() []Observation {
 			ms, ls := ring(6, 0)
-			ms[5].Ring = RingLeaving
+			ms[5].Ring = kvpb.StatusLeaving
 			return []Observation{{Members: ms, Load: ls}, {Members: ms, Load: ls}}
 		}, None, "", "n6 is leaving"},
 		{"no samples, no decision", func() []Observation {

@@ -329,7 +329,7 @@ func classify(op string, err error) error {
 		// The node says it sent the write nowhere, or the call never left
 		// this process (no connection could be made). A connection that broke
 		// after the request was sent is indeterminate.
-		if hasReason(st, "NOT_APPLIED") || strings.Contains(st.Message(), "while dialing") ||
+		if hasReason(st, kvpb.ReasonNotApplied) || strings.Contains(st.Message(), "while dialing") ||
 			strings.Contains(st.Message(), "connection refused") {
 			e.Kind = Unavailable
 		} else {
@@ -340,7 +340,7 @@ func classify(op string, err error) error {
 		// overloaded node), or a response too large: only the first is
 		// definite.
 		e.Kind = Other
-		if hasReason(st, "NOT_APPLIED") {
+		if hasReason(st, kvpb.ReasonNotApplied) {
 			e.Kind = Unavailable
 		}
 	case codes.DeadlineExceeded, codes.Canceled:

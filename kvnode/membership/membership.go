@@ -17,18 +17,20 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/quorumlab/quorumlab/kvnode/kvpb"
 )
 
 // State is a member's liveness as this node sees it.
 type State string
 
 const (
-	Alive State = "alive"
+	Alive State = kvpb.StateAlive
 	// Suspect is for callers that combine gossip with another signal (see
 	// State): memberlist does not report its suspicions.
-	Suspect State = "suspect"
+	Suspect State = kvpb.StateSuspect
 	// Dead covers memberlist's dead and left (a graceful leave).
-	Dead State = "dead"
+	Dead State = kvpb.StateDead
 )
 
 // Config configures gossip. Start from DefaultConfig (a LAN) or

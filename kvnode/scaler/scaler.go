@@ -19,6 +19,7 @@ import (
 
 	"github.com/quorumlab/quorumlab/kvnode/autoscale"
 	"github.com/quorumlab/quorumlab/kvnode/client"
+	"github.com/quorumlab/quorumlab/kvnode/kvpb"
 )
 
 // Actuator makes the changes a policy decides.
@@ -137,7 +138,7 @@ func (o *Observer) Observe(ctx context.Context) (autoscale.Observation, error) {
 		o.prev = map[string]autoscale.Counters{}
 	}
 	for _, m := range members {
-		if !m.Alive || m.Ring != autoscale.RingMember {
+		if !m.Alive || m.Ring != kvpb.StatusMember {
 			delete(o.prev, m.ID)
 			continue
 		}
@@ -172,7 +173,7 @@ func (o *Observer) members(ctx context.Context) ([]autoscale.Member, error) {
 		}
 		var ms []autoscale.Member
 		for _, m := range st.GetMembers() {
-			ms = append(ms, autoscale.Member{ID: m.GetId(), Addr: m.GetAddr(), Alive: m.GetState() == "alive", Ring: m.GetRingStatus()})
+			ms = append(ms, autoscale.Member{ID: m.GetId(), Addr: m.GetAddr(), Alive: m.GetState() == kvpb.StateAlive, Ring: m.GetRingStatus()})
 		}
 		return ms, nil
 	}

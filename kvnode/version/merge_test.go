@@ -1,4 +1,4 @@
-package kvnode
+package version
 
 import (
 	"fmt"
@@ -79,8 +79,8 @@ func concat(a, b []*kvpb.Version) []*kvpb.Version {
 
 func TestMergeSingleVersion(t *testing.T) {
 	const (
-		lww = ModeLWW
-		lin = ModeLinearizable
+		lww = LWW
+		lin = Linearizable
 	)
 	a := lwwV(10, "n1", "a")
 	tests := []struct {
@@ -135,24 +135,24 @@ func TestMergeSingleVersion(t *testing.T) {
 					t.Fatalf("%s = %v, want [%v]", what, out, tt.want)
 				}
 			}
-			out, changed := mergeVersions(tt.mode, tt.cur, tt.in)
+			out, changed := Merge(tt.mode, tt.cur, tt.in)
 			check("merge(cur, in)", out)
 			if changed != tt.changed {
 				t.Fatalf("changed = %v, want %v", changed, tt.changed)
 			}
 			// Every replica converges on the same winner whatever the order.
-			rev, _ := mergeVersions(tt.mode, tt.in, tt.cur)
+			rev, _ := Merge(tt.mode, tt.in, tt.cur)
 			check("merge(in, cur)", rev)
-			one, _ := mergeVersions(tt.mode, nil, concat(tt.in, tt.cur))
+			one, _ := Merge(tt.mode, nil, concat(tt.in, tt.cur))
 			check("merge(nil, in+cur)", one)
 			// Idempotent: merging in what was already merged changes nothing.
 			for _, again := range [][]*kvpb.Version{out, tt.cur, tt.in} {
-				if out2, ch := mergeVersions(tt.mode, out, again); ch {
+				if out2, ch := Merge(tt.mode, out, again); ch {
 					t.Fatalf("merge(out, %v) reported a change: %v", again, out2)
 				}
 			}
-			if tt.want != nil && !sameTag(tt.mode, out, []*kvpb.Version{tt.want}) {
-				t.Fatalf("sameTag(out, want) = false")
+			if tt.want != nil && !SameTag(tt.mode, out, []*kvpb.Version{tt.want}) {
+				t.Fatalf("SameTag(out, want) = false")
 			}
 		})
 	}
@@ -196,7 +196,7 @@ func TestMergeVClock(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, changed := mergeVersions(ModeVClock, tt.cur, tt.in)
+			out, changed := Merge(VClock, tt.cur, tt.in)
 			if got := dotsOf(out); !slices.Equal(got, tt.want) && len(got)+len(tt.want) > 0 {
 				t.Fatalf("merge(cur, in) dots = %v, want %v", got, tt.want)
 			}
@@ -208,13 +208,13 @@ func TestMergeVClock(t *testing.T) {
 			}
 			// Order-independent: the same dots whichever side arrives first.
 			orders := map[string][]*kvpb.Version{
-				"merge(nil, in+cur)": first(mergeVersions(ModeVClock, nil, concat(tt.in, tt.cur))),
-				"merge(nil, cur+in)": first(mergeVersions(ModeVClock, nil, concat(tt.cur, tt.in))),
+				"merge(nil, in+cur)": first(Merge(VClock, nil, concat(tt.in, tt.cur))),
+				"merge(nil, cur+in)": first(Merge(VClock, nil, concat(tt.cur, tt.in))),
 			}
 			// The current set is always one mergeVersions produced, so it
 			// never holds a dot twice; only then may in take its place.
 			if !hasDuplicateDot(tt.in) {
-				orders["merge(in, cur)"] = first(mergeVersions(ModeVClock, tt.in, tt.cur))
+				orders["merge(in, cur)"] = first(Merge(VClock, tt.in, tt.cur))
 			}
 			for name, o := range orders {
 				if got := dotsOf(o); !slices.Equal(got, dotsOf(out)) {
@@ -223,15 +223,15 @@ func TestMergeVClock(t *testing.T) {
 			}
 			// Idempotent: nothing already merged changes the result again.
 			for _, again := range [][]*kvpb.Version{out, tt.cur, tt.in} {
-				if out2, ch := mergeVersions(ModeVClock, out, again); ch || !slices.Equal(dotsInOrder(out2), dotsInOrder(out)) {
+				if out2, ch := Merge(VClock, out, again); ch || !slices.Equal(dotsInOrder(out2), dotsInOrder(out)) {
 					t.Fatalf("merge(out, %v) = %v, changed %v; want out unchanged", dotsInOrder(again), dotsInOrder(out2), ch)
 				}
 			}
 			// A read's context supersedes every version merged, surviving or not.
-			ctx := fromClock(readContext(out))
+			ctx := FromClock(ReadContext(out))
 			for _, v := range concat(tt.cur, tt.in) {
 				if !covers(ctx, v.GetDot()) {
-					t.Fatalf("readContext %v does not cover dot %s", readContext(out), dotString(v))
+					t.Fatalf("readContext %v does not cover dot %s", ReadContext(out), dotString(v))
 				}
 			}
 		})
@@ -277,26 +277,26 @@ func TestMergeVClockSimulated(t *testing.T) {
 			for w := range tt.writes {
 				var past vclock.Clock
 				if rng.IntN(100) >= tt.blindPct {
-					past = readContext(reps[rng.IntN(tt.replicas)])
+					past = ReadContext(reps[rng.IntN(tt.replicas)])
 				}
 				c := rng.IntN(tt.replicas)
 				counters[c]++
 				v := &kvpb.Version{
 					Value: []byte(strconv.Itoa(w)),
-					Clock: fromClock(past),
+					Clock: FromClock(past),
 					Dot:   &kvpb.ClockEntry{Node: "n" + strconv.Itoa(c), Counter: counters[c]},
 				}
 				history = append(history, v)
-				reps[c], _ = mergeVersions(ModeVClock, reps[c], []*kvpb.Version{v})
+				reps[c], _ = Merge(VClock, reps[c], []*kvpb.Version{v})
 				for r := range reps {
 					if r != c && rng.IntN(2) == 0 {
-						reps[r], _ = mergeVersions(ModeVClock, reps[r], reps[c])
+						reps[r], _ = Merge(VClock, reps[r], reps[c])
 					}
 				}
 				// Occasional anti-entropy between two replicas.
 				if rng.IntN(10) == 0 {
 					x, y := rng.IntN(tt.replicas), rng.IntN(tt.replicas)
-					reps[x], _ = mergeVersions(ModeVClock, reps[x], reps[y])
+					reps[x], _ = Merge(VClock, reps[x], reps[y])
 				}
 				for r, set := range reps {
 					for i, v := range set {
@@ -323,17 +323,17 @@ func TestMergeVClockSimulated(t *testing.T) {
 				order := rng.Perm(tt.replicas)
 				var all []*kvpb.Version
 				for _, r := range order {
-					all, _ = mergeVersions(ModeVClock, all, reps[r])
+					all, _ = Merge(VClock, all, reps[r])
 				}
 				if got := dotsOf(all); !slices.Equal(got, want) {
 					t.Fatalf("permutation %d %v: merged dots %v, want %v", p, order, got, want)
 				}
 				for r := range reps {
-					if _, ch := mergeVersions(ModeVClock, all, reps[r]); ch {
+					if _, ch := Merge(VClock, all, reps[r]); ch {
 						t.Fatalf("merging replica %d into the full merge reported a change", r)
 					}
 				}
-				ctx := fromClock(readContext(all))
+				ctx := FromClock(ReadContext(all))
 				for _, v := range history {
 					if !covers(ctx, v.GetDot()) {
 						t.Fatalf("readContext of the full merge misses %s", dotString(v))
@@ -359,7 +359,7 @@ func TestReadContext(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := readContext(tt.vs)
+			got := ReadContext(tt.vs)
 			if err := got.Valid(); err != nil {
 				t.Fatalf("readContext = %v: %v", got, err)
 			}
@@ -371,7 +371,7 @@ func TestReadContext(t *testing.T) {
 				t.Fatalf("readContext = %s, want %s", s, tt.want)
 			}
 			for _, v := range tt.vs {
-				if !covers(fromClock(got), v.GetDot()) {
+				if !covers(FromClock(got), v.GetDot()) {
 					t.Fatalf("readContext %v misses dot %s", got, dotString(v))
 				}
 			}
@@ -381,7 +381,7 @@ func TestReadContext(t *testing.T) {
 
 func TestValues(t *testing.T) {
 	vs := []*kvpb.Version{vcV("a", "n1:1", ""), {Tombstone: true, Dot: entries("n2:1")[0]}, vcV("", "n3:1", "")}
-	got := values(vs)
+	got := Values(vs)
 	if len(got) != 2 || string(got[0]) != "a" || len(got[1]) != 0 {
 		t.Fatalf("values = %q, want [a, \"\"] (tombstones left out)", got)
 	}
@@ -417,18 +417,18 @@ func TestDecodeContext(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := decodeContext(tt.in)
+			got, err := DecodeContext(tt.in)
 			if tt.wantErr {
 				if err == nil || !strings.Contains(err.Error(), "malformed context") {
-					t.Fatalf("decodeContext(%x) = %v, %v; want a malformed context error", tt.in, got, err)
+					t.Fatalf("DecodeContext(%x) = %v, %v; want a malformed context error", tt.in, got, err)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("decodeContext(%x): %v", tt.in, err)
+				t.Fatalf("DecodeContext(%x): %v", tt.in, err)
 			}
 			if !slices.Equal(got, tt.want) {
-				t.Fatalf("decodeContext(%x) = %v, want %v", tt.in, got, tt.want)
+				t.Fatalf("DecodeContext(%x) = %v, want %v", tt.in, got, tt.want)
 			}
 		})
 	}
@@ -448,11 +448,11 @@ func TestContextRoundTrip(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := encodeContext(tt.c)
+			b := EncodeContext(tt.c)
 			if len(tt.c) == 0 && b != nil {
-				t.Fatalf("encodeContext(%v) = %x, want nil", tt.c, b)
+				t.Fatalf("EncodeContext(%v) = %x, want nil", tt.c, b)
 			}
-			got, err := decodeContext(b)
+			got, err := DecodeContext(b)
 			if err != nil {
 				t.Fatal(err)
 			}
