@@ -26,19 +26,19 @@ func sharedRanges(r *ring.Ring, n int, a, b string) []ring.Range {
 // antiEntropy runs one round against every reachable peer.
 func (n *Node) antiEntropy(ctx context.Context) {
 	v := n.view.Load()
-	switch v.status(n.cfg.ID) {
+	switch v.Status(n.cfg.ID) {
 	case kvpb.StatusMember, kvpb.StatusLeaving:
 	default:
 		return // a joining node pulls its ranges itself; others own nothing
 	}
-	for _, peer := range v.current.Nodes() {
+	for _, peer := range v.Current.Nodes() {
 		if ctx.Err() != nil {
 			return
 		}
 		if peer.ID == n.cfg.ID || !n.live(ctx, peer.ID) {
 			continue
 		}
-		ranges := sharedRanges(v.current, n.cfg.N, n.cfg.ID, peer.ID)
+		ranges := sharedRanges(v.Current, n.cfg.N, n.cfg.ID, peer.ID)
 		if len(ranges) == 0 {
 			continue
 		}
@@ -62,7 +62,7 @@ func (n *Node) antiEntropy(ctx context.Context) {
 // differing leaves. It returns how many local keys changed, or -1 if the
 // trees matched.
 func (n *Node) syncWith(ctx context.Context, id string, ranges []ring.Range) (int, error) {
-	p := n.peer(id)
+	p := n.peers.Get(id)
 	if p == nil {
 		return 0, nil
 	}
@@ -74,7 +74,7 @@ func (n *Node) syncWith(ctx context.Context, id string, ranges []ring.Range) (in
 	leaves := local.Leaves()
 	root := merkle.Root(leaves)
 	tctx, cancel := context.WithTimeout(ctx, 10*n.cfg.RequestTimeout)
-	resp, err := p.replica.Tree(tctx, &kvpb.TreeRequest{Ranges: toPBRanges(ranges), Depth: uint32(depth), Root: root})
+	resp, err := p.Replica.Tree(tctx, &kvpb.TreeRequest{Ranges: toPBRanges(ranges), Depth: uint32(depth), Root: root})
 	cancel()
 	if err != nil {
 		return 0, err

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/quorumlab/quorumlab/kvnode/kvpb"
+	"github.com/quorumlab/quorumlab/kvnode/placement"
 	"github.com/quorumlab/quorumlab/kvnode/quorum"
 	"github.com/quorumlab/quorumlab/kvnode/ring"
 	"github.com/quorumlab/quorumlab/kvnode/vclock"
@@ -125,12 +126,12 @@ func (n *Node) readReplica(ctx context.Context, id string, token uint64, key []b
 		n.met.local(start, "s", "r")
 		return reply{id: id, set: set, err: err, standIn: standIn}
 	}
-	p := n.peer(id)
+	p := n.peers.Get(id)
 	if p == nil {
 		return reply{id: id, err: fmt.Errorf("no connection to %s", id), standIn: standIn}
 	}
 	var hdr metadata.MD
-	resp, err := p.replica.Read(stampSent(ctx), &kvpb.ReplicaReadRequest{Key: key, IncludeHints: standIn}, grpc.Header(&hdr))
+	resp, err := p.Replica.Read(stampSent(ctx), &kvpb.ReplicaReadRequest{Key: key, IncludeHints: standIn}, grpc.Header(&hdr))
 	if err != nil {
 		n.met.replicaErrors.WithLabelValues(id, "read").Inc()
 	} else {
@@ -169,12 +170,12 @@ func (n *Node) writeReplica(ctx context.Context, id string, token uint64, key []
 		n.met.local(start, "w", "a")
 		return reply{id: id, err: err}
 	}
-	p := n.peer(id)
+	p := n.peers.Get(id)
 	if p == nil {
 		return reply{id: id, err: fmt.Errorf("no connection to %s", id)}
 	}
 	var hdr metadata.MD
-	_, err := p.replica.Write(stampSent(ctx), &kvpb.ReplicaWriteRequest{Key: key, Set: &kvpb.VersionSet{Versions: vs}, HintFor: hintFor}, grpc.Header(&hdr))
+	_, err := p.Replica.Write(stampSent(ctx), &kvpb.ReplicaWriteRequest{Key: key, Set: &kvpb.VersionSet{Versions: vs}, HintFor: hintFor}, grpc.Header(&hdr))
 	if err != nil {
 		n.met.replicaErrors.WithLabelValues(id, "write").Inc()
 	} else {
@@ -219,8 +220,8 @@ func (n *Node) storeHint(owner string, token uint64, key []byte, vs []*kvpb.Vers
 }
 
 // place computes where a request for token goes, on the current view.
-func (n *Node) place(ctx context.Context, token uint64) placement {
-	return place(n.view.Load(), token, n.cfg.N, n.cfg.Sloppy, func(id string) bool { return n.live(ctx, id) })
+func (n *Node) place(ctx context.Context, token uint64) placement.Placement {
+	return placement.Place(n.view.Load(), token, n.cfg.N, n.cfg.Sloppy, func(id string) bool { return n.live(ctx, id) })
 }
 
 // quorumWrite sends vs to the key's live replicas (and, sloppy, stand-ins)
@@ -229,17 +230,17 @@ func (n *Node) place(ctx context.Context, token uint64) placement {
 // w acks by the deadline: the error is indeterminate.
 func (n *Node) quorumWrite(ctx context.Context, token uint64, key []byte, vs []*kvpb.Version, w int) error {
 	pl := n.place(ctx, token)
-	if len(pl.targets) < w {
-		return unavailable("write not attempted: %d of %d replicas reachable (%v), need W=%d", len(pl.targets), len(pl.home), pl.targets, w)
+	if len(pl.Targets) < w {
+		return unavailable("write not attempted: %d of %d replicas reachable (%v), need W=%d", len(pl.Targets), len(pl.Home), pl.Targets, w)
 	}
-	return n.replicate(ctx, token, key, vs, pl.targets, pl, w, 0)
+	return n.replicate(ctx, token, key, vs, pl.Targets, pl, w, 0)
 }
 
 // replicate sends vs to ids and to pl's pending replicas, and returns once
 // acks from ids (counting those already made) reach w. Pending replicas
 // never count: they may be catching up.
-func (n *Node) replicate(ctx context.Context, token uint64, key []byte, vs []*kvpb.Version, ids []string, pl placement, w, acks int) error {
-	all := append(slices.Clone(ids), pl.pending...)
+func (n *Node) replicate(ctx context.Context, token uint64, key []byte, vs []*kvpb.Version, ids []string, pl placement.Placement, w, acks int) error {
+	all := append(slices.Clone(ids), pl.Pending...)
 	if len(all) == 0 {
 		if acks >= w {
 			return nil
@@ -247,7 +248,7 @@ func (n *Node) replicate(ctx context.Context, token uint64, key []byte, vs []*kv
 		return indeterminate("write acknowledged by %d of W=%d replicas", acks, w)
 	}
 	ch := n.fanout(ctx, all, func(ctx context.Context, id string) reply {
-		return n.writeReplica(ctx, id, token, key, vs, pl.hintFor[id])
+		return n.writeReplica(ctx, id, token, key, vs, pl.HintFor[id])
 	})
 	if acks >= w {
 		return nil // the rest replicate in the background
@@ -285,12 +286,12 @@ func (n *Node) replicate(ctx context.Context, token uint64, key []byte, vs []*kv
 // replies, plus the channel that still delivers the others.
 func (n *Node) quorumRead(ctx context.Context, token uint64, key []byte, r int) ([]reply, <-chan reply, int, error) {
 	pl := n.place(ctx, token)
-	live := pl.targets
+	live := pl.Targets
 	if len(live) < r {
-		return nil, nil, 0, unavailable("read not attempted: %d of %d replicas reachable (%v), need R=%d", len(live), len(pl.home), live, r)
+		return nil, nil, 0, unavailable("read not attempted: %d of %d replicas reachable (%v), need R=%d", len(live), len(pl.Home), live, r)
 	}
 	ch := n.fanout(ctx, live, func(ctx context.Context, id string) reply {
-		return n.readReplica(ctx, id, token, key, pl.hintFor[id] != "")
+		return n.readReplica(ctx, id, token, key, pl.HintFor[id] != "")
 	})
 	var ok []reply
 	failed := 0
@@ -499,12 +500,12 @@ func (n *Node) putVClock(ctx context.Context, key, value, clientCtx []byte, tomb
 	rctx, cancel := n.request(ctx)
 	defer cancel()
 	pl := n.place(rctx, token)
-	if len(pl.targets) < w {
-		return nil, unavailable("write not attempted: %d of %d replicas reachable (%v), need W=%d", len(pl.targets), len(pl.home), pl.targets, w)
+	if len(pl.Targets) < w {
+		return nil, unavailable("write not attempted: %d of %d replicas reachable (%v), need W=%d", len(pl.Targets), len(pl.Home), pl.Targets, w)
 	}
-	if !slices.Contains(pl.home, n.cfg.ID) || !n.replicaUsable() {
+	if !slices.Contains(pl.Home, n.cfg.ID) || !n.replicaUsable() {
 		// Not a home replica, or its replica is damaged or rebuilding.
-		homes := pl.liveHomes()
+		homes := pl.LiveHomes()
 		if len(homes) == 0 {
 			// Sloppy, and every home replica is down.
 			return n.putVClockStandIn(rctx, token, key, value, past, tombstone, w, pl)
@@ -512,14 +513,14 @@ func (n *Node) putVClock(ctx context.Context, key, value, clientCtx []byte, tomb
 		// The forwarded request gets its own full request timeout.
 		fctx, fcancel := context.WithTimeout(ctx, 2*n.cfg.RequestTimeout)
 		defer fcancel()
-		p := n.peer(homes[0])
+		p := n.peers.Get(homes[0])
 		if p == nil {
 			return nil, unavailable("write not attempted: no connection to %s", homes[0])
 		}
 		if tombstone {
-			_, err = p.kv.Delete(fctx, &kvpb.DeleteRequest{Key: key, Context: clientCtx, W: wOverride})
+			_, err = p.KV.Delete(fctx, &kvpb.DeleteRequest{Key: key, Context: clientCtx, W: wOverride})
 		} else {
-			_, err = p.kv.Put(fctx, &kvpb.PutRequest{Key: key, Value: value, Context: clientCtx, W: wOverride})
+			_, err = p.KV.Put(fctx, &kvpb.PutRequest{Key: key, Value: value, Context: clientCtx, W: wOverride})
 		}
 		if err != nil {
 			return nil, forwardError(homes[0], err, tombstone)
@@ -560,7 +561,7 @@ func (n *Node) putVClock(ctx context.Context, key, value, clientCtx []byte, tomb
 		}
 		return nil, unavailable("write not attempted: local apply: %v", cerr)
 	}
-	others := slices.DeleteFunc(slices.Clone(pl.targets), func(id string) bool { return id == n.cfg.ID })
+	others := slices.DeleteFunc(slices.Clone(pl.Targets), func(id string) bool { return id == n.cfg.ID })
 	if err := n.replicate(rctx, token, key, set.GetVersions(), others, pl, w, 1); err != nil {
 		return nil, err
 	}
@@ -572,7 +573,7 @@ func (n *Node) putVClock(ctx context.Context, key, value, clientCtx []byte, tomb
 // write gets an actor of its own ("<id>~<counter>", counter 1): no other
 // version carries that actor, so no clock can claim to cover this write
 // without having seen it, and shipping it alone loses nothing.
-func (n *Node) putVClockStandIn(ctx context.Context, token uint64, key, value []byte, past vclock.Clock, tombstone bool, w int, pl placement) (*kvpb.PutResponse, error) {
+func (n *Node) putVClockStandIn(ctx context.Context, token uint64, key, value []byte, past vclock.Clock, tombstone bool, w int, pl placement.Placement) (*kvpb.PutResponse, error) {
 	c, err := n.nextCounter(0)
 	if err != nil {
 		return nil, unavailable("write not attempted: %v", err)
@@ -582,7 +583,7 @@ func (n *Node) putVClockStandIn(ctx context.Context, token uint64, key, value []
 		Clock: version.FromClock(past.Truncate(n.cfg.ClockTruncate)),
 		Dot:   &kvpb.ClockEntry{Node: n.cfg.ID + "~" + strconv.FormatUint(c, 10), Counter: 1, Time: time.Now().UnixNano()},
 	}
-	if err := n.replicate(ctx, token, key, []*kvpb.Version{v}, pl.targets, pl, w, 0); err != nil {
+	if err := n.replicate(ctx, token, key, []*kvpb.Version{v}, pl.Targets, pl, w, 0); err != nil {
 		return nil, err
 	}
 	return &kvpb.PutResponse{}, nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/quorumlab/quorumlab/kvnode/kvpb"
 	"github.com/quorumlab/quorumlab/kvnode/membership"
+	"github.com/quorumlab/quorumlab/kvnode/placement"
 )
 
 // The ring state travels two ways: each node's own entry is its gossip
@@ -27,6 +28,7 @@ func (n *Node) startGossip() error {
 		return err
 	}
 	n.gossip = m
+	n.peers.UseGossip(m)
 	return nil
 }
 
@@ -43,14 +45,14 @@ func (d gossipDelegate) Meta() []byte {
 	if e == nil {
 		e = n.ownEntry("", 0) // outside the ring: peers still learn the address
 	}
-	return encodeMember(e)
+	return placement.EncodeMember(e)
 }
 
 func (d gossipDelegate) LocalState() []byte {
 	n := d.n
 	n.ringMu.Lock()
 	defer n.ringMu.Unlock()
-	b, _ := proto.Marshal(&kvpb.RingState{Members: n.ringState.list()})
+	b, _ := proto.Marshal(&kvpb.RingState{Members: n.ringState.List()})
 	return b
 }
 
@@ -70,7 +72,7 @@ func (d gossipDelegate) NotifyMember(m membership.Member) {
 		n.mergeRing([]*kvpb.RingMember{&e})
 	}
 	if m.State == membership.Alive {
-		n.wakePeer(m.Name)
+		n.peers.Wake(m.Name)
 	}
 }
 
@@ -78,12 +80,12 @@ func (d gossipDelegate) NotifyMember(m membership.Member) {
 func (n *Node) mergeRing(in []*kvpb.RingMember) {
 	n.ringMu.Lock()
 	defer n.ringMu.Unlock()
-	changed := n.ringState.merge(in, n.cfg.ID)
+	changed := n.ringState.Merge(in, n.cfg.ID)
 	own := n.ringState[n.cfg.ID]
 	if own == nil {
 		own = n.ownEntry("", 0)
 	}
-	if n.ringState.adoptSelf(in, own) {
+	if n.ringState.AdoptSelf(in, own) {
 		changed = true
 		n.log.Info("ring: adopted this node's entry from the cluster", "status", n.ringState[n.cfg.ID].GetStatus(),
 			"version", n.ringState[n.cfg.ID].GetVersion())
@@ -125,7 +127,7 @@ func (n *Node) persistRing() error {
 	n.persistMu.Lock()
 	defer n.persistMu.Unlock()
 	n.ringMu.Lock()
-	b, err := proto.Marshal(&kvpb.RingState{Members: n.ringState.list()})
+	b, err := proto.Marshal(&kvpb.RingState{Members: n.ringState.List()})
 	n.ringMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("encode ring state: %w", err)
@@ -152,7 +154,7 @@ func (n *Node) ringLoop() {
 			n.log.Error("ring: connect to peers", "err", err)
 		}
 		n.met.ringChanges.Inc()
-		own := n.view.Load().members[n.cfg.ID]
+		own := n.view.Load().Members[n.cfg.ID]
 		if n.gossip != nil && own != nil && (lastOwn == nil || !proto.Equal(own, lastOwn)) {
 			// Covers entries adopted from others, which setStatus did not send.
 			if err := n.gossip.UpdateMeta(time.Second); err != nil {

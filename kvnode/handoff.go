@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/quorumlab/quorumlab/kvnode/kvpb"
+	"github.com/quorumlab/quorumlab/kvnode/placement"
 	"github.com/quorumlab/quorumlab/kvnode/ring"
 	"github.com/quorumlab/quorumlab/kvnode/version"
 )
@@ -99,7 +100,7 @@ func (n *Node) deliverHints(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if st := v.status(owner); st == kvpb.StatusLeft || st == kvpb.StatusNone {
+		if st := v.Status(owner); st == kvpb.StatusLeft || st == kvpb.StatusNone {
 			n.rehome(ctx, v, hs)
 			continue
 		}
@@ -135,12 +136,12 @@ func (n *Node) dropHints(hs []hint) {
 }
 
 // rehome hands hints for a node that left the ring to the keys' replicas.
-func (n *Node) rehome(ctx context.Context, v *view, hs []hint) {
+func (n *Node) rehome(ctx context.Context, v *placement.View, hs []hint) {
 	var es []entryOf
 	for _, h := range hs {
 		es = append(es, entryOf{token: h.token, key: h.key, set: h.set})
 	}
-	handed := n.handTo(ctx, es, func(token uint64) []string { return v.current.PreferenceListForToken(token, n.cfg.N) })
+	handed := n.handTo(ctx, es, func(token uint64) []string { return v.Current.PreferenceListForToken(token, n.cfg.N) })
 	for i, ok := range handed {
 		if ok {
 			n.dropHints(hs[i : i+1])
@@ -198,16 +199,16 @@ func (n *Node) handTo(ctx context.Context, es []entryOf, ownersOf func(token uin
 // nor in the one it is changing to, to its owners, and removes it here.
 func (n *Node) rebalance(ctx context.Context) {
 	v := n.view.Load()
-	if v.current.Len() == 0 {
+	if v.Current.Len() == 0 {
 		return
 	}
 	self := n.cfg.ID
-	ranges := ring.Segments([]*ring.Ring{v.current, v.target}, n.cfg.N, func(prefs [][]string) bool {
+	ranges := ring.Segments([]*ring.Ring{v.Current, v.Target}, n.cfg.N, func(prefs [][]string) bool {
 		return !slices.Contains(prefs[0], self) && !slices.Contains(prefs[1], self)
 	})
 	owners := func(token uint64) []string {
-		ids := v.target.PreferenceListForToken(token, n.cfg.N)
-		for _, id := range v.current.PreferenceListForToken(token, n.cfg.N) {
+		ids := v.Target.PreferenceListForToken(token, n.cfg.N)
+		for _, id := range v.Current.PreferenceListForToken(token, n.cfg.N) {
 			if !slices.Contains(ids, id) {
 				ids = append(ids, id)
 			}

@@ -18,8 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
-	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -27,6 +25,8 @@ import (
 
 	"github.com/quorumlab/quorumlab/kvnode/kvpb"
 	"github.com/quorumlab/quorumlab/kvnode/membership"
+	"github.com/quorumlab/quorumlab/kvnode/peer"
+	"github.com/quorumlab/quorumlab/kvnode/placement"
 	"github.com/quorumlab/quorumlab/kvnode/secure"
 	"github.com/quorumlab/quorumlab/kvnode/storage"
 )
@@ -43,14 +43,13 @@ type Node struct {
 
 	// ringMu guards ringState; every change publishes a new view.
 	ringMu    sync.Mutex
-	ringState ringState
-	view      atomic.Pointer[view]
+	ringState placement.State
+	view      atomic.Pointer[placement.View]
 	persistMu sync.Mutex // orders ring state writes to storage
 	ringDirty chan struct{}
 	gossip    *membership.Membership // nil: static membership
 
-	peersMu sync.RWMutex
-	peers   map[string]*peer
+	peers *peer.Set
 
 	// ringOpCur is the join or decommission under way, or the last one.
 	ringOpMu  sync.Mutex
@@ -82,15 +81,6 @@ type Node struct {
 	closeMu  sync.Once
 }
 
-type peer struct {
-	id        string
-	addr      string
-	conn      *grpc.ClientConn
-	replica   kvpb.ReplicaClient
-	kv        kvpb.KVClient
-	lastReset atomic.Int64 // unix ns of the last ResetConnectBackoff
-}
-
 // New opens storage, loads the ring and connects to the peers; Serve starts
 // answering.
 func New(cfg Config) (*Node, error) {
@@ -111,8 +101,10 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, store: st, peers: map[string]*peer{}, met: newMetrics(), ringDirty: make(chan struct{}, 1),
+	n := &Node{cfg: cfg, log: cfg.Logger, store: st, met: newMetrics(), ringDirty: make(chan struct{}, 1),
 		inflight: make(chan struct{}, cfg.MaxInFlight), tls: mat}
+	n.peers = peer.New(peer.Config{Self: cfg.ID, Listen: cfg.Listen, DialOptions: append(n.peerDialCreds(),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(n.maxMsg()), grpc.MaxCallSendMsgSize(n.maxMsg())))})
 	n.stop, n.cancel = context.WithCancel(context.Background())
 	// An autoscaler reads the load from here as well as from the counters.
 	n.met.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -137,7 +129,7 @@ func New(cfg Config) (*Node, error) {
 // persisted ring state plus the founding peers (version 0, so anything
 // learned since wins) and this node's own entry.
 func (n *Node) loadRing() error {
-	s := ringState{}
+	s := placement.State{}
 	for _, p := range n.cfg.Peers {
 		s[p.ID] = &kvpb.RingMember{Id: p.ID, Addr: p.Addr, Zone: p.Zone, Weight: uint32(max(p.Weight, 1)),
 			Vnodes: uint32(n.cfg.VNodes), Status: kvpb.StatusMember}
@@ -155,12 +147,12 @@ func (n *Node) loadRing() error {
 			if err := proto.Unmarshal(b, &saved); err != nil {
 				return fmt.Errorf("stored ring state: %w", err)
 			}
-			s.merge(saved.GetMembers(), "")
+			s.Merge(saved.GetMembers(), "")
 		}
 		if cur := s[n.cfg.ID]; cur != nil {
 			// Addresses, zone or weight may have changed since: say so.
 			own := n.ownEntry(cur.GetStatus(), cur.GetVersion())
-			if !sameFields(own, cur) {
+			if !placement.SameFields(own, cur) {
 				own.Version++
 				s[n.cfg.ID] = own
 			}
@@ -189,7 +181,7 @@ func (n *Node) ownEntry(status string, version uint64) *kvpb.RingMember {
 // publishLocked builds and publishes the view of ringState (ringMu held, or
 // before the node is shared).
 func (n *Node) publishLocked() error {
-	v, err := buildView(n.ringState.clone(), n.cfg.VNodes)
+	v, err := placement.Build(n.ringState.Clone(), n.cfg.VNodes)
 	if err != nil {
 		return fmt.Errorf("ring: %w", err)
 	}
@@ -201,62 +193,14 @@ func (n *Node) publishLocked() error {
 	return nil
 }
 
-func (n *Node) peer(id string) *peer {
-	n.peersMu.RLock()
-	defer n.peersMu.RUnlock()
-	return n.peers[id]
-}
-
 // syncPeers connects to every node of the ring state that has an address
 // and is not connected yet (or moved).
 func (n *Node) syncPeers() error {
-	v := n.view.Load()
-	n.peersMu.Lock()
-	defer n.peersMu.Unlock()
-	for id, e := range v.members {
-		if id == n.cfg.ID || e.GetAddr() == "" {
-			continue
-		}
-		if p := n.peers[id]; p != nil {
-			if p.addr == e.GetAddr() {
-				continue
-			}
-			p.conn.Close()
-		}
-		conn, err := n.dial(e.GetAddr())
-		if err != nil {
-			return fmt.Errorf("peer %s: %w", id, err)
-		}
-		conn.Connect()
-		n.peers[id] = &peer{id: id, addr: e.GetAddr(), conn: conn, replica: kvpb.NewReplicaClient(conn), kv: kvpb.NewKVClient(conn)}
+	addrs := map[string]string{}
+	for id, e := range n.view.Load().Members {
+		addrs[id] = e.GetAddr()
 	}
-	return nil
-}
-
-// dial connects to a peer from this node's own listen IP, so network faults
-// keyed on (source, destination) addresses see node-to-node traffic as such.
-// Keepalives detect a silently dropped connection within seconds, and short
-// backoff reconnects soon after a partition heals.
-func (n *Node) dial(addr string) (*grpc.ClientConn, error) {
-	host, _, _ := net.SplitHostPort(n.cfg.Listen)
-	var local net.Addr
-	if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() {
-		local = &net.TCPAddr{IP: ip}
-	}
-	dialer := func(ctx context.Context, a string) (net.Conn, error) {
-		d := net.Dialer{LocalAddr: local}
-		return d.DialContext(ctx, "tcp", a)
-	}
-	return grpc.NewClient(addr, append(n.peerDialCreds(),
-		grpc.WithContextDialer(dialer),
-		grpc.WithIdleTimeout(0), // stay connected: liveness is read off the connection state
-		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: time.Second, Timeout: time.Second, PermitWithoutStream: true}),
-		grpc.WithConnectParams(grpc.ConnectParams{
-			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
-			MinConnectTimeout: time.Second,
-		}),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(n.maxMsg()), grpc.MaxCallSendMsgSize(n.maxMsg())),
-	)...)
+	return n.peers.Sync(addrs)
 }
 
 // maxMsg fits a key set merged from N replicas that each took a full one.
@@ -337,10 +281,10 @@ func (n *Node) Serve() error {
 	n.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	n.log.Info("serving", "id", n.cfg.ID, "listen", lis.Addr().String(), "peer_listen", peerLis.Addr().String(),
 		"tls", n.tls != nil, "mode", n.cfg.Mode,
-		"n", n.cfg.N, "w", n.cfg.W, "r", n.cfg.R, "ring", n.view.Load().current.Len(), "gossip", n.gossip != nil,
+		"n", n.cfg.N, "w", n.cfg.W, "r", n.cfg.R, "ring", n.view.Load().Current.Len(), "gossip", n.gossip != nil,
 		"sloppy", n.cfg.Sloppy, "fsync", n.cfg.Fsync)
 	if n.gossip != nil && n.cfg.RingJoin {
-		if st := n.view.Load().status(n.cfg.ID); st == kvpb.StatusNone || st == kvpb.StatusJoining {
+		if st := n.view.Load().Status(n.cfg.ID); st == kvpb.StatusNone || st == kvpb.StatusJoining {
 			n.startRingOp("join", n.join)
 		}
 	}
@@ -391,11 +335,7 @@ func (n *Node) Close() error {
 			n.gossip.Close(time.Second)
 		}
 		n.bg.Wait()
-		n.peersMu.Lock()
-		for _, p := range n.peers {
-			p.conn.Close()
-		}
-		n.peersMu.Unlock()
+		n.peers.Close()
 		err = n.store.Close()
 	})
 	return err
@@ -488,75 +428,5 @@ func (n *Node) live(ctx context.Context, id string) bool {
 	if id == n.cfg.ID {
 		return n.replicaUsable()
 	}
-	p := n.peer(id)
-	if p == nil {
-		return false
-	}
-	// A node the failure detector declared dead is not waited for. If its
-	// connection is up nonetheless, gossip is behind (a partition healed):
-	// rejoin it now rather than at the next rejoin round.
-	if n.gossip != nil {
-		if st, ok := n.gossip.State(id); ok && st == membership.Dead {
-			if p.conn.GetState() == connectivity.Ready {
-				n.gossip.Nudge(id)
-			}
-			return false
-		}
-	}
-	st := p.conn.GetState()
-	if st == connectivity.TransientFailure {
-		// A peer that was down may be back: retry now rather than after the
-		// backoff, at most a few times a second. This request does not wait.
-		now := time.Now().UnixNano()
-		if last := p.lastReset.Load(); now-last > int64(250*time.Millisecond) && p.lastReset.CompareAndSwap(last, now) {
-			p.conn.ResetConnectBackoff()
-		}
-	}
-	if st == connectivity.Idle {
-		p.conn.Connect()
-		wctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-		defer cancel()
-		for st != connectivity.Ready && p.conn.WaitForStateChange(wctx, st) {
-			st = p.conn.GetState()
-		}
-	}
-	return st == connectivity.Ready
-}
-
-// connState is a peer's liveness read off its connection (static mode).
-func (n *Node) connState(id string) string {
-	if id == n.cfg.ID {
-		return string(membership.Alive)
-	}
-	p := n.peer(id)
-	if p == nil {
-		return string(membership.Dead)
-	}
-	n.live(context.Background(), id) // nudges a reconnect
-	switch p.conn.GetState() {
-	case connectivity.Ready:
-		return string(membership.Alive)
-	case connectivity.Connecting, connectivity.Idle:
-		return string(membership.Suspect)
-	}
-	return string(membership.Dead)
-}
-
-// connReady reports whether the gRPC connection to a peer is up, nudging a
-// reconnect if it is not.
-func (n *Node) connReady(id string) bool {
-	p := n.peer(id)
-	if p == nil {
-		return false
-	}
-	n.live(context.Background(), id)
-	return p.conn.GetState() == connectivity.Ready
-}
-
-// wakePeer retries a peer's connection now: gossip saw it come back.
-func (n *Node) wakePeer(id string) {
-	if p := n.peer(id); p != nil {
-		p.lastReset.Store(time.Now().UnixNano())
-		p.conn.ResetConnectBackoff()
-	}
+	return n.peers.Live(ctx, id)
 }

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/quorumlab/quorumlab/kvnode/kvpb"
-	"github.com/quorumlab/quorumlab/kvnode/ring"
+	"github.com/quorumlab/quorumlab/kvnode/placement"
 	"github.com/quorumlab/quorumlab/kvnode/storage"
 )
 
@@ -126,8 +126,8 @@ func (n *Node) recoverRanges(ctx context.Context) {
 	lastWarn := time.Time{}
 	for {
 		v := n.view.Load()
-		total += n.pullFromLive(ctx, v, v.current.Ranges(n.cfg.ID, n.cfg.N), pulled, "recover")
-		if rebuilt(v, n.cfg.ID, n.cfg.N, n.cfg.W, pulled) {
+		total += n.pullFromLive(ctx, v, v.Current.Ranges(n.cfg.ID, n.cfg.N), pulled, "recover")
+		if placement.Rebuilt(v, n.cfg.ID, n.cfg.N, n.cfg.W, pulled) {
 			break
 		}
 		if time.Since(lastWarn) > 10*time.Second {
@@ -145,29 +145,6 @@ func (n *Node) recoverRanges(ctx context.Context) {
 	n.recovering.Store(false)
 	n.log.Info("recover: rebuilt this node's ranges from their replicas; serving", "pulled_keys", total,
 		"from", slices.Sorted(maps.Keys(pulled)), "took", time.Since(start).Round(time.Millisecond))
-}
-
-// rebuilt reports whether self pulled every range it replicates from at
-// least N-W+1 of the range's other replicas (all of them if fewer).
-func rebuilt(v *view, self string, n, w int, pulled map[string]bool) bool {
-	need := max(1, n-w+1)
-	ok := true
-	ring.Segments([]*ring.Ring{v.current}, n, func(prefs [][]string) bool {
-		if !slices.Contains(prefs[0], self) {
-			return false
-		}
-		got := 0
-		for _, id := range prefs[0] {
-			if id != self && pulled[id] {
-				got++
-			}
-		}
-		if got < min(need, len(prefs[0])-1) {
-			ok = false
-		}
-		return false
-	})
-	return ok
 }
 
 // raiseCounters reserves counters above every counter of this node in the

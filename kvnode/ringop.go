@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/quorumlab/quorumlab/kvnode/kvpb"
+	"github.com/quorumlab/quorumlab/kvnode/placement"
 	"github.com/quorumlab/quorumlab/kvnode/ring"
 )
 
@@ -99,18 +100,18 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // join makes this node a ring member.
 func (n *Node) join(ctx context.Context) error {
 	v := n.view.Load()
-	switch st := v.status(n.cfg.ID); st {
+	switch st := v.Status(n.cfg.ID); st {
 	case kvpb.StatusMember:
 		return nil
 	case kvpb.StatusLeaving:
 		return errors.New("join: the node is leaving the ring; decommission it first")
 	}
-	others := slices.DeleteFunc(v.current.Nodes(), func(r ring.Node) bool { return r.ID == n.cfg.ID })
+	others := slices.DeleteFunc(v.Current.Nodes(), func(r ring.Node) bool { return r.ID == n.cfg.ID })
 	if len(others) == 0 {
 		// The first node of a ring: there is nothing to pull.
 		return n.setStatus(kvpb.StatusMember)
 	}
-	if v.status(n.cfg.ID) != kvpb.StatusJoining {
+	if v.Status(n.cfg.ID) != kvpb.StatusJoining {
 		if err := n.setStatus(kvpb.StatusJoining); err != nil {
 			return err
 		}
@@ -123,8 +124,8 @@ func (n *Node) join(ctx context.Context) error {
 	total := 0
 	for {
 		v = n.view.Load()
-		total += n.pullFromLive(ctx, v, v.target.Ranges(n.cfg.ID, n.cfg.N), pulled, "join")
-		if covered(v, n.cfg.ID, n.cfg.N, n.cfg.W, pulled) {
+		total += n.pullFromLive(ctx, v, v.Target.Ranges(n.cfg.ID, n.cfg.N), pulled, "join")
+		if placement.Covered(v, n.cfg.ID, n.cfg.N, n.cfg.W, pulled) {
 			break
 		}
 		if err := sleepCtx(ctx, time.Second); err != nil {
@@ -145,9 +146,9 @@ func (n *Node) join(ctx context.Context) error {
 // marks those that answered in full, and returns how many keys came; a
 // failed pull is retried by the caller's next round. reason labels the
 // metric and the log.
-func (n *Node) pullFromLive(ctx context.Context, v *view, ranges []ring.Range, pulled map[string]bool, reason string) int {
+func (n *Node) pullFromLive(ctx context.Context, v *placement.View, ranges []ring.Range, pulled map[string]bool, reason string) int {
 	total := 0
-	for _, src := range v.current.Nodes() {
+	for _, src := range v.Current.Nodes() {
 		if src.ID == n.cfg.ID || pulled[src.ID] || !n.live(ctx, src.ID) {
 			continue
 		}
@@ -164,31 +165,10 @@ func (n *Node) pullFromLive(ctx context.Context, v *view, ranges []ring.Range, p
 	return total
 }
 
-func covered(v *view, self string, n, w int, pulled map[string]bool) bool {
-	need := max(1, n-w+1)
-	ok := true
-	ring.Segments([]*ring.Ring{v.current, v.target}, n, func(prefs [][]string) bool {
-		if !slices.Contains(prefs[1], self) {
-			return false
-		}
-		got := 0
-		for _, id := range prefs[0] {
-			if pulled[id] {
-				got++
-			}
-		}
-		if got < min(need, len(prefs[0])) {
-			ok = false
-		}
-		return false
-	})
-	return ok
-}
-
 // decommission takes this node out of the ring.
 func (n *Node) decommission(ctx context.Context) error {
 	v := n.view.Load()
-	switch st := v.status(n.cfg.ID); st {
+	switch st := v.Status(n.cfg.ID); st {
 	case kvpb.StatusLeft:
 		return nil
 	case kvpb.StatusMember, kvpb.StatusLeaving:
@@ -198,10 +178,10 @@ func (n *Node) decommission(ctx context.Context) error {
 	if n.gossip == nil {
 		return errors.New("decommission: static membership (--peers without --join): the ring cannot change")
 	}
-	if v.target.Len() == 0 || (v.target.Len() == 1 && v.status(n.cfg.ID) == kvpb.StatusMember) {
+	if v.Target.Len() == 0 || (v.Target.Len() == 1 && v.Status(n.cfg.ID) == kvpb.StatusMember) {
 		return errors.New("decommission: this is the last node of the ring")
 	}
-	if v.status(n.cfg.ID) == kvpb.StatusMember {
+	if v.Status(n.cfg.ID) == kvpb.StatusMember {
 		if err := n.setStatus(kvpb.StatusLeaving); err != nil {
 			return err
 		}
@@ -215,7 +195,7 @@ func (n *Node) decommission(ctx context.Context) error {
 		v = n.view.Load()
 		all := []ring.Range{{Start: 0, End: 0}} // the whole ring
 		m, kept := n.handOff(ctx, all, func(token uint64) []string {
-			return v.target.PreferenceListForToken(token, n.cfg.N)
+			return v.Target.PreferenceListForToken(token, n.cfg.N)
 		}, false, "decommission")
 		moved += m
 		if kept == 0 {
@@ -239,7 +219,7 @@ func (n *Node) decommission(ctx context.Context) error {
 // handHintsOn gives every hint to its owner if reachable, else to a
 // reachable node that stays in the ring, as a hint: a leaving node will not
 // be around to deliver them.
-func (n *Node) handHintsOn(ctx context.Context, v *view) error {
+func (n *Node) handHintsOn(ctx context.Context, v *placement.View) error {
 	for {
 		var hs []hint
 		err := n.store.ScanHints(func(owner string, token uint64, key []byte, set *kvpb.VersionSet) error {
@@ -259,13 +239,13 @@ func (n *Node) handHintsOn(ctx context.Context, v *view) error {
 		for _, h := range hs {
 			to, hintFor := "", ""
 			switch {
-			case v.status(h.owner) == kvpb.StatusLeft || v.status(h.owner) == kvpb.StatusNone:
+			case v.Status(h.owner) == kvpb.StatusLeft || v.Status(h.owner) == kvpb.StatusNone:
 				// Its owner is gone too: the data goes to a current replica.
-				to = n.firstLive(ctx, v.target.PreferenceListForToken(h.token, n.cfg.N), "")
+				to = n.firstLive(ctx, v.Target.PreferenceListForToken(h.token, n.cfg.N), "")
 			case n.live(ctx, h.owner):
 				to = h.owner
 			default:
-				to, hintFor = n.firstLive(ctx, v.target.PreferenceListForToken(h.token, v.target.Len()), h.owner), h.owner
+				to, hintFor = n.firstLive(ctx, v.Target.PreferenceListForToken(h.token, v.Target.Len()), h.owner), h.owner
 			}
 			if to == "" {
 				continue

@@ -230,19 +230,23 @@ func (s *adminService) Status(ctx context.Context, _ *kvpb.StatusRequest) (*kvpb
 // order, or every node of the ring state and of gossip, by id.
 func (n *Node) members() []*kvpb.Member {
 	v := n.view.Load()
-	share := v.current.Share()
+	share := v.Current.Share()
 	if n.gossip == nil {
 		var out []*kvpb.Member
 		for _, p := range n.cfg.Peers {
+			state := kvpb.StateAlive
+			if p.ID != n.cfg.ID {
+				state = n.peers.State(p.ID)
+			}
 			out = append(out, &kvpb.Member{
 				Id: p.ID, Addr: p.Addr, Zone: p.Zone, Weight: uint32(max(p.Weight, 1)),
-				State: n.connState(p.ID), Share: share[p.ID], RingStatus: kvpb.StatusMember,
+				State: state, Share: share[p.ID], RingStatus: kvpb.StatusMember,
 			})
 		}
 		return out
 	}
 	byID := map[string]*kvpb.Member{}
-	for id, e := range v.members {
+	for id, e := range v.Members {
 		byID[id] = &kvpb.Member{
 			Id: id, Addr: e.GetAddr(), GossipAddr: e.GetGossipAddr(), Zone: e.GetZone(), Weight: max(e.GetWeight(), 1),
 			State: string(membership.Dead), RingStatus: e.GetStatus(), Share: share[id],
@@ -259,7 +263,7 @@ func (n *Node) members() []*kvpb.Member {
 			byID[gm.Name] = m
 		}
 		m.GossipAddr, m.State = gm.Addr, string(gm.State)
-		if gm.State == membership.Alive && m.RingStatus != kvpb.StatusNone && !n.connReady(gm.Name) {
+		if gm.State == membership.Alive && m.RingStatus != kvpb.StatusNone && !n.peers.Ready(gm.Name) {
 			// Gossip still counts it alive, but its gRPC port does not answer.
 			m.State = string(membership.Suspect)
 		}
@@ -282,15 +286,15 @@ func (n *Node) members() []*kvpb.Member {
 func (s *adminService) Ring(ctx context.Context, req *kvpb.RingRequest) (*kvpb.RingResponse, error) {
 	v := s.n.view.Load()
 	resp := &kvpb.RingResponse{}
-	for _, t := range v.current.Tokens() {
+	for _, t := range v.Current.Tokens() {
 		resp.Tokens = append(resp.Tokens, &kvpb.TokenOwner{Token: t.Token, Node: t.Node})
 	}
 	if len(req.GetKey()) > 0 {
 		resp.KeyToken = ring.Token(req.GetKey())
-		resp.PreferenceList = v.current.PreferenceList(req.GetKey(), s.n.cfg.N)
+		resp.PreferenceList = v.Current.PreferenceList(req.GetKey(), s.n.cfg.N)
 	}
 	if req.GetReplicaRanges() {
-		for _, g := range replicaRanges(v.current, s.n.cfg.N) {
+		for _, g := range replicaRanges(v.Current, s.n.cfg.N) {
 			resp.ReplicaRanges = append(resp.ReplicaRanges, &kvpb.ReplicaRange{Ranges: toPBRanges(g.ranges), Replicas: g.replicas})
 		}
 	}

@@ -38,7 +38,7 @@ func (n *Node) push(ctx context.Context, id string, entries []*kvpb.Entry) (int,
 		}
 		return len(entries), nil
 	}
-	p := n.peer(id)
+	p := n.peers.Get(id)
 	if p == nil {
 		return 0, fmt.Errorf("no connection to %s", id)
 	}
@@ -50,7 +50,7 @@ func (n *Node) push(ctx context.Context, id string, entries []*kvpb.Entry) (int,
 			end++
 		}
 		cctx, cancel := context.WithTimeout(ctx, 10*n.cfg.RequestTimeout)
-		_, err := p.replica.Transfer(cctx, &kvpb.TransferRequest{Entries: entries[done:end], From: n.cfg.ID})
+		_, err := p.Replica.Transfer(cctx, &kvpb.TransferRequest{Entries: entries[done:end], From: n.cfg.ID})
 		cancel()
 		if err != nil {
 			n.met.replicaErrors.WithLabelValues(id, "transfer").Inc()
@@ -207,13 +207,13 @@ func (n *Node) scanEntries(ranges []ring.Range, depth int, leaves []uint32, send
 // merges them here; it returns how many entries arrived and how many
 // changed the local copy.
 func (n *Node) pull(ctx context.Context, id string, ranges []ring.Range, depth int, leaves []uint32) (got, changed int, err error) {
-	p := n.peer(id)
+	p := n.peers.Get(id)
 	if p == nil {
 		return 0, 0, fmt.Errorf("no connection to %s", id)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := p.replica.Scan(ctx, &kvpb.ScanRequest{Ranges: toPBRanges(ranges), Depth: uint32(depth), Leaves: leaves})
+	stream, err := p.Replica.Scan(ctx, &kvpb.ScanRequest{Ranges: toPBRanges(ranges), Depth: uint32(depth), Leaves: leaves})
 	if err != nil {
 		return 0, 0, fmt.Errorf("scan %s: %w", id, err)
 	}

@@ -328,6 +328,12 @@ func (m *Membership) State(name string) (State, bool) {
 	return n.State, ok
 }
 
+// Dead reports whether gossip last said name failed or left.
+func (m *Membership) Dead(name string) bool {
+	st, ok := m.State(name)
+	return ok && st == Dead
+}
+
 // Members returns every node seen (this one left out), by name.
 func (m *Membership) Members() []Member {
 	m.mu.Lock()

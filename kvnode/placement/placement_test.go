@@ -1,4 +1,4 @@
-package kvnode
+package placement
 
 import (
 	"fmt"
@@ -16,7 +16,7 @@ func member(id, status string, version uint64) *kvpb.RingMember {
 	return &kvpb.RingMember{Id: id, Addr: id + ":7000", Weight: 1, Vnodes: 8, Status: status, Version: version}
 }
 
-func statuses(s ringState) map[string]string {
+func statuses(s State) map[string]string {
 	out := map[string]string{}
 	for id, e := range s {
 		out[id] = fmt.Sprintf("%s@%d", e.GetStatus(), e.GetVersion())
@@ -47,22 +47,22 @@ func TestRingStateMerge(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := ringState{}
+			s := State{}
 			for _, e := range tt.cur {
 				s[e.GetId()] = e
 			}
-			changed := s.merge(tt.in, "self")
+			changed := s.Merge(tt.in, "self")
 			if got := statuses(s); !maps.Equal(got, tt.want) || changed != tt.changed {
 				t.Fatalf("merge = %v changed %v, want %v changed %v", got, changed, tt.want, tt.changed)
 			}
 		})
 	}
 	// The tie-break does not depend on which side merges.
-	a, b := ringState{}, ringState{}
-	a.merge([]*kvpb.RingMember{member("x", kvpb.StatusJoining, 1)}, "")
-	a.merge([]*kvpb.RingMember{member("x", kvpb.StatusMember, 1)}, "")
-	b.merge([]*kvpb.RingMember{member("x", kvpb.StatusMember, 1)}, "")
-	b.merge([]*kvpb.RingMember{member("x", kvpb.StatusJoining, 1)}, "")
+	a, b := State{}, State{}
+	a.Merge([]*kvpb.RingMember{member("x", kvpb.StatusJoining, 1)}, "")
+	a.Merge([]*kvpb.RingMember{member("x", kvpb.StatusMember, 1)}, "")
+	b.Merge([]*kvpb.RingMember{member("x", kvpb.StatusMember, 1)}, "")
+	b.Merge([]*kvpb.RingMember{member("x", kvpb.StatusJoining, 1)}, "")
 	if !proto.Equal(a["x"], b["x"]) {
 		t.Fatalf("merge order matters: %v vs %v", a["x"], b["x"])
 	}
@@ -90,11 +90,11 @@ func TestAdoptSelf(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := ringState{}
+			s := State{}
 			if tt.cur != nil {
 				s["self"] = tt.cur
 			}
-			changed := s.adoptSelf([]*kvpb.RingMember{tt.in, member("other", kvpb.StatusMember, 1)}, own)
+			changed := s.AdoptSelf([]*kvpb.RingMember{tt.in, member("other", kvpb.StatusMember, 1)}, own)
 			if got := statuses(s)["self"]; got != tt.want || changed != tt.changed {
 				t.Fatalf("adoptSelf: self = %s changed %v, want %s changed %v", got, changed, tt.want, tt.changed)
 			}
@@ -108,13 +108,13 @@ func TestAdoptSelf(t *testing.T) {
 	}
 }
 
-func testView(t *testing.T, entries ...*kvpb.RingMember) *view {
+func testView(t *testing.T, entries ...*kvpb.RingMember) *View {
 	t.Helper()
-	s := ringState{}
+	s := State{}
 	for _, e := range entries {
 		s[e.GetId()] = e
 	}
-	v, err := buildView(s, 16)
+	v, err := Build(s, 16)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,16 +131,16 @@ func TestBuildView(t *testing.T) {
 		}
 		return out
 	}
-	if got := ids(v.current); !slices.Equal(got, []string{"a", "b", "d"}) {
+	if got := ids(v.Current); !slices.Equal(got, []string{"a", "b", "d"}) {
 		t.Errorf("current ring %v, want members and the leaving node", got)
 	}
-	if got := ids(v.target); !slices.Equal(got, []string{"a", "b", "c"}) {
+	if got := ids(v.Target); !slices.Equal(got, []string{"a", "b", "c"}) {
 		t.Errorf("target ring %v, want members and the joining node", got)
 	}
-	if !v.changing {
-		t.Error("view with a joining and a leaving node is not changing")
+	if !v.Changing {
+		t.Error("View with a joining and a leaving node is not changing")
 	}
-	if s := v.status("zzz"); s != kvpb.StatusNone {
+	if s := v.Status("zzz"); s != kvpb.StatusNone {
 		t.Errorf("status of an unknown node = %q, want %q", s, kvpb.StatusNone)
 	}
 }
@@ -149,7 +149,7 @@ func TestPlace(t *testing.T) {
 	v := testView(t, member("a", kvpb.StatusMember, 1), member("b", kvpb.StatusMember, 1), member("c", kvpb.StatusMember, 1),
 		member("d", kvpb.StatusMember, 1), member("e", kvpb.StatusMember, 1))
 	const token = 12345
-	ext := v.current.PreferenceListForToken(token, 5)
+	ext := v.Current.PreferenceListForToken(token, 5)
 	down := func(ids ...string) func(string) bool {
 		return func(id string) bool { return !slices.Contains(ids, id) }
 	}
@@ -171,18 +171,18 @@ func TestPlace(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := place(v, token, 3, tt.sloppy, tt.live)
-			if !slices.Equal(p.home, ext[:3]) {
-				t.Errorf("home = %v, want %v", p.home, ext[:3])
+			p := Place(v, token, 3, tt.sloppy, tt.live)
+			if !slices.Equal(p.Home, ext[:3]) {
+				t.Errorf("home = %v, want %v", p.Home, ext[:3])
 			}
-			if !slices.Equal(p.targets, tt.targets) {
-				t.Errorf("targets = %v, want %v", p.targets, tt.targets)
+			if !slices.Equal(p.Targets, tt.targets) {
+				t.Errorf("targets = %v, want %v", p.Targets, tt.targets)
 			}
-			if len(p.hintFor) != len(tt.hints) || (len(tt.hints) > 0 && !maps.Equal(p.hintFor, tt.hints)) {
-				t.Errorf("hints = %v, want %v", p.hintFor, tt.hints)
+			if len(p.HintFor) != len(tt.hints) || (len(tt.hints) > 0 && !maps.Equal(p.HintFor, tt.hints)) {
+				t.Errorf("hints = %v, want %v", p.HintFor, tt.hints)
 			}
-			if len(p.pending) != 0 {
-				t.Errorf("pending = %v in a stable ring", p.pending)
+			if len(p.Pending) != 0 {
+				t.Errorf("pending = %v in a stable ring", p.Pending)
 			}
 		})
 	}
@@ -195,12 +195,12 @@ func TestPlacePending(t *testing.T) {
 	all := func(string) bool { return true }
 	seen := 0
 	for tok := uint64(0); tok < 1<<63; tok += 1 << 57 {
-		p := place(v, tok, 3, false, all)
-		willOwn := slices.Contains(v.target.PreferenceListForToken(tok, 3), "f")
-		if slices.Contains(p.home, "f") || slices.Contains(p.targets, "f") {
+		p := Place(v, tok, 3, false, all)
+		willOwn := slices.Contains(v.Target.PreferenceListForToken(tok, 3), "f")
+		if slices.Contains(p.Home, "f") || slices.Contains(p.Targets, "f") {
 			t.Fatalf("token %d: a joining node counts toward quorums: %+v", tok, p)
 		}
-		if got := slices.Contains(p.pending, "f"); got != willOwn {
+		if got := slices.Contains(p.Pending, "f"); got != willOwn {
 			t.Fatalf("token %d: f pending = %v, want %v (it will own the key: %v)", tok, got, willOwn, willOwn)
 		}
 		if willOwn {
@@ -239,7 +239,7 @@ func TestCovered(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := covered(v, "x", tt.n, tt.w, tt.pulled); got != tt.want {
+			if got := Covered(v, "x", tt.n, tt.w, tt.pulled); got != tt.want {
 				t.Fatalf("covered = %v, want %v", got, tt.want)
 			}
 		})
