@@ -25,7 +25,7 @@ func sharedRanges(r *ring.Ring, n int, a, b string) []ring.Range {
 
 // antiEntropy runs one round against every reachable peer.
 func (n *Node) antiEntropy(ctx context.Context) {
-	v := n.view.Load()
+	v := n.ring.View()
 	switch v.Status(n.cfg.ID) {
 	case kvpb.StatusMember, kvpb.StatusLeaving:
 	default:

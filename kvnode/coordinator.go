@@ -221,7 +221,7 @@ func (n *Node) storeHint(owner string, token uint64, key []byte, vs []*kvpb.Vers
 
 // place computes where a request for token goes, on the current view.
 func (n *Node) place(ctx context.Context, token uint64) placement.Placement {
-	return placement.Place(n.view.Load(), token, n.cfg.N, n.cfg.Sloppy, func(id string) bool { return n.live(ctx, id) })
+	return placement.Place(n.ring.View(), token, n.cfg.N, n.cfg.Sloppy, func(id string) bool { return n.live(ctx, id) })
 }
 
 // quorumWrite sends vs to the key's live replicas (and, sloppy, stand-ins)
@@ -426,7 +426,7 @@ func (n *Node) newVersion(ctx context.Context, token uint64, key, value, clientC
 		if _, err := version.DecodeContext(clientCtx); err != nil {
 			return nil, invalid("%v", err)
 		}
-		v.Timestamp = n.now()
+		v.Timestamp = n.clock.now()
 		v.Writer = n.cfg.ID
 	case version.Linearizable:
 		if _, err := version.DecodeContext(clientCtx); err != nil {
@@ -489,7 +489,7 @@ func (n *Node) putVClock(ctx context.Context, key, value, clientCtx []byte, tomb
 		return nil, invalid("%v", err)
 	}
 	if c := past.Get(n.cfg.ID); c > 0 {
-		ok, err := n.issued(c)
+		ok, err := n.counters.issued(c)
 		if err != nil {
 			return nil, unavailable("write not attempted: %v", err)
 		}
@@ -535,7 +535,7 @@ func (n *Node) putVClock(ctx context.Context, key, value, clientCtx []byte, tomb
 	// that context would silently supersede the 100th.
 	var cerr error
 	set, err := n.store.Update(token, key, func(old *kvpb.VersionSet) (*kvpb.VersionSet, bool) {
-		c, err := n.nextCounter(past.Get(n.cfg.ID))
+		c, err := n.counters.take(past.Get(n.cfg.ID))
 		if err != nil {
 			cerr = err
 			return old, false
@@ -574,7 +574,7 @@ func (n *Node) putVClock(ctx context.Context, key, value, clientCtx []byte, tomb
 // version carries that actor, so no clock can claim to cover this write
 // without having seen it, and shipping it alone loses nothing.
 func (n *Node) putVClockStandIn(ctx context.Context, token uint64, key, value []byte, past vclock.Clock, tombstone bool, w int, pl placement.Placement) (*kvpb.PutResponse, error) {
-	c, err := n.nextCounter(0)
+	c, err := n.counters.take(0)
 	if err != nil {
 		return nil, unavailable("write not attempted: %v", err)
 	}

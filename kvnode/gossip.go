@@ -2,7 +2,6 @@ package kvnode
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -38,21 +37,12 @@ func (n *Node) startGossip() error {
 type gossipDelegate struct{ n *Node }
 
 func (d gossipDelegate) Meta() []byte {
-	n := d.n
-	n.ringMu.Lock()
-	e := n.ringState[n.cfg.ID]
-	n.ringMu.Unlock()
-	if e == nil {
-		e = n.ownEntry("", 0) // outside the ring: peers still learn the address
-	}
-	return placement.EncodeMember(e)
+	// Outside the ring, the entry has no status: peers still learn the address.
+	return placement.EncodeMember(d.n.ring.ownEntry())
 }
 
 func (d gossipDelegate) LocalState() []byte {
-	n := d.n
-	n.ringMu.Lock()
-	defer n.ringMu.Unlock()
-	b, _ := proto.Marshal(&kvpb.RingState{Members: n.ringState.List()})
+	b, _ := d.n.ring.encoded()
 	return b
 }
 
@@ -62,38 +52,17 @@ func (d gossipDelegate) MergeRemoteState(buf []byte) {
 		d.n.log.Warn("gossip: bad ring state from a peer", "err", err)
 		return
 	}
-	d.n.mergeRing(rs.GetMembers())
+	d.n.ring.merge(rs.GetMembers())
 }
 
 func (d gossipDelegate) NotifyMember(m membership.Member) {
 	n := d.n
 	var e kvpb.RingMember
 	if len(m.Meta) > 0 && proto.Unmarshal(m.Meta, &e) == nil && e.GetStatus() != "" {
-		n.mergeRing([]*kvpb.RingMember{&e})
+		n.ring.merge([]*kvpb.RingMember{&e})
 	}
 	if m.State == membership.Alive {
 		n.peers.Wake(m.Name)
-	}
-}
-
-// mergeRing merges entries learned from gossip.
-func (n *Node) mergeRing(in []*kvpb.RingMember) {
-	n.ringMu.Lock()
-	defer n.ringMu.Unlock()
-	changed := n.ringState.Merge(in, n.cfg.ID)
-	own := n.ringState[n.cfg.ID]
-	if own == nil {
-		own = n.ownEntry("", 0)
-	}
-	if n.ringState.AdoptSelf(in, own) {
-		changed = true
-		n.log.Info("ring: adopted this node's entry from the cluster", "status", n.ringState[n.cfg.ID].GetStatus(),
-			"version", n.ringState[n.cfg.ID].GetVersion())
-	}
-	if changed {
-		if err := n.publishLocked(); err != nil {
-			n.log.Error("ring: merged state does not build", "err", err)
-		}
 	}
 }
 
@@ -102,37 +71,16 @@ func (n *Node) setStatus(status string) error {
 	if n.gossip == nil {
 		return errors.New("static membership (--peers without --join): the ring cannot change")
 	}
-	n.ringMu.Lock()
-	cur := n.ringState[n.cfg.ID]
-	n.ringState[n.cfg.ID] = n.ownEntry(status, cur.GetVersion()+1)
-	err := n.publishLocked()
-	n.ringMu.Unlock()
+	from, err := n.ring.setStatus(status)
 	if err != nil {
 		return err
 	}
-	if err := n.persistRing(); err != nil {
-		return err
-	}
-	n.log.Info("ring: status changed", "from", cur.GetStatus(), "to", status)
+	n.log.Info("ring: status changed", "from", from, "to", status)
 	// Waits for the broadcast to leave, not for every node to hear it.
 	if err := n.gossip.UpdateMeta(2 * time.Second); err != nil {
 		n.log.Debug("ring: status broadcast", "err", err)
 	}
 	return nil
-}
-
-// persistRing writes the current ring state. The snapshot is taken under
-// persistMu, so concurrent writers never leave an older state on disk.
-func (n *Node) persistRing() error {
-	n.persistMu.Lock()
-	defer n.persistMu.Unlock()
-	n.ringMu.Lock()
-	b, err := proto.Marshal(&kvpb.RingState{Members: n.ringState.List()})
-	n.ringMu.Unlock()
-	if err != nil {
-		return fmt.Errorf("encode ring state: %w", err)
-	}
-	return n.store.SetMeta(ringMetaKey, b)
 }
 
 // ringLoop persists the ring state, connects to new peers and re-announces
@@ -143,10 +91,10 @@ func (n *Node) ringLoop() {
 		select {
 		case <-n.stop.Done():
 			return
-		case <-n.ringDirty:
+		case <-n.ring.Dirty():
 		}
 		if n.gossip != nil {
-			if err := n.persistRing(); err != nil {
+			if err := n.ring.persist(); err != nil {
 				n.log.Error("ring: persist", "err", err)
 			}
 		}
@@ -154,7 +102,7 @@ func (n *Node) ringLoop() {
 			n.log.Error("ring: connect to peers", "err", err)
 		}
 		n.met.ringChanges.Inc()
-		own := n.view.Load().Members[n.cfg.ID]
+		own := n.ring.View().Members[n.cfg.ID]
 		if n.gossip != nil && own != nil && (lastOwn == nil || !proto.Equal(own, lastOwn)) {
 			// Covers entries adopted from others, which setStatus did not send.
 			if err := n.gossip.UpdateMeta(time.Second); err != nil {

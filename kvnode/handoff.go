@@ -95,7 +95,7 @@ func (n *Node) deliverHints(ctx context.Context) {
 		n.log.Error("handoff: scan hints", "err", err)
 		return
 	}
-	v := n.view.Load()
+	v := n.ring.View()
 	for owner, hs := range byOwner {
 		if ctx.Err() != nil {
 			return
@@ -198,7 +198,7 @@ func (n *Node) handTo(ctx context.Context, es []entryOf, ownersOf func(token uin
 // rebalance hands the data this node no longer owns, in the current ring
 // nor in the one it is changing to, to its owners, and removes it here.
 func (n *Node) rebalance(ctx context.Context) {
-	v := n.view.Load()
+	v := n.ring.View()
 	if v.Current.Len() == 0 {
 		return
 	}

@@ -21,18 +21,13 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/quorumlab/quorumlab/kvnode/kvpb"
 	"github.com/quorumlab/quorumlab/kvnode/membership"
 	"github.com/quorumlab/quorumlab/kvnode/peer"
-	"github.com/quorumlab/quorumlab/kvnode/placement"
 	"github.com/quorumlab/quorumlab/kvnode/secure"
 	"github.com/quorumlab/quorumlab/kvnode/storage"
 )
-
-// counterBlock is how many vclock counters are reserved per synced write.
-const counterBlock = 10000
 
 // Node is a running kvnode.
 type Node struct {
@@ -41,13 +36,8 @@ type Node struct {
 	store *storage.Store
 	met   *metrics
 
-	// ringMu guards ringState; every change publishes a new view.
-	ringMu    sync.Mutex
-	ringState placement.State
-	view      atomic.Pointer[placement.View]
-	persistMu sync.Mutex // orders ring state writes to storage
-	ringDirty chan struct{}
-	gossip    *membership.Membership // nil: static membership
+	ring   *ringManager
+	gossip *membership.Membership // nil: static membership
 
 	peers *peer.Set
 
@@ -55,15 +45,11 @@ type Node struct {
 	ringOpMu  sync.Mutex
 	ringOpCur *ringOp
 
-	clockOffset atomic.Int64 // ns added to the wall clock for lww timestamps
-	lastTS      atomic.Int64
+	clock    lwwClock
+	counters *counters
 
-	counterMu sync.Mutex
 	// inflight holds a token per client request being coordinated.
 	inflight chan struct{}
-
-	counterNext uint64
-	counterEnd  uint64
 
 	// recovering: rebuilding this node's ranges (recover.go).
 	recovering atomic.Bool
@@ -101,7 +87,7 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, store: st, met: newMetrics(), ringDirty: make(chan struct{}, 1),
+	n := &Node{cfg: cfg, log: cfg.Logger, store: st, met: newMetrics(), counters: &counters{store: st},
 		inflight: make(chan struct{}, cfg.MaxInFlight), tls: mat}
 	n.peers = peer.New(peer.Config{Self: cfg.ID, Listen: cfg.Listen, DialOptions: append(n.peerDialCreds(),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(n.maxMsg()), grpc.MaxCallSendMsgSize(n.maxMsg())))})
@@ -125,50 +111,22 @@ func New(cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// loadRing builds the first view: the static peers, or in gossip mode the
-// persisted ring state plus the founding peers (version 0, so anything
-// learned since wins) and this node's own entry.
+// loadRing builds the first view from the static peers and, with gossip,
+// the persisted ring state.
 func (n *Node) loadRing() error {
-	s := placement.State{}
+	var peers []*kvpb.RingMember
 	for _, p := range n.cfg.Peers {
-		s[p.ID] = &kvpb.RingMember{Id: p.ID, Addr: p.Addr, Zone: p.Zone, Weight: uint32(max(p.Weight, 1)),
-			Vnodes: uint32(n.cfg.VNodes), Status: kvpb.StatusMember}
+		peers = append(peers, &kvpb.RingMember{Id: p.ID, Addr: p.Addr, Zone: p.Zone, Weight: uint32(max(p.Weight, 1)),
+			Vnodes: uint32(n.cfg.VNodes), Status: kvpb.StatusMember})
 	}
-	if n.cfg.Gossip != nil {
-		b, err := n.store.Meta(ringMetaKey)
-		if errors.Is(err, storage.ErrDamaged) {
-			b, err = nil, nil // the ring is learned from the peers
-		}
-		if err != nil {
-			return err
-		}
-		if b != nil {
-			var saved kvpb.RingState
-			if err := proto.Unmarshal(b, &saved); err != nil {
-				return fmt.Errorf("stored ring state: %w", err)
-			}
-			s.Merge(saved.GetMembers(), "")
-		}
-		if cur := s[n.cfg.ID]; cur != nil {
-			// Addresses, zone or weight may have changed since: say so.
-			own := n.ownEntry(cur.GetStatus(), cur.GetVersion())
-			if !placement.SameFields(own, cur) {
-				own.Version++
-				s[n.cfg.ID] = own
-			}
-		}
-	}
-	n.ringState = s
-	return n.publishLocked()
+	n.ring = newRingManager(n.selfEntry(), n.cfg.VNodes, n.store, n.log)
+	return n.ring.load(peers, n.cfg.Gossip != nil)
 }
 
-const ringMetaKey = "ring"
-
-// ownEntry is this node's ring entry with the given status and version.
-func (n *Node) ownEntry(status string, version uint64) *kvpb.RingMember {
+// selfEntry is this node's ring entry, without status and version.
+func (n *Node) selfEntry() *kvpb.RingMember {
 	self := n.cfg.selfPeer()
-	e := &kvpb.RingMember{Id: n.cfg.ID, Addr: self.Addr, Zone: self.Zone, Weight: uint32(self.Weight),
-		Vnodes: uint32(n.cfg.VNodes), Status: status, Version: version}
+	e := &kvpb.RingMember{Id: n.cfg.ID, Addr: self.Addr, Zone: self.Zone, Weight: uint32(self.Weight), Vnodes: uint32(n.cfg.VNodes)}
 	if n.cfg.Gossip != nil {
 		e.GossipAddr = n.cfg.Gossip.AdvertiseAddr
 		if e.GossipAddr == "" {
@@ -178,26 +136,11 @@ func (n *Node) ownEntry(status string, version uint64) *kvpb.RingMember {
 	return e
 }
 
-// publishLocked builds and publishes the view of ringState (ringMu held, or
-// before the node is shared).
-func (n *Node) publishLocked() error {
-	v, err := placement.Build(n.ringState.Clone(), n.cfg.VNodes)
-	if err != nil {
-		return fmt.Errorf("ring: %w", err)
-	}
-	n.view.Store(v)
-	select {
-	case n.ringDirty <- struct{}{}:
-	default:
-	}
-	return nil
-}
-
 // syncPeers connects to every node of the ring state that has an address
 // and is not connected yet (or moved).
 func (n *Node) syncPeers() error {
 	addrs := map[string]string{}
-	for id, e := range n.view.Load().Members {
+	for id, e := range n.ring.View().Members {
 		addrs[id] = e.GetAddr()
 	}
 	return n.peers.Sync(addrs)
@@ -281,10 +224,10 @@ func (n *Node) Serve() error {
 	n.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	n.log.Info("serving", "id", n.cfg.ID, "listen", lis.Addr().String(), "peer_listen", peerLis.Addr().String(),
 		"tls", n.tls != nil, "mode", n.cfg.Mode,
-		"n", n.cfg.N, "w", n.cfg.W, "r", n.cfg.R, "ring", n.view.Load().Current.Len(), "gossip", n.gossip != nil,
+		"n", n.cfg.N, "w", n.cfg.W, "r", n.cfg.R, "ring", n.ring.View().Current.Len(), "gossip", n.gossip != nil,
 		"sloppy", n.cfg.Sloppy, "fsync", n.cfg.Fsync)
 	if n.gossip != nil && n.cfg.RingJoin {
-		if st := n.view.Load().Status(n.cfg.ID); st == kvpb.StatusNone || st == kvpb.StatusJoining {
+		if st := n.ring.View().Status(n.cfg.ID); st == kvpb.StatusNone || st == kvpb.StatusJoining {
 			n.startRingOp("join", n.join)
 		}
 	}
@@ -350,25 +293,6 @@ func (n *Node) crash() error {
 	return n.Close()
 }
 
-// MaxClockOffset bounds the adjustable lww clock offset: enough for any
-// clock-skew fault, and far from overflowing a nanosecond timestamp.
-const MaxClockOffset = time.Hour
-
-// now is the lww clock: wall clock plus the adjustable offset, never
-// returning the same value twice so two writes of one node never tie.
-func (n *Node) now() int64 {
-	for {
-		ts := time.Now().UnixNano() + n.clockOffset.Load()
-		last := n.lastTS.Load()
-		if ts == last {
-			ts++
-		}
-		if n.lastTS.CompareAndSwap(last, ts) {
-			return ts
-		}
-	}
-}
-
 // admit takes an in-flight slot for a client request, or refuses it at
 // once: an overloaded node that queued everything would time requests out
 // after some replicas applied them, making writes indeterminate that never
@@ -380,45 +304,6 @@ func (n *Node) admit() (release func(), err error) {
 	default:
 		return nil, refused("node %s is coordinating %d requests, its limit (--max-inflight); retry", n.cfg.ID, cap(n.inflight))
 	}
-}
-
-// issued reports whether this node can have issued counter c: every
-// counter it issued lies below its durable reservation. A context claiming
-// more is forged, and taking it would push this node's counters past it.
-func (n *Node) issued(c uint64) (bool, error) {
-	n.counterMu.Lock()
-	defer n.counterMu.Unlock()
-	if n.counterEnd == 0 {
-		// Nothing reserved since the start: reserving reads the durable
-		// mark, above everything issued before the restart.
-		start, err := n.store.ReserveCounters(n.counterNext, counterBlock)
-		if err != nil {
-			return false, err
-		}
-		n.counterNext, n.counterEnd = start, start+counterBlock
-	}
-	return c < n.counterNext, nil
-}
-
-// nextCounter returns a vclock counter for this node's entry that is above
-// both the client's view (seen) and every counter this node issued before,
-// including before a restart.
-func (n *Node) nextCounter(seen uint64) (uint64, error) {
-	n.counterMu.Lock()
-	defer n.counterMu.Unlock()
-	if n.counterNext < seen+1 {
-		n.counterNext = seen + 1
-	}
-	if n.counterNext >= n.counterEnd {
-		start, err := n.store.ReserveCounters(n.counterNext, counterBlock)
-		if err != nil {
-			return 0, err
-		}
-		n.counterNext, n.counterEnd = start, start+counterBlock
-	}
-	c := n.counterNext
-	n.counterNext++
-	return c, nil
 }
 
 // live reports whether a replica can be sent a request now. Writes are only

@@ -107,13 +107,9 @@ func moveAside(dir string) (string, error) {
 // from the wall-clock floor before anything can issue one.
 func (n *Node) prepareRecovery() error {
 	n.recovering.Store(true)
-	n.counterMu.Lock()
-	defer n.counterMu.Unlock()
-	start, err := n.store.ReserveCounters(uint64(time.Now().UnixMicro()), counterBlock)
-	if err != nil {
+	if err := n.counters.raise(uint64(time.Now().UnixMicro())); err != nil {
 		return fmt.Errorf("recover: reserve counters: %w", err)
 	}
-	n.counterNext, n.counterEnd = start, start+counterBlock
 	return nil
 }
 
@@ -125,7 +121,7 @@ func (n *Node) recoverRanges(ctx context.Context) {
 	total := 0
 	lastWarn := time.Time{}
 	for {
-		v := n.view.Load()
+		v := n.ring.View()
 		total += n.pullFromLive(ctx, v, v.Current.Ranges(n.cfg.ID, n.cfg.N), pulled, "recover")
 		if placement.Rebuilt(v, n.cfg.ID, n.cfg.N, n.cfg.W, pulled) {
 			break
@@ -173,15 +169,5 @@ func (n *Node) raiseCounters() error {
 	if err != nil {
 		return err
 	}
-	n.counterMu.Lock()
-	defer n.counterMu.Unlock()
-	if top < n.counterNext {
-		return nil
-	}
-	start, err := n.store.ReserveCounters(top+1, counterBlock)
-	if err != nil {
-		return err
-	}
-	n.counterNext, n.counterEnd = start, start+counterBlock
-	return nil
+	return n.counters.raise(top + 1)
 }

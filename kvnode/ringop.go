@@ -99,7 +99,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 
 // join makes this node a ring member.
 func (n *Node) join(ctx context.Context) error {
-	v := n.view.Load()
+	v := n.ring.View()
 	switch st := v.Status(n.cfg.ID); st {
 	case kvpb.StatusMember:
 		return nil
@@ -123,7 +123,7 @@ func (n *Node) join(ctx context.Context) error {
 	pulled := map[string]bool{}
 	total := 0
 	for {
-		v = n.view.Load()
+		v = n.ring.View()
 		total += n.pullFromLive(ctx, v, v.Target.Ranges(n.cfg.ID, n.cfg.N), pulled, "join")
 		if placement.Covered(v, n.cfg.ID, n.cfg.N, n.cfg.W, pulled) {
 			break
@@ -167,7 +167,7 @@ func (n *Node) pullFromLive(ctx context.Context, v *placement.View, ranges []rin
 
 // decommission takes this node out of the ring.
 func (n *Node) decommission(ctx context.Context) error {
-	v := n.view.Load()
+	v := n.ring.View()
 	switch st := v.Status(n.cfg.ID); st {
 	case kvpb.StatusLeft:
 		return nil
@@ -192,7 +192,7 @@ func (n *Node) decommission(ctx context.Context) error {
 	start := time.Now()
 	moved := 0
 	for {
-		v = n.view.Load()
+		v = n.ring.View()
 		all := []ring.Range{{Start: 0, End: 0}} // the whole ring
 		m, kept := n.handOff(ctx, all, func(token uint64) []string {
 			return v.Target.PreferenceListForToken(token, n.cfg.N)

@@ -218,7 +218,7 @@ func (s *adminService) Status(ctx context.Context, _ *kvpb.StatusRequest) (*kvpb
 	resp := &kvpb.StatusResponse{
 		Id: n.cfg.ID, Mode: string(n.cfg.Mode),
 		N: uint32(n.cfg.N), W: uint32(n.cfg.W), R: uint32(n.cfg.R),
-		ClockOffsetNs: n.clockOffset.Load(), Keys: keys,
+		ClockOffsetNs: n.clock.offset.Load(), Keys: keys,
 		Gossip: n.gossip != nil, Hints: hints, Sloppy: n.cfg.Sloppy,
 		Damage: damage, Recovering: n.recovering.Load(),
 	}
@@ -229,7 +229,7 @@ func (s *adminService) Status(ctx context.Context, _ *kvpb.StatusRequest) (*kvpb
 // members lists every node this one knows of: the static peers in their
 // order, or every node of the ring state and of gossip, by id.
 func (n *Node) members() []*kvpb.Member {
-	v := n.view.Load()
+	v := n.ring.View()
 	share := v.Current.Share()
 	if n.gossip == nil {
 		var out []*kvpb.Member
@@ -270,7 +270,7 @@ func (n *Node) members() []*kvpb.Member {
 	}
 	self := byID[n.cfg.ID]
 	if self == nil {
-		own := n.ownEntry(kvpb.StatusNone, 0)
+		own := n.ring.entry(kvpb.StatusNone, 0)
 		self = &kvpb.Member{Id: n.cfg.ID, Addr: own.GetAddr(), GossipAddr: own.GetGossipAddr(), Zone: own.GetZone(),
 			Weight: own.GetWeight(), RingStatus: kvpb.StatusNone}
 		byID[n.cfg.ID] = self
@@ -284,7 +284,7 @@ func (n *Node) members() []*kvpb.Member {
 }
 
 func (s *adminService) Ring(ctx context.Context, req *kvpb.RingRequest) (*kvpb.RingResponse, error) {
-	v := s.n.view.Load()
+	v := s.n.ring.View()
 	resp := &kvpb.RingResponse{}
 	for _, t := range v.Current.Tokens() {
 		resp.Tokens = append(resp.Tokens, &kvpb.TokenOwner{Token: t.Token, Node: t.Node})
@@ -382,7 +382,7 @@ func (s *adminService) SetClockOffset(ctx context.Context, req *kvpb.SetClockOff
 	if off := req.GetOffsetNs(); off > int64(MaxClockOffset) || off < -int64(MaxClockOffset) {
 		return nil, invalid("clock offset %v is beyond ±%v", time.Duration(off), MaxClockOffset)
 	}
-	prev := s.n.clockOffset.Swap(req.GetOffsetNs())
+	prev := s.n.clock.offset.Swap(req.GetOffsetNs())
 	s.n.log.Info("clock offset set", "offset", time.Duration(req.GetOffsetNs()), "previous", time.Duration(prev))
 	return &kvpb.SetClockOffsetResponse{PreviousNs: prev}, nil
 }
