@@ -2,10 +2,6 @@ package kvnode
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
-	"github.com/quorumlab/quorumlab/kvnode/kvpb"
 )
 
 // A damaged store (storage.DamageError: synced writes lost from the WAL,
@@ -34,7 +30,7 @@ func (n *Node) watchStore() error {
 	recovering := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "kvnode_store_recovering", Help: "1 while this node rebuilds its ranges from its replicas (--recover-from-peers).",
 	}, func() float64 {
-		if n.recovering.Load() {
+		if n.replica.recovering.Load() {
 			return 1
 		}
 		return 0
@@ -48,32 +44,4 @@ func (n *Node) watchStore() error {
 		return n.prepareRecovery()
 	}
 	return nil
-}
-
-// replicaUsable reports whether this node's own replica can serve reads
-// and writes now.
-func (n *Node) replicaUsable() bool {
-	return n.store.Damage() == nil && !n.recovering.Load()
-}
-
-// replicaRefusal returns the error for a replica call this node must not
-// serve: any on a damaged store, reads while it recovers.
-func (n *Node) replicaRefusal(write bool) error {
-	if err := n.store.Damage(); err != nil {
-		return withReason(codes.FailedPrecondition, kvpb.ReasonStoreDamaged,
-			"replica %s: %v; it serves no replica requests: restart it with --recover-from-peers to rebuild it from its replicas (the damaged data dir is kept aside)",
-			n.cfg.ID, err)
-	}
-	if !write && n.recovering.Load() {
-		return status.Errorf(codes.Unavailable, "replica %s is rebuilding its ranges from its replicas (--recover-from-peers) and serves no reads yet", n.cfg.ID)
-	}
-	return nil
-}
-
-// damageStatus is the store's damage for `kvnode status`.
-func (n *Node) damageStatus() string {
-	if err := n.store.Damage(); err != nil {
-		return err.Error()
-	}
-	return ""
 }

@@ -52,7 +52,7 @@ func (n *Node) startBackground() {
 		defer n.bg.Done()
 		n.ringLoop()
 	}()
-	if n.recovering.Load() {
+	if n.replica.recovering.Load() {
 		n.bg.Add(1)
 		go func() {
 			defer n.bg.Done()

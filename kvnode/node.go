@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,8 +50,7 @@ type Node struct {
 	// inflight holds a token per client request being coordinated.
 	inflight chan struct{}
 
-	// recovering: rebuilding this node's ranges (recover.go).
-	recovering atomic.Bool
+	replica *replica
 
 	tls      *secure.Material // nil: plaintext
 	grpc     *grpc.Server     // client port: KV, admin, health
@@ -87,7 +85,9 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, store: st, met: newMetrics(), counters: &counters{store: st},
+	met := newMetrics()
+	n := &Node{cfg: cfg, log: cfg.Logger, store: st, met: met, counters: &counters{store: st},
+		replica:  &replica{id: cfg.ID, mode: cfg.Mode, store: st, hintStored: met.hintsStored.Inc},
 		inflight: make(chan struct{}, cfg.MaxInFlight), tls: mat}
 	n.peers = peer.New(peer.Config{Self: cfg.ID, Listen: cfg.Listen, DialOptions: append(n.peerDialCreds(),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(n.maxMsg()), grpc.MaxCallSendMsgSize(n.maxMsg())))})
@@ -311,7 +311,7 @@ func (n *Node) admit() (release func(), err error) {
 // replicas certainly did not happen.
 func (n *Node) live(ctx context.Context, id string) bool {
 	if id == n.cfg.ID {
-		return n.replicaUsable()
+		return n.replica.usable()
 	}
 	return n.peers.Live(ctx, id)
 }

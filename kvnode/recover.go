@@ -106,7 +106,7 @@ func moveAside(dir string) (string, error) {
 // prepareRecovery marks the replica recovering and reserves counters
 // from the wall-clock floor before anything can issue one.
 func (n *Node) prepareRecovery() error {
-	n.recovering.Store(true)
+	n.replica.recovering.Store(true)
 	if err := n.counters.raise(uint64(time.Now().UnixMicro())); err != nil {
 		return fmt.Errorf("recover: reserve counters: %w", err)
 	}
@@ -138,7 +138,7 @@ func (n *Node) recoverRanges(ctx context.Context) {
 		n.log.Error("recover: raising the vclock counters failed; the replica stays out of service", "err", err)
 		return
 	}
-	n.recovering.Store(false)
+	n.replica.recovering.Store(false)
 	n.log.Info("recover: rebuilt this node's ranges from their replicas; serving", "pulled_keys", total,
 		"from", slices.Sorted(maps.Keys(pulled)), "took", time.Since(start).Round(time.Millisecond))
 }

@@ -77,10 +77,10 @@ func (s *replicaService) Read(ctx context.Context, req *kvpb.ReplicaReadRequest)
 	if err := s.n.checkKey(req.GetKey()); err != nil {
 		return nil, err
 	}
-	if err := s.n.replicaRefusal(false); err != nil {
+	if err := s.n.replica.refusal(false); err != nil {
 		return nil, err
 	}
-	vs, err := s.n.localRead(ring.Token(req.GetKey()), req.GetKey(), req.GetIncludeHints())
+	vs, err := s.n.replica.read(ring.Token(req.GetKey()), req.GetKey(), req.GetIncludeHints())
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "replica read: %v", err)
 	}
@@ -94,15 +94,15 @@ func (s *replicaService) Write(ctx context.Context, req *kvpb.ReplicaWriteReques
 	if err := s.n.checkKey(req.GetKey()); err != nil {
 		return nil, err
 	}
-	if err := s.n.replicaRefusal(true); err != nil {
+	if err := s.n.replica.refusal(true); err != nil {
 		return nil, err
 	}
 	token := ring.Token(req.GetKey())
 	var err error
 	if req.GetHintFor() != "" {
-		err = s.n.storeHint(req.GetHintFor(), token, req.GetKey(), req.GetSet().GetVersions())
+		err = s.n.replica.hint(req.GetHintFor(), token, req.GetKey(), req.GetSet().GetVersions())
 	} else {
-		err = s.n.applyLocal(token, req.GetKey(), req.GetSet().GetVersions())
+		err = s.n.replica.apply(token, req.GetKey(), req.GetSet().GetVersions())
 	}
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "replica write: %v", err)
@@ -114,7 +114,7 @@ func (s *replicaService) Write(ctx context.Context, req *kvpb.ReplicaWriteReques
 }
 
 func (s *replicaService) Transfer(ctx context.Context, req *kvpb.TransferRequest) (*kvpb.TransferResponse, error) {
-	if err := s.n.replicaRefusal(true); err != nil {
+	if err := s.n.replica.refusal(true); err != nil {
 		return nil, err
 	}
 	for _, e := range req.GetEntries() {
@@ -139,7 +139,7 @@ func (s *replicaService) Scan(req *kvpb.ScanRequest, stream kvpb.Replica_ScanSer
 	if err := checkDepth(req.GetDepth()); err != nil {
 		return err
 	}
-	if err := s.n.replicaRefusal(false); err != nil {
+	if err := s.n.replica.refusal(false); err != nil {
 		return err
 	}
 	err := s.n.scanEntries(fromPBRanges(req.GetRanges()), int(req.GetDepth()), req.GetLeaves(), func(es []*kvpb.Entry) error {
@@ -155,7 +155,7 @@ func (s *replicaService) Tree(ctx context.Context, req *kvpb.TreeRequest) (*kvpb
 	if err := checkDepth(req.GetDepth()); err != nil {
 		return nil, err
 	}
-	if err := s.n.replicaRefusal(false); err != nil {
+	if err := s.n.replica.refusal(false); err != nil {
 		return nil, err
 	}
 	t, keys, err := s.n.buildTree(fromPBRanges(req.GetRanges()), int(req.GetDepth()))
@@ -195,12 +195,12 @@ func (n *Node) checkAdminToken(ctx context.Context, req any, info *grpc.UnarySer
 func (s *adminService) Status(ctx context.Context, _ *kvpb.StatusRequest) (*kvpb.StatusResponse, error) {
 	n := s.n
 	var keys, hints uint64
-	damage := n.damageStatus()
+	damage := n.replica.damage()
 	if damage == "" {
 		// A damaged store is not read: status stays available.
 		var err error
 		if keys, err = n.store.Count(); err != nil {
-			damage = n.damageStatus()
+			damage = n.replica.damage()
 			if damage == "" {
 				return nil, status.Errorf(codes.Internal, "count keys: %v", err)
 			}
@@ -209,7 +209,7 @@ func (s *adminService) Status(ctx context.Context, _ *kvpb.StatusRequest) (*kvpb
 	if damage == "" {
 		var err error
 		if hints, err = n.store.CountHints(); err != nil {
-			damage = n.damageStatus()
+			damage = n.replica.damage()
 			if damage == "" {
 				return nil, status.Errorf(codes.Internal, "count hints: %v", err)
 			}
@@ -220,7 +220,7 @@ func (s *adminService) Status(ctx context.Context, _ *kvpb.StatusRequest) (*kvpb
 		N: uint32(n.cfg.N), W: uint32(n.cfg.W), R: uint32(n.cfg.R),
 		ClockOffsetNs: n.clock.offset.Load(), Keys: keys,
 		Gossip: n.gossip != nil, Hints: hints, Sloppy: n.cfg.Sloppy,
-		Damage: damage, Recovering: n.recovering.Load(),
+		Damage: damage, Recovering: n.replica.recovering.Load(),
 	}
 	resp.Members = n.members()
 	return resp, nil
@@ -350,10 +350,10 @@ func (s *adminService) LocalRead(ctx context.Context, req *kvpb.ReplicaReadReque
 	if err := s.n.checkKey(req.GetKey()); err != nil {
 		return nil, err
 	}
-	if err := s.n.replicaRefusal(false); err != nil {
+	if err := s.n.replica.refusal(false); err != nil {
 		return nil, err
 	}
-	vs, err := s.n.localRead(ring.Token(req.GetKey()), req.GetKey(), false)
+	vs, err := s.n.replica.read(ring.Token(req.GetKey()), req.GetKey(), false)
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "local read: %v", err)
 	}

@@ -68,7 +68,7 @@ func (n *Node) applyEntries(es []*kvpb.Entry) (int, error) {
 	for _, e := range es {
 		token := ring.Token(e.GetKey())
 		if e.GetHintFor() != "" {
-			if err := n.storeHint(e.GetHintFor(), token, e.GetKey(), e.GetSet().GetVersions()); err != nil {
+			if err := n.replica.hint(e.GetHintFor(), token, e.GetKey(), e.GetSet().GetVersions()); err != nil {
 				return 0, err
 			}
 			continue
