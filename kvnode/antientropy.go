@@ -35,7 +35,7 @@ func (n *Node) antiEntropy(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if peer.ID == n.cfg.ID || !n.live(ctx, peer.ID) {
+		if peer.ID == n.cfg.ID || !n.coord.live(ctx, peer.ID) {
 			continue
 		}
 		ranges := sharedRanges(v.Current, n.cfg.N, n.cfg.ID, peer.ID)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/quorumlab/quorumlab/kvnode/kvpb"
 	"github.com/quorumlab/quorumlab/kvnode/membership"
 	"github.com/quorumlab/quorumlab/kvnode/merkle"
 	"github.com/quorumlab/quorumlab/kvnode/quorum"
@@ -233,6 +234,22 @@ func (c Config) selfPeer() Peer {
 	p.Weight = max(p.Weight, 1)
 	return p
 }
+
+// ringEntry is this node's ring entry, without status and version.
+func (c Config) ringEntry() *kvpb.RingMember {
+	self := c.selfPeer()
+	e := &kvpb.RingMember{Id: c.ID, Addr: self.Addr, Zone: self.Zone, Weight: uint32(self.Weight), Vnodes: uint32(c.VNodes)}
+	if c.Gossip != nil {
+		e.GossipAddr = c.Gossip.AdvertiseAddr
+		if e.GossipAddr == "" {
+			e.GossipAddr = c.Gossip.BindAddr
+		}
+	}
+	return e
+}
+
+// maxMsg fits a key set merged from N replicas that each took a full one.
+func (c Config) maxMsg() int { return max(4<<20, 4*c.MaxKeySetBytes) + 4*c.MaxValueBytes }
 
 // Validate reports the first thing wrong with the configuration.
 func (c Config) Validate() error {

@@ -3,7 +3,9 @@ package kvnode
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -12,25 +14,54 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/quorumlab/quorumlab/kvnode/kvpb"
+	"github.com/quorumlab/quorumlab/kvnode/peer"
 	"github.com/quorumlab/quorumlab/kvnode/placement"
 	"github.com/quorumlab/quorumlab/kvnode/quorum"
 	"github.com/quorumlab/quorumlab/kvnode/version"
 )
 
-func (n *Node) quorum(override uint32, def int, name string) (int, error) {
+// coordinator runs client requests: where they go, the fan-out to the
+// replicas, quorums and read repair. It reaches the replicas through the
+// peer set and the node's own replica, and knows nothing of the node.
+type coordinator struct {
+	cfg      Config
+	log      *slog.Logger
+	met      *metrics
+	ring     *ringManager
+	peers    *peer.Set
+	replica  *replica
+	clock    *lwwClock
+	counters *counters
+	// bg and stop are the node's: calls outliving a request are waited
+	// for, and cut short, at Close.
+	bg   *sync.WaitGroup
+	stop context.Context
+}
+
+// live reports whether a replica can be sent a request now. Writes are only
+// sent if at least W replicas are live, so a write that fails for want of
+// replicas certainly did not happen.
+func (co *coordinator) live(ctx context.Context, id string) bool {
+	if id == co.cfg.ID {
+		return co.replica.usable()
+	}
+	return co.peers.Live(ctx, id)
+}
+
+func (co *coordinator) quorum(override uint32, def int, name string) (int, error) {
 	if override == 0 {
 		return def, nil
 	}
-	if int(override) > n.cfg.N {
-		return 0, invalid("%s=%d: must be between 1 and N=%d", name, override, n.cfg.N)
+	if int(override) > co.cfg.N {
+		return 0, invalid("%s=%d: must be between 1 and N=%d", name, override, co.cfg.N)
 	}
 	q := int(override)
-	if n.cfg.Mode == version.Linearizable {
-		other := n.cfg.R
+	if co.cfg.Mode == version.Linearizable {
+		other := co.cfg.R
 		if name == "R" {
-			other = n.cfg.W
+			other = co.cfg.W
 		}
-		if err := quorum.Overlap(n.cfg.N, q, other, true); err != nil {
+		if err := quorum.Overlap(co.cfg.N, q, other, true); err != nil {
 			return 0, invalid("%s=%d: %v", name, q, err)
 		}
 	}
@@ -48,34 +79,34 @@ type reply struct {
 }
 
 // request bounds a client request by the node's request timeout.
-func (n *Node) request(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, n.cfg.RequestTimeout)
+func (co *coordinator) request(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, co.cfg.RequestTimeout)
 }
 
 // fanout runs f against each replica in parallel. The calls outlive the
 // client's request (bounded by the request timeout) so that replicas beyond
 // the quorum still get the write and late replies can drive read repair.
-func (n *Node) fanout(ctx context.Context, ids []string, f func(ctx context.Context, id string) reply) <-chan reply {
+func (co *coordinator) fanout(ctx context.Context, ids []string, f func(ctx context.Context, id string) reply) <-chan reply {
 	ch := make(chan reply, len(ids))
 	dl, ok := ctx.Deadline()
 	if !ok {
-		dl = time.Now().Add(n.cfg.RequestTimeout)
+		dl = time.Now().Add(co.cfg.RequestTimeout)
 	}
 	bctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), dl)
-	stop := context.AfterFunc(n.stop, cancel)
+	stop := context.AfterFunc(co.stop, cancel)
 	var left = len(ids)
 	done := make(chan struct{}, len(ids))
 	for _, id := range ids {
-		n.bg.Add(1)
+		co.bg.Add(1)
 		go func() {
-			defer n.bg.Done()
+			defer co.bg.Done()
 			ch <- f(bctx, id)
 			done <- struct{}{}
 		}()
 	}
-	n.bg.Add(1)
+	co.bg.Add(1)
 	go func() {
-		defer n.bg.Done()
+		defer co.bg.Done()
 		for ; left > 0; left-- {
 			<-done
 		}
@@ -85,74 +116,74 @@ func (n *Node) fanout(ctx context.Context, ids []string, f func(ctx context.Cont
 	return ch
 }
 
-func (n *Node) readReplica(ctx context.Context, id string, token uint64, key []byte, standIn bool) reply {
-	if id == n.cfg.ID {
+func (co *coordinator) readReplica(ctx context.Context, id string, token uint64, key []byte, standIn bool) reply {
+	if id == co.cfg.ID {
 		start := time.Now()
-		set, err := n.replica.read(token, key, standIn)
-		n.met.local(start, "s", "r")
+		set, err := co.replica.read(token, key, standIn)
+		co.met.local(start, "s", "r")
 		return reply{id: id, set: set, err: err, standIn: standIn}
 	}
-	p := n.peers.Get(id)
+	p := co.peers.Get(id)
 	if p == nil {
 		return reply{id: id, err: fmt.Errorf("no connection to %s", id), standIn: standIn}
 	}
 	var hdr metadata.MD
 	resp, err := p.Replica.Read(stampSent(ctx), &kvpb.ReplicaReadRequest{Key: key, IncludeHints: standIn}, grpc.Header(&hdr))
 	if err != nil {
-		n.met.replicaErrors.WithLabelValues(id, "read").Inc()
+		co.met.replicaErrors.WithLabelValues(id, "read").Inc()
 	} else {
-		n.met.answered(hdr, "s")
+		co.met.answered(hdr, "s")
 	}
 	return reply{id: id, set: resp.GetSet().GetVersions(), err: err, standIn: standIn}
 }
 
 // writeReplica sends vs to one replica; hintFor, if set, makes it a hint
 // kept for that home replica.
-func (n *Node) writeReplica(ctx context.Context, id string, token uint64, key []byte, vs []*kvpb.Version, hintFor string) reply {
-	if id == n.cfg.ID {
+func (co *coordinator) writeReplica(ctx context.Context, id string, token uint64, key []byte, vs []*kvpb.Version, hintFor string) reply {
+	if id == co.cfg.ID {
 		if hintFor != "" {
-			return reply{id: id, err: n.replica.hint(hintFor, token, key, vs)}
+			return reply{id: id, err: co.replica.hint(hintFor, token, key, vs)}
 		}
 		start := time.Now()
-		err := n.replica.apply(token, key, vs)
-		n.met.local(start, "w", "a")
+		err := co.replica.apply(token, key, vs)
+		co.met.local(start, "w", "a")
 		return reply{id: id, err: err}
 	}
-	p := n.peers.Get(id)
+	p := co.peers.Get(id)
 	if p == nil {
 		return reply{id: id, err: fmt.Errorf("no connection to %s", id)}
 	}
 	var hdr metadata.MD
 	_, err := p.Replica.Write(stampSent(ctx), &kvpb.ReplicaWriteRequest{Key: key, Set: &kvpb.VersionSet{Versions: vs}, HintFor: hintFor}, grpc.Header(&hdr))
 	if err != nil {
-		n.met.replicaErrors.WithLabelValues(id, "write").Inc()
+		co.met.replicaErrors.WithLabelValues(id, "write").Inc()
 	} else {
-		n.met.answered(hdr, "a")
+		co.met.answered(hdr, "a")
 	}
 	return reply{id: id, err: err}
 }
 
 // place computes where a request for token goes, on the current view.
-func (n *Node) place(ctx context.Context, token uint64) placement.Placement {
-	return placement.Place(n.ring.View(), token, n.cfg.N, n.cfg.Sloppy, func(id string) bool { return n.live(ctx, id) })
+func (co *coordinator) place(ctx context.Context, token uint64) placement.Placement {
+	return placement.Place(co.ring.View(), token, co.cfg.N, co.cfg.Sloppy, func(id string) bool { return co.live(ctx, id) })
 }
 
 // quorumWrite sends vs to the key's live replicas (and, sloppy, stand-ins)
 // and waits for w acks. Fewer than w targets: nothing is sent and the error
 // is Unavailable (the write certainly did not happen). Sent but fewer than
 // w acks by the deadline: the error is indeterminate.
-func (n *Node) quorumWrite(ctx context.Context, token uint64, key []byte, vs []*kvpb.Version, w int) error {
-	pl := n.place(ctx, token)
+func (co *coordinator) quorumWrite(ctx context.Context, token uint64, key []byte, vs []*kvpb.Version, w int) error {
+	pl := co.place(ctx, token)
 	if len(pl.Targets) < w {
 		return unavailable("write not attempted: %d of %d replicas reachable (%v), need W=%d", len(pl.Targets), len(pl.Home), pl.Targets, w)
 	}
-	return n.replicate(ctx, token, key, vs, pl.Targets, pl, w, 0)
+	return co.replicate(ctx, token, key, vs, pl.Targets, pl, w, 0)
 }
 
 // replicate sends vs to ids and to pl's pending replicas, and returns once
 // acks from ids (counting those already made) reach w. Pending replicas
 // never count: they may be catching up.
-func (n *Node) replicate(ctx context.Context, token uint64, key []byte, vs []*kvpb.Version, ids []string, pl placement.Placement, w, acks int) error {
+func (co *coordinator) replicate(ctx context.Context, token uint64, key []byte, vs []*kvpb.Version, ids []string, pl placement.Placement, w, acks int) error {
 	all := append(slices.Clone(ids), pl.Pending...)
 	if len(all) == 0 {
 		if acks >= w {
@@ -160,8 +191,8 @@ func (n *Node) replicate(ctx context.Context, token uint64, key []byte, vs []*kv
 		}
 		return indeterminate("write acknowledged by %d of W=%d replicas", acks, w)
 	}
-	ch := n.fanout(ctx, all, func(ctx context.Context, id string) reply {
-		return n.writeReplica(ctx, id, token, key, vs, pl.HintFor[id])
+	ch := co.fanout(ctx, all, func(ctx context.Context, id string) reply {
+		return co.writeReplica(ctx, id, token, key, vs, pl.HintFor[id])
 	})
 	if acks >= w {
 		return nil // the rest replicate in the background
@@ -197,14 +228,14 @@ func (n *Node) replicate(ctx context.Context, token uint64, key []byte, vs []*kv
 // quorumRead reads from every live home replica (sloppy: the first N live
 // nodes of the extended preference list) and returns the first r successful
 // replies, plus the channel that still delivers the others.
-func (n *Node) quorumRead(ctx context.Context, token uint64, key []byte, r int) ([]reply, <-chan reply, int, error) {
-	pl := n.place(ctx, token)
+func (co *coordinator) quorumRead(ctx context.Context, token uint64, key []byte, r int) ([]reply, <-chan reply, int, error) {
+	pl := co.place(ctx, token)
 	live := pl.Targets
 	if len(live) < r {
 		return nil, nil, 0, unavailable("read not attempted: %d of %d replicas reachable (%v), need R=%d", len(live), len(pl.Home), live, r)
 	}
-	ch := n.fanout(ctx, live, func(ctx context.Context, id string) reply {
-		return n.readReplica(ctx, id, token, key, pl.HintFor[id] != "")
+	ch := co.fanout(ctx, live, func(ctx context.Context, id string) reply {
+		return co.readReplica(ctx, id, token, key, pl.HintFor[id] != "")
 	})
 	var ok []reply
 	failed := 0
@@ -239,37 +270,37 @@ func mergeReplies(mode version.Mode, rs []reply) []*kvpb.Version {
 
 // repair sends merged to every home replica whose reply lacked some of it.
 // Stand-ins are left alone: what they hold is handed off anyway.
-func (n *Node) repair(ctx context.Context, token uint64, key []byte, merged []*kvpb.Version, rs []reply) {
+func (co *coordinator) repair(ctx context.Context, token uint64, key []byte, merged []*kvpb.Version, rs []reply) {
 	// A replica that collected an expired tombstone is not given it back.
-	collected := version.Expired(n.cfg.Mode, merged, n.tombstoneCutoff())
+	collected := version.Expired(co.cfg.Mode, merged, co.cfg.tombstoneCutoff())
 	for _, r := range rs {
 		if r.standIn || (collected && len(r.set) == 0) {
 			continue
 		}
-		if _, changed := version.Merge(n.cfg.Mode, r.set, merged); !changed {
+		if _, changed := version.Merge(co.cfg.Mode, r.set, merged); !changed {
 			continue
 		}
-		n.met.readRepairs.Inc()
-		if rr := n.writeReplica(ctx, r.id, token, key, merged, ""); rr.err != nil {
-			n.log.Debug("read repair failed", "replica", r.id, "key", string(key), "err", rr.err)
+		co.met.readRepairs.Inc()
+		if rr := co.writeReplica(ctx, r.id, token, key, merged, ""); rr.err != nil {
+			co.log.Debug("read repair failed", "replica", r.id, "key", string(key), "err", rr.err)
 		}
 	}
 }
 
 // readRepair repairs the replicas that replied (sync mode: before the read
 // returns) and, in the background, the ones that reply late.
-func (n *Node) readRepair(ctx context.Context, token uint64, key []byte, merged []*kvpb.Version, got []reply, rest <-chan reply, pending int) {
-	if n.cfg.ReadRepair == ReadRepairOff || n.cfg.Mode == version.Linearizable {
+func (co *coordinator) readRepair(ctx context.Context, token uint64, key []byte, merged []*kvpb.Version, got []reply, rest <-chan reply, pending int) {
+	if co.cfg.ReadRepair == ReadRepairOff || co.cfg.Mode == version.Linearizable {
 		return
 	}
-	if n.cfg.ReadRepair == ReadRepairSync {
-		n.repair(ctx, token, key, merged, got)
+	if co.cfg.ReadRepair == ReadRepairSync {
+		co.repair(ctx, token, key, merged, got)
 		got = nil
 	}
-	n.bg.Add(1)
+	co.bg.Add(1)
 	go func() {
-		defer n.bg.Done()
-		ctx, cancel := context.WithTimeout(n.stop, n.cfg.RequestTimeout)
+		defer co.bg.Done()
+		ctx, cancel := context.WithTimeout(co.stop, co.cfg.RequestTimeout)
 		defer cancel()
 		all := append([]reply(nil), got...)
 		late := make([]reply, 0, pending)
@@ -281,8 +312,8 @@ func (n *Node) readRepair(ctx context.Context, token uint64, key []byte, merged 
 		}
 		full := merged
 		for _, r := range late {
-			full, _ = version.Merge(n.cfg.Mode, full, r.set)
+			full, _ = version.Merge(co.cfg.Mode, full, r.set)
 		}
-		n.repair(ctx, token, key, full, append(all, late...))
+		co.repair(ctx, token, key, full, append(all, late...))
 	}()
 }

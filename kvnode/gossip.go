@@ -83,6 +83,16 @@ func (n *Node) setStatus(status string) error {
 	return nil
 }
 
+// syncPeers connects to every node of the ring state that has an address
+// and is not connected yet (or moved).
+func (n *Node) syncPeers() error {
+	addrs := map[string]string{}
+	for id, e := range n.ring.View().Members {
+		addrs[id] = e.GetAddr()
+	}
+	return n.peers.Sync(addrs)
+}
+
 // ringLoop persists the ring state, connects to new peers and re-announces
 // this node's entry after each change.
 func (n *Node) ringLoop() {

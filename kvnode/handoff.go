@@ -104,7 +104,7 @@ func (n *Node) deliverHints(ctx context.Context) {
 			n.rehome(ctx, v, hs)
 			continue
 		}
-		if !n.live(ctx, owner) {
+		if !n.coord.live(ctx, owner) {
 			continue
 		}
 		entries := make([]*kvpb.Entry, len(hs))
@@ -164,7 +164,7 @@ func (n *Node) handTo(ctx context.Context, es []entryOf, ownersOf func(token uin
 	owners := make([][]string, len(es))
 	for i, e := range es {
 		for _, id := range ownersOf(e.token) {
-			if id == n.cfg.ID || !n.live(ctx, id) {
+			if id == n.cfg.ID || !n.coord.live(ctx, id) {
 				continue
 			}
 			owners[i] = append(owners[i], id)

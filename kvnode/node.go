@@ -35,22 +35,24 @@ type Node struct {
 	store *storage.Store
 	met   *metrics
 
-	ring   *ringManager
-	gossip *membership.Membership // nil: static membership
+	// The pieces, each knowing nothing of the node: the ring state, the
+	// connections to peers, this node's own replica, and the coordinator
+	// of client requests over them.
+	ring    *ringManager
+	peers   *peer.Set
+	replica *replica
+	coord   *coordinator
+	gossip  *membership.Membership // nil: static membership
 
-	peers *peer.Set
+	clock    lwwClock
+	counters *counters
 
 	// ringOpCur is the join or decommission under way, or the last one.
 	ringOpMu  sync.Mutex
 	ringOpCur *ringOp
 
-	clock    lwwClock
-	counters *counters
-
 	// inflight holds a token per client request being coordinated.
 	inflight chan struct{}
-
-	replica *replica
 
 	tls      *secure.Material // nil: plaintext
 	grpc     *grpc.Server     // client port: KV, admin, health
@@ -90,7 +92,7 @@ func New(cfg Config) (*Node, error) {
 		replica:  &replica{id: cfg.ID, mode: cfg.Mode, store: st, hintStored: met.hintsStored.Inc},
 		inflight: make(chan struct{}, cfg.MaxInFlight), tls: mat}
 	n.peers = peer.New(peer.Config{Self: cfg.ID, Listen: cfg.Listen, DialOptions: append(n.peerDialCreds(),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(n.maxMsg()), grpc.MaxCallSendMsgSize(n.maxMsg())))})
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(n.cfg.maxMsg()), grpc.MaxCallSendMsgSize(n.cfg.maxMsg())))})
 	n.stop, n.cancel = context.WithCancel(context.Background())
 	// An autoscaler reads the load from here as well as from the counters.
 	n.met.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -104,6 +106,8 @@ func New(cfg Config) (*Node, error) {
 		st.Close()
 		return nil, err
 	}
+	n.coord = &coordinator{cfg: cfg, log: n.log, met: met, ring: n.ring, peers: n.peers, replica: n.replica,
+		clock: &n.clock, counters: n.counters, bg: &n.bg, stop: n.stop}
 	if err := n.syncPeers(); err != nil {
 		n.Close()
 		return nil, err
@@ -119,35 +123,9 @@ func (n *Node) loadRing() error {
 		peers = append(peers, &kvpb.RingMember{Id: p.ID, Addr: p.Addr, Zone: p.Zone, Weight: uint32(max(p.Weight, 1)),
 			Vnodes: uint32(n.cfg.VNodes), Status: kvpb.StatusMember})
 	}
-	n.ring = newRingManager(n.selfEntry(), n.cfg.VNodes, n.store, n.log)
+	n.ring = newRingManager(n.cfg.ringEntry(), n.cfg.VNodes, n.store, n.log)
 	return n.ring.load(peers, n.cfg.Gossip != nil)
 }
-
-// selfEntry is this node's ring entry, without status and version.
-func (n *Node) selfEntry() *kvpb.RingMember {
-	self := n.cfg.selfPeer()
-	e := &kvpb.RingMember{Id: n.cfg.ID, Addr: self.Addr, Zone: self.Zone, Weight: uint32(self.Weight), Vnodes: uint32(n.cfg.VNodes)}
-	if n.cfg.Gossip != nil {
-		e.GossipAddr = n.cfg.Gossip.AdvertiseAddr
-		if e.GossipAddr == "" {
-			e.GossipAddr = n.cfg.Gossip.BindAddr
-		}
-	}
-	return e
-}
-
-// syncPeers connects to every node of the ring state that has an address
-// and is not connected yet (or moved).
-func (n *Node) syncPeers() error {
-	addrs := map[string]string{}
-	for id, e := range n.ring.View().Members {
-		addrs[id] = e.GetAddr()
-	}
-	return n.peers.Sync(addrs)
-}
-
-// maxMsg fits a key set merged from N replicas that each took a full one.
-func (n *Node) maxMsg() int { return max(4<<20, 4*n.cfg.MaxKeySetBytes) + 4*n.cfg.MaxValueBytes }
 
 // Serve listens and serves until Close. It returns once both listeners are
 // up and the node reports SERVING on the health service.
@@ -166,8 +144,8 @@ func (n *Node) Serve() error {
 	opts := []grpc.ServerOption{
 		n.serverCreds(),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 500 * time.Millisecond, PermitWithoutStream: true}),
-		grpc.MaxRecvMsgSize(n.maxMsg()),
-		grpc.MaxSendMsgSize(n.maxMsg()),
+		grpc.MaxRecvMsgSize(n.cfg.maxMsg()),
+		grpc.MaxSendMsgSize(n.cfg.maxMsg()),
 	}
 	clientOpts := opts
 	if n.cfg.AdminToken != "" {
@@ -291,27 +269,4 @@ func (n *Node) crash() error {
 		n.gossip.Close(0)
 	}
 	return n.Close()
-}
-
-// admit takes an in-flight slot for a client request, or refuses it at
-// once: an overloaded node that queued everything would time requests out
-// after some replicas applied them, making writes indeterminate that never
-// needed to be.
-func (n *Node) admit() (release func(), err error) {
-	select {
-	case n.inflight <- struct{}{}:
-		return func() { <-n.inflight }, nil
-	default:
-		return nil, refused("node %s is coordinating %d requests, its limit (--max-inflight); retry", n.cfg.ID, cap(n.inflight))
-	}
-}
-
-// live reports whether a replica can be sent a request now. Writes are only
-// sent if at least W replicas are live, so a write that fails for want of
-// replicas certainly did not happen.
-func (n *Node) live(ctx context.Context, id string) bool {
-	if id == n.cfg.ID {
-		return n.replica.usable()
-	}
-	return n.peers.Live(ctx, id)
 }

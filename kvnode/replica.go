@@ -58,6 +58,12 @@ func (r *replica) merge(token uint64, key []byte, vs []*kvpb.Version) (bool, err
 	return changed, err
 }
 
+// update runs f on the key's stored set in one synced write: for a
+// coordinator that builds its version from what it holds.
+func (r *replica) update(token uint64, key []byte, f func(old *kvpb.VersionSet) (*kvpb.VersionSet, bool)) (*kvpb.VersionSet, error) {
+	return r.store.Update(token, key, f)
+}
+
 // apply is merge for a caller that needs no answer.
 func (r *replica) apply(token uint64, key []byte, vs []*kvpb.Version) error {
 	_, err := r.merge(token, key, vs)

@@ -149,7 +149,7 @@ func (n *Node) join(ctx context.Context) error {
 func (n *Node) pullFromLive(ctx context.Context, v *placement.View, ranges []ring.Range, pulled map[string]bool, reason string) int {
 	total := 0
 	for _, src := range v.Current.Nodes() {
-		if src.ID == n.cfg.ID || pulled[src.ID] || !n.live(ctx, src.ID) {
+		if src.ID == n.cfg.ID || pulled[src.ID] || !n.coord.live(ctx, src.ID) {
 			continue
 		}
 		got, _, err := n.pull(ctx, src.ID, ranges, 0, nil)
@@ -242,7 +242,7 @@ func (n *Node) handHintsOn(ctx context.Context, v *placement.View) error {
 			case v.Status(h.owner) == kvpb.StatusLeft || v.Status(h.owner) == kvpb.StatusNone:
 				// Its owner is gone too: the data goes to a current replica.
 				to = n.firstLive(ctx, v.Target.PreferenceListForToken(h.token, n.cfg.N), "")
-			case n.live(ctx, h.owner):
+			case n.coord.live(ctx, h.owner):
 				to = h.owner
 			default:
 				to, hintFor = n.firstLive(ctx, v.Target.PreferenceListForToken(h.token, v.Target.Len()), h.owner), h.owner
@@ -269,7 +269,7 @@ var errStop = errors.New("stop")
 // firstLive returns the first reachable id other than this node and skip.
 func (n *Node) firstLive(ctx context.Context, ids []string, skip string) string {
 	for _, id := range ids {
-		if id != n.cfg.ID && id != skip && n.live(ctx, id) {
+		if id != n.cfg.ID && id != skip && n.coord.live(ctx, id) {
 			return id
 		}
 	}

@@ -33,7 +33,7 @@ func (s *kvService) Get(ctx context.Context, req *kvpb.GetRequest) (*kvpb.GetRes
 		return nil, err
 	}
 	defer release()
-	resp, err := s.n.get(ctx, req)
+	resp, err := s.n.coord.get(ctx, req)
 	s.n.met.observe("get", start, err)
 	return resp, err
 }
@@ -46,7 +46,7 @@ func (s *kvService) Put(ctx context.Context, req *kvpb.PutRequest) (*kvpb.PutRes
 		return nil, err
 	}
 	defer release()
-	resp, err := s.n.put(ctx, req.GetKey(), req.GetValue(), req.GetContext(), false, req.GetW())
+	resp, err := s.n.coord.put(ctx, req.GetKey(), req.GetValue(), req.GetContext(), false, req.GetW())
 	s.n.met.observe("put", start, err)
 	return resp, err
 }
@@ -59,12 +59,25 @@ func (s *kvService) Delete(ctx context.Context, req *kvpb.DeleteRequest) (*kvpb.
 		return nil, err
 	}
 	defer release()
-	_, err = s.n.put(ctx, req.GetKey(), nil, req.GetContext(), true, req.GetW())
+	_, err = s.n.coord.put(ctx, req.GetKey(), nil, req.GetContext(), true, req.GetW())
 	s.n.met.observe("delete", start, err)
 	if err != nil {
 		return nil, err
 	}
 	return &kvpb.DeleteResponse{}, nil
+}
+
+// admit takes an in-flight slot for a client request, or refuses it at
+// once: an overloaded node that queued everything would time requests out
+// after some replicas applied them, making writes indeterminate that never
+// needed to be.
+func (n *Node) admit() (release func(), err error) {
+	select {
+	case n.inflight <- struct{}{}:
+		return func() { <-n.inflight }, nil
+	default:
+		return nil, refused("node %s is coordinating %d requests, its limit (--max-inflight); retry", n.cfg.ID, cap(n.inflight))
+	}
 }
 
 type replicaService struct {
@@ -74,7 +87,7 @@ type replicaService struct {
 
 func (s *replicaService) Read(ctx context.Context, req *kvpb.ReplicaReadRequest) (*kvpb.ReplicaReadResponse, error) {
 	s.n.met.reached(ctx, "r")
-	if err := s.n.checkKey(req.GetKey()); err != nil {
+	if err := checkKey(req.GetKey()); err != nil {
 		return nil, err
 	}
 	if err := s.n.replica.refusal(false); err != nil {
@@ -91,7 +104,7 @@ func (s *replicaService) Read(ctx context.Context, req *kvpb.ReplicaReadRequest)
 }
 
 func (s *replicaService) Write(ctx context.Context, req *kvpb.ReplicaWriteRequest) (*kvpb.ReplicaWriteResponse, error) {
-	if err := s.n.checkKey(req.GetKey()); err != nil {
+	if err := checkKey(req.GetKey()); err != nil {
 		return nil, err
 	}
 	if err := s.n.replica.refusal(true); err != nil {
@@ -118,7 +131,7 @@ func (s *replicaService) Transfer(ctx context.Context, req *kvpb.TransferRequest
 		return nil, err
 	}
 	for _, e := range req.GetEntries() {
-		if err := s.n.checkKey(e.GetKey()); err != nil {
+		if err := checkKey(e.GetKey()); err != nil {
 			return nil, err
 		}
 	}
@@ -347,7 +360,7 @@ func (s *adminService) Decommission(ctx context.Context, _ *kvpb.DecommissionReq
 }
 
 func (s *adminService) LocalRead(ctx context.Context, req *kvpb.ReplicaReadRequest) (*kvpb.ReplicaReadResponse, error) {
-	if err := s.n.checkKey(req.GetKey()); err != nil {
+	if err := checkKey(req.GetKey()); err != nil {
 		return nil, err
 	}
 	if err := s.n.replica.refusal(false); err != nil {

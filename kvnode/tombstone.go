@@ -30,11 +30,11 @@ func tombstoneSweepInterval(grace time.Duration) time.Duration {
 
 // tombstoneCutoff is the write time (ns since the epoch) before which
 // tombstones have expired, or 0 when they are kept.
-func (n *Node) tombstoneCutoff() int64 {
-	if n.cfg.TombstoneGrace <= 0 {
+func (c Config) tombstoneCutoff() int64 {
+	if c.TombstoneGrace <= 0 {
 		return 0
 	}
-	return time.Now().Add(-n.cfg.TombstoneGrace).UnixNano()
+	return time.Now().Add(-c.TombstoneGrace).UnixNano()
 }
 
 // collectTombstones removes the keys whose tombstones outlived the grace
@@ -47,7 +47,7 @@ func (n *Node) collectTombstones(ctx context.Context) {
 // key written meanwhile is kept: the delete applies only to the version set
 // that was found expired.
 func (n *Node) sweepTombstones(ctx context.Context, batch int) {
-	cutoff := n.tombstoneCutoff()
+	cutoff := n.cfg.tombstoneCutoff()
 	type dead struct {
 		token uint64
 		key   []byte

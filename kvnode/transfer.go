@@ -145,7 +145,7 @@ func (n *Node) buildTree(ranges []ring.Range, depth int) (*merkle.Tree, uint64, 
 		return nil, 0, err
 	}
 	var keys uint64
-	cutoff := n.tombstoneCutoff()
+	cutoff := n.cfg.tombstoneCutoff()
 	for _, rg := range ranges {
 		err := n.scanRange(rg, func(token uint64, key []byte, set *kvpb.VersionSet) error {
 			// As if collected already, as a peer may have: the trees
