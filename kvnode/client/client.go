@@ -71,9 +71,6 @@ func (c *Client) Addr() string { return c.addr }
 // Close closes the connection.
 func (c *Client) Close() error { return c.conn.Close() }
 
-// Conn exposes the connection, e.g. for the gRPC health service.
-func (c *Client) Conn() *grpc.ClientConn { return c.conn }
-
 // maxResponseBytes is the largest response the client accepts.
 const maxResponseBytes = 64 << 20
 
