@@ -67,7 +67,7 @@ func (n *Node) syncWith(ctx context.Context, id string, ranges []ring.Range) (in
 		return 0, nil
 	}
 	depth := n.cfg.MerkleDepth
-	local, _, err := n.buildTree(ranges, depth)
+	local, _, err := n.mover.buildTree(ranges, depth)
 	if err != nil {
 		return 0, err
 	}
@@ -89,7 +89,7 @@ func (n *Node) syncWith(ctx context.Context, id string, ranges []ring.Range) (in
 	if len(diff) == 0 {
 		return 0, nil
 	}
-	_, changed, err := n.pull(ctx, id, ranges, depth, diff)
+	_, changed, err := n.mover.pull(ctx, id, ranges, depth, diff)
 	n.met.aeRepaired.Add(float64(changed))
 	return changed, err
 }

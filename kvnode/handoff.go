@@ -111,7 +111,7 @@ func (n *Node) deliverHints(ctx context.Context) {
 		for i, h := range hs {
 			entries[i] = &kvpb.Entry{Key: h.key, Set: h.set}
 		}
-		acked, err := n.push(ctx, owner, entries)
+		acked, err := n.mover.push(ctx, owner, entries)
 		n.dropHints(hs[:acked])
 		if err != nil {
 			n.log.Debug("handoff: deliver hints", "owner", owner, "delivered", acked, "err", err)
@@ -177,7 +177,7 @@ func (n *Node) handTo(ctx context.Context, es []entryOf, ownersOf func(token uin
 		for k, i := range idx {
 			entries[k] = &kvpb.Entry{Key: es[i].key, Set: es[i].set}
 		}
-		acked, err := n.push(ctx, id, entries)
+		acked, err := n.mover.push(ctx, id, entries)
 		if err != nil {
 			n.log.Debug("handoff: push", "to", id, "acked", acked, "of", len(entries), "err", err)
 			failed[id] = acked
@@ -244,7 +244,7 @@ func (n *Node) handOff(ctx context.Context, ranges []ring.Range, ownersOf func(t
 		batch = batch[:0]
 	}
 	for _, rg := range ranges {
-		err := n.scanRange(rg, func(token uint64, key []byte, set *kvpb.VersionSet) error {
+		err := n.mover.scanRange(rg, func(token uint64, key []byte, set *kvpb.VersionSet) error {
 			batch = append(batch, entryOf{token, key, set})
 			if len(batch) >= batchKeys {
 				flush()

@@ -36,12 +36,13 @@ type Node struct {
 	met   *metrics
 
 	// The pieces, each knowing nothing of the node: the ring state, the
-	// connections to peers, this node's own replica, and the coordinator
-	// of client requests over them.
+	// connections to peers, this node's own replica, the coordinator of
+	// client requests and the mover of entries between nodes over them.
 	ring    *ringManager
 	peers   *peer.Set
 	replica *replica
 	coord   *coordinator
+	mover   *mover
 	gossip  *membership.Membership // nil: static membership
 
 	clock    lwwClock
@@ -108,6 +109,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	n.coord = &coordinator{cfg: cfg, log: n.log, met: met, ring: n.ring, peers: n.peers, replica: n.replica,
 		clock: &n.clock, counters: n.counters, bg: &n.bg, stop: n.stop}
+	n.mover = &mover{cfg: cfg, met: met, peers: n.peers, replica: n.replica, store: st}
 	if err := n.syncPeers(); err != nil {
 		n.Close()
 		return nil, err

@@ -152,7 +152,7 @@ func (n *Node) pullFromLive(ctx context.Context, v *placement.View, ranges []rin
 		if src.ID == n.cfg.ID || pulled[src.ID] || !n.coord.live(ctx, src.ID) {
 			continue
 		}
-		got, _, err := n.pull(ctx, src.ID, ranges, 0, nil)
+		got, _, err := n.mover.pull(ctx, src.ID, ranges, 0, nil)
 		total += got
 		n.met.transferred.WithLabelValues(reason).Add(float64(got))
 		if err != nil {
@@ -250,7 +250,7 @@ func (n *Node) handHintsOn(ctx context.Context, v *placement.View) error {
 			if to == "" {
 				continue
 			}
-			if _, err := n.push(ctx, to, []*kvpb.Entry{{Key: h.key, Set: h.set, HintFor: hintFor}}); err != nil {
+			if _, err := n.mover.push(ctx, to, []*kvpb.Entry{{Key: h.key, Set: h.set, HintFor: hintFor}}); err != nil {
 				continue
 			}
 			n.dropHints([]hint{h})

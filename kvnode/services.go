@@ -135,7 +135,7 @@ func (s *replicaService) Transfer(ctx context.Context, req *kvpb.TransferRequest
 			return nil, err
 		}
 	}
-	if _, err := s.n.applyEntries(req.GetEntries()); err != nil {
+	if _, err := s.n.mover.applyEntries(req.GetEntries()); err != nil {
 		return nil, status.Errorf(codes.Internal, "transfer: %v", err)
 	}
 	return &kvpb.TransferResponse{}, nil
@@ -155,7 +155,7 @@ func (s *replicaService) Scan(req *kvpb.ScanRequest, stream kvpb.Replica_ScanSer
 	if err := s.n.replica.refusal(false); err != nil {
 		return err
 	}
-	err := s.n.scanEntries(fromPBRanges(req.GetRanges()), int(req.GetDepth()), req.GetLeaves(), func(es []*kvpb.Entry) error {
+	err := s.n.mover.scanEntries(fromPBRanges(req.GetRanges()), int(req.GetDepth()), req.GetLeaves(), func(es []*kvpb.Entry) error {
 		return stream.Send(&kvpb.ScanResponse{Entries: es})
 	})
 	if err != nil && status.Code(err) == codes.Unknown {
@@ -171,7 +171,7 @@ func (s *replicaService) Tree(ctx context.Context, req *kvpb.TreeRequest) (*kvpb
 	if err := s.n.replica.refusal(false); err != nil {
 		return nil, err
 	}
-	t, keys, err := s.n.buildTree(fromPBRanges(req.GetRanges()), int(req.GetDepth()))
+	t, keys, err := s.n.mover.buildTree(fromPBRanges(req.GetRanges()), int(req.GetDepth()))
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "tree: %v", err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/quorumlab/quorumlab/kvnode/kvpb"
 	"github.com/quorumlab/quorumlab/kvnode/merkle"
+	"github.com/quorumlab/quorumlab/kvnode/peer"
 	"github.com/quorumlab/quorumlab/kvnode/ring"
 	"github.com/quorumlab/quorumlab/kvnode/storage"
 	"github.com/quorumlab/quorumlab/kvnode/version"
@@ -20,6 +21,17 @@ import (
 // Moving data between nodes: every path ships whole version sets (Entry),
 // which the receiver merges, so a repeated or reordered transfer is
 // harmless.
+
+// mover streams entries between this node's store and its peers: pushes,
+// pulls, scans and the Merkle trees that anti-entropy compares. It knows
+// nothing of the node.
+type mover struct {
+	cfg     Config
+	met     *metrics
+	peers   *peer.Set
+	replica *replica
+	store   *storage.Store
+}
 
 // Batches of Transfer and Scan messages stay well under the gRPC message
 // limit.
@@ -31,14 +43,14 @@ const (
 // push sends entries to node id in batches and returns how many of them,
 // from the start, were acknowledged. To this node itself they are applied
 // locally.
-func (n *Node) push(ctx context.Context, id string, entries []*kvpb.Entry) (int, error) {
-	if id == n.cfg.ID {
-		if _, err := n.applyEntries(entries); err != nil {
+func (mv *mover) push(ctx context.Context, id string, entries []*kvpb.Entry) (int, error) {
+	if id == mv.cfg.ID {
+		if _, err := mv.applyEntries(entries); err != nil {
 			return 0, err
 		}
 		return len(entries), nil
 	}
-	p := n.peers.Get(id)
+	p := mv.peers.Get(id)
 	if p == nil {
 		return 0, fmt.Errorf("no connection to %s", id)
 	}
@@ -49,11 +61,11 @@ func (n *Node) push(ctx context.Context, id string, entries []*kvpb.Entry) (int,
 			size += proto.Size(entries[end])
 			end++
 		}
-		cctx, cancel := context.WithTimeout(ctx, 10*n.cfg.RequestTimeout)
-		_, err := p.Replica.Transfer(cctx, &kvpb.TransferRequest{Entries: entries[done:end], From: n.cfg.ID})
+		cctx, cancel := context.WithTimeout(ctx, 10*mv.cfg.RequestTimeout)
+		_, err := p.Replica.Transfer(cctx, &kvpb.TransferRequest{Entries: entries[done:end], From: mv.cfg.ID})
 		cancel()
 		if err != nil {
-			n.met.replicaErrors.WithLabelValues(id, "transfer").Inc()
+			mv.met.replicaErrors.WithLabelValues(id, "transfer").Inc()
 			return done, fmt.Errorf("transfer to %s: %w", id, err)
 		}
 		done = end
@@ -63,19 +75,19 @@ func (n *Node) push(ctx context.Context, id string, entries []*kvpb.Entry) (int,
 
 // applyEntries merges entries received from another node, the data ones
 // in one storage commit, and returns how many changed the local data.
-func (n *Node) applyEntries(es []*kvpb.Entry) (int, error) {
+func (mv *mover) applyEntries(es []*kvpb.Entry) (int, error) {
 	var us []storage.KeyUpdate
 	for _, e := range es {
 		token := ring.Token(e.GetKey())
 		if e.GetHintFor() != "" {
-			if err := n.replica.hint(e.GetHintFor(), token, e.GetKey(), e.GetSet().GetVersions()); err != nil {
+			if err := mv.replica.hint(e.GetHintFor(), token, e.GetKey(), e.GetSet().GetVersions()); err != nil {
 				return 0, err
 			}
 			continue
 		}
 		in := e.GetSet().GetVersions()
 		us = append(us, storage.KeyUpdate{Token: token, Key: e.GetKey(), Fn: func(old *kvpb.VersionSet) (*kvpb.VersionSet, bool) {
-			merged, ch := version.Merge(n.cfg.Mode, old.GetVersions(), in)
+			merged, ch := version.Merge(mv.cfg.Mode, old.GetVersions(), in)
 			if !ch {
 				return old, false
 			}
@@ -85,7 +97,7 @@ func (n *Node) applyEntries(es []*kvpb.Entry) (int, error) {
 	if len(us) == 0 {
 		return 0, nil
 	}
-	changed, err := n.store.UpdateMany(us)
+	changed, err := mv.store.UpdateMany(us)
 	if err != nil {
 		return 0, err
 	}
@@ -99,17 +111,17 @@ func (n *Node) applyEntries(es []*kvpb.Entry) (int, error) {
 }
 
 // scanRange calls fn for every local key in rg, in token order.
-func (n *Node) scanRange(rg ring.Range, fn func(token uint64, key []byte, set *kvpb.VersionSet) error) error {
+func (mv *mover) scanRange(rg ring.Range, fn func(token uint64, key []byte, set *kvpb.VersionSet) error) error {
 	if rg.Start < rg.End {
-		return n.store.Scan(rg.Start+1, rg.End, fn)
+		return mv.store.Scan(rg.Start+1, rg.End, fn)
 	}
 	// The range wraps past zero (or, Start == End, is the whole ring).
 	if rg.Start < math.MaxUint64 {
-		if err := n.store.Scan(rg.Start+1, math.MaxUint64, fn); err != nil {
+		if err := mv.store.Scan(rg.Start+1, math.MaxUint64, fn); err != nil {
 			return err
 		}
 	}
-	return n.store.Scan(0, rg.End, fn)
+	return mv.store.Scan(0, rg.End, fn)
 }
 
 func toPBRanges(rs []ring.Range) []*kvpb.TokenRange {
@@ -139,19 +151,19 @@ func entryHash(key []byte, set *kvpb.VersionSet) uint64 {
 }
 
 // buildTree hashes the local keys in ranges into a tree of the given depth.
-func (n *Node) buildTree(ranges []ring.Range, depth int) (*merkle.Tree, uint64, error) {
+func (mv *mover) buildTree(ranges []ring.Range, depth int) (*merkle.Tree, uint64, error) {
 	t, err := merkle.New(depth)
 	if err != nil {
 		return nil, 0, err
 	}
 	var keys uint64
-	cutoff := n.cfg.tombstoneCutoff()
+	cutoff := mv.cfg.tombstoneCutoff()
 	for _, rg := range ranges {
-		err := n.scanRange(rg, func(token uint64, key []byte, set *kvpb.VersionSet) error {
+		err := mv.scanRange(rg, func(token uint64, key []byte, set *kvpb.VersionSet) error {
 			// As if collected already, as a peer may have: the trees
 			// agree. Entries are still sent with their tombstones, so a
 			// replica that missed the delete learns of it while it can.
-			if version.Expired(n.cfg.Mode, set.GetVersions(), cutoff) {
+			if version.Expired(mv.cfg.Mode, set.GetVersions(), cutoff) {
 				return nil
 			}
 			t.Add(token, entryHash(key, set))
@@ -167,7 +179,7 @@ func (n *Node) buildTree(ranges []ring.Range, depth int) (*merkle.Tree, uint64, 
 
 // scanEntries calls send with batches of the local entries in ranges, only
 // those in leaves (of a tree of depth) if leaves is not empty.
-func (n *Node) scanEntries(ranges []ring.Range, depth int, leaves []uint32, send func([]*kvpb.Entry) error) error {
+func (mv *mover) scanEntries(ranges []ring.Range, depth int, leaves []uint32, send func([]*kvpb.Entry) error) error {
 	var want map[uint32]bool
 	if len(leaves) > 0 {
 		want = make(map[uint32]bool, len(leaves))
@@ -178,7 +190,7 @@ func (n *Node) scanEntries(ranges []ring.Range, depth int, leaves []uint32, send
 	var batch []*kvpb.Entry
 	size := 0
 	for _, rg := range ranges {
-		err := n.scanRange(rg, func(token uint64, key []byte, set *kvpb.VersionSet) error {
+		err := mv.scanRange(rg, func(token uint64, key []byte, set *kvpb.VersionSet) error {
 			if want != nil && !want[merkle.Leaf(token, depth)] {
 				return nil
 			}
@@ -206,8 +218,8 @@ func (n *Node) scanEntries(ranges []ring.Range, depth int, leaves []uint32, send
 // pull streams a peer's entries in ranges (only those in leaves, if any) and
 // merges them here; it returns how many entries arrived and how many
 // changed the local copy.
-func (n *Node) pull(ctx context.Context, id string, ranges []ring.Range, depth int, leaves []uint32) (got, changed int, err error) {
-	p := n.peers.Get(id)
+func (mv *mover) pull(ctx context.Context, id string, ranges []ring.Range, depth int, leaves []uint32) (got, changed int, err error) {
+	p := mv.peers.Get(id)
 	if p == nil {
 		return 0, 0, fmt.Errorf("no connection to %s", id)
 	}
@@ -219,7 +231,7 @@ func (n *Node) pull(ctx context.Context, id string, ranges []ring.Range, depth i
 	}
 	for {
 		// A stalled peer must not hold the caller forever.
-		timer := time.AfterFunc(10*n.cfg.RequestTimeout, cancel)
+		timer := time.AfterFunc(10*mv.cfg.RequestTimeout, cancel)
 		msg, err := stream.Recv()
 		timer.Stop()
 		if errors.Is(err, io.EOF) {
@@ -233,7 +245,7 @@ func (n *Node) pull(ctx context.Context, id string, ranges []ring.Range, depth i
 				return got, changed, fmt.Errorf("scan %s: a hint among the data", id)
 			}
 		}
-		ch, err := n.applyEntries(msg.GetEntries())
+		ch, err := mv.applyEntries(msg.GetEntries())
 		if err != nil {
 			return got, changed, err
 		}
