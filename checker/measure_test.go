@@ -30,6 +30,14 @@ func TestCombine(t *testing.T) {
 	}
 }
 
+func TestVerdictExitCode(t *testing.T) {
+	for v, want := range map[Verdict]int{Valid: 0, Invalid: 1, Unknown: 2, "": 2, "bogus": 2} {
+		if got := v.ExitCode(); got != want {
+			t.Errorf("%q.ExitCode() = %d, want %d", v, got, want)
+		}
+	}
+}
+
 // faultyHistory has a partition from 100 to 200 ms.
 func faultyHistory() []history.Op {
 	const ok, fail, info = history.OK, history.Fail, history.Info

@@ -100,7 +100,7 @@ func WriteReport(dir string, ops []history.Op, res checker.Results) error {
 // and its test.json (nil if there is none). The page is self-contained: CSS
 // and plots (SVG) are inline, links are relative to the run directory.
 func Report(ops []history.Op, res checker.Results, test []byte, pred *Prediction) ([]byte, error) {
-	d := reportData{Res: res, Faults: history.Faults(ops), Prediction: pred}
+	d := reportData{Res: res, Faults: history.Faults(ops), Prediction: pred, KeyCounts: map[string]int{}}
 	nodes := map[string]bool{}
 	for _, op := range ops {
 		if op.Node != "" {
@@ -135,7 +135,7 @@ func Report(ops []history.Op, res checker.Results, test []byte, pred *Prediction
 	}
 	if l := res.Linearizable; l != nil {
 		for _, k := range sortedKeys(l.Keys) {
-			d.KeyCounts[verdictIndex(l.Keys[k])]++
+			d.KeyCounts[string(checker.Combine(l.Keys[k]))]++
 			if _, vis := l.Visualizations[k]; vis || (l.Visualizations == nil && l.Keys[k] == checker.Invalid) {
 				d.Failing = append(d.Failing, failingKey{k, linearFile(k)})
 			}
@@ -200,7 +200,7 @@ type reportData struct {
 	FaultKinds    []string // configured, else those in the history
 	Latency       []latencyRow
 	Uncorrected   []latencyRow
-	KeyCounts     [3]int // valid, invalid, unknown keys
+	KeyCounts     map[string]int // keys per verdict, unrecognised ones counted as unknown
 	Failing       []failingKey
 	StaleExamples []checker.StaleRead
 	Span          float64
@@ -224,16 +224,6 @@ type latencyRow struct {
 type failingKey struct{ Key, File string }
 
 type keyValue struct{ Key, Value string }
-
-func verdictIndex(v checker.Verdict) int {
-	switch v {
-	case checker.Valid:
-		return 0
-	case checker.Invalid:
-		return 1
-	}
-	return 2
-}
 
 // registerCheck names the register check a run made.
 func registerCheck(l *checker.Linearizability) string {
@@ -497,7 +487,7 @@ var reportTemplate = template.Must(template.New("report").Funcs(funcs).Parse(`<!
 <table><tr><th>check</th><th>verdict</th><th>detail</th></tr>
 {{range .Verdicts}}<tr><td>{{.Check}}</td><td>{{if .Verdict}}<span class="verdict v-{{.Verdict}}">{{upper .Verdict}}</span>{{else}}<span class="note">measured</span>{{end}}</td><td>{{.Detail}}</td></tr>
 {{end}}</table>{{end}}
-{{with .Res.Linearizable}}<p>Keys: {{index $.KeyCounts 0}} valid, {{index $.KeyCounts 1}} invalid, {{index $.KeyCounts 2}} unknown.
+{{with .Res.Linearizable}}<p>Keys: {{index $.KeyCounts "valid"}} valid, {{index $.KeyCounts "invalid"}} invalid, {{index $.KeyCounts "unknown"}} unknown.
 {{if $.Failing}}Porcupine's view of each failing key:
 {{range $.Failing}}<a href="{{.File}}">{{.Key}}</a> {{end}}{{end}}</p>
 {{if .Anomalies}}<table><tr><th>key</th><th>anomaly</th><th class="n">ops</th><th>history indexes (start reading here)</th></tr>

@@ -189,17 +189,6 @@ func Summary(w io.Writer, dir string, res checker.Results) {
 	fmt.Fprintf(w, "\nrun stored in %s\n", dir)
 }
 
-// ExitCode maps a verdict to quorumlab's exit code.
-func ExitCode(v checker.Verdict) int {
-	switch v {
-	case checker.Valid:
-		return 0
-	case checker.Invalid:
-		return 1
-	}
-	return 2
-}
-
 // deletions describes a set run's deletes, if it had any.
 func deletions(s *checker.SetResult) string {
 	if s.Deleted == 0 && s.Resurrected == 0 {
