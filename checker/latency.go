@@ -72,15 +72,7 @@ type latencyKey struct {
 	outcome history.Type
 }
 
-// CheckLatency measures the latencies in ops.
-func CheckLatency(ops []history.Op) Latency {
-	pairs, err := history.Pair(ops)
-	if err != nil {
-		return Latency{Error: err.Error()}
-	}
-	return latency(ops, pairs)
-}
-
+// latency measures the latencies of pairs, the pairing of ops.
 func latency(ops []history.Op, pairs []history.Pairing) Latency {
 	l := Latency{
 		hists:       make(map[latencyKey]*hdrhistogram.Histogram),
