@@ -178,7 +178,7 @@ func WriteComparison(dir string, c Comparison) error {
 	if err := os.WriteFile(filepath.Join(dir, CompareMD), []byte(CompareMarkdown(c)), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", CompareMD, err)
 	}
-	html, err := CompareReport(c)
+	html, err := renderComparison(c)
 	if err != nil {
 		return err
 	}
@@ -288,9 +288,9 @@ func CompareMarkdown(c Comparison) string {
 	return b.String()
 }
 
-// CompareReport renders compare.html: the table, throughput and p99 per
+// renderComparison renders compare.html: the table, throughput and p99 per
 // configuration, and every configuration's t-visibility curve on one chart.
-func CompareReport(c Comparison) ([]byte, error) {
+func renderComparison(c Comparison) ([]byte, error) {
 	head, cells := compareTable(c)
 	d := compareData{C: c, Columns: len(head) - 1, Times: visibilityTimes}
 	for i, r := range c.Rows {

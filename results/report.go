@@ -85,7 +85,7 @@ func WriteReport(dir string, ops []history.Op, res checker.Results) error {
 	if p, err := ReadPrediction(dir); err == nil {
 		pred = &p
 	}
-	html, err := Report(ops, res, test, pred)
+	html, err := renderReport(ops, res, test, pred)
 	if err != nil {
 		return err
 	}
@@ -96,10 +96,10 @@ func WriteReport(dir string, ops []history.Op, res checker.Results) error {
 	return os.Rename(tmp, filepath.Join(dir, ReportFile))
 }
 
-// Report renders the HTML report of one run from its history, its results
+// renderReport renders the HTML report of one run from its history, its results
 // and its test.json (nil if there is none). The page is self-contained: CSS
 // and plots (SVG) are inline, links are relative to the run directory.
-func Report(ops []history.Op, res checker.Results, test []byte, pred *Prediction) ([]byte, error) {
+func renderReport(ops []history.Op, res checker.Results, test []byte, pred *Prediction) ([]byte, error) {
 	d := reportData{Res: res, Faults: history.Faults(ops), Prediction: pred, KeyCounts: map[string]int{}}
 	nodes := map[string]bool{}
 	for _, op := range ops {

@@ -125,7 +125,7 @@ func TestReport(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			res := checker.Check(context.Background(), c.ops, checker.Options{Workload: "register", Visualize: true})
-			html, err := Report(c.ops, res, c.test, nil)
+			html, err := renderReport(c.ops, res, c.test, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -168,7 +168,7 @@ func TestReportLargeHistory(t *testing.T) {
 	measured := checker.Check(context.Background(), ops, checker.Options{Workload: "ycsb"})
 	res := checker.Results{Verdict: checker.Valid, Latency: measured.Latency, Stats: measured.Stats}
 	start := time.Now()
-	html, err := Report(ops, res, nil, nil)
+	html, err := renderReport(ops, res, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
