@@ -57,3 +57,9 @@ func checkStats(ops []history.Op) Stats {
 	}
 	return stats(ops, pairs)
 }
+
+// uncorrectedPercentiles is Percentiles measured from the actual sends; ""
+// unless the latencies are Corrected.
+func (l Latency) uncorrectedPercentiles(f string, outcome history.Type) string {
+	return hgrm(l.uncorrected[latencyKey{f, outcome}])
+}

@@ -188,12 +188,6 @@ func (l Latency) Percentiles(f string, outcome history.Type) string {
 	return hgrm(l.hists[latencyKey{f, outcome}])
 }
 
-// UncorrectedPercentiles is Percentiles measured from the actual sends; ""
-// unless the latencies are Corrected.
-func (l Latency) UncorrectedPercentiles(f string, outcome history.Type) string {
-	return hgrm(l.uncorrected[latencyKey{f, outcome}])
-}
-
 func hgrm(h *hdrhistogram.Histogram) string {
 	if h == nil {
 		return ""

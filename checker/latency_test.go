@@ -135,11 +135,11 @@ func TestLatencyWindowAndCorrection(t *testing.T) {
 func TestCorrectedPercentilesDiffer(t *testing.T) {
 	ops := hist(ycsbOp(0, history.FRead, 1, 900, 910, history.OK))
 	l := checkLatency(ops)
-	c, u := l.Percentiles(history.FRead, history.OK), l.UncorrectedPercentiles(history.FRead, history.OK)
+	c, u := l.Percentiles(history.FRead, history.OK), l.uncorrectedPercentiles(history.FRead, history.OK)
 	if !strings.Contains(c, "909.") || !strings.Contains(u, "10.0") || strings.Contains(u, "909.") {
 		t.Fatalf("corrected:\n%s\nuncorrected:\n%s", c, u)
 	}
-	if p := checkLatency(hist(read(0, 0, 10))).UncorrectedPercentiles(history.FRead, history.OK); p != "" {
+	if p := checkLatency(hist(read(0, 0, 10))).uncorrectedPercentiles(history.FRead, history.OK); p != "" {
 		t.Errorf("closed loop has uncorrected percentiles: %q", p)
 	}
 }
