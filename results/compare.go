@@ -3,7 +3,6 @@ package results
 import (
 	"bytes"
 	"fmt"
-	"html/template"
 	"image/color"
 	"math"
 	"os"
@@ -368,32 +367,3 @@ type compareHTMLRow struct {
 	Label, Link, Error string
 	Cells              []compareCell // after the label
 }
-
-var compareTemplate = template.Must(template.Must(reportTemplate.Clone()).New("compare").Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>quorumlab comparison {{time .C.Started}}</title>
-<style>` + styles + `
-main{max-width:1400px}
-.wide{overflow-x:auto}
-table.cmp{font-size:13px}
-table.cmp th{text-align:center}
-table.cmp td.cfg{white-space:nowrap;font-weight:600}
-</style></head>
-<body><main>
-<h1>Comparison of {{len .C.Rows}} configurations</h1>
-<p class="sub">workload {{.C.Workload}} · faults {{.C.Nemesis}} · started {{time .C.Started}}</p>
-<div class="wide"><table class="cmp">
-<tr><th rowspan="2">N/W/R mode<br><span class="note">(links to the run)</span></th><th rowspan="2">verdict</th><th rowspan="2">ok ops/s</th>
-<th colspan="3">read ms</th><th colspan="3">write ms</th><th rowspan="2">ok under<br>faults</th><th rowspan="2">linear-<br>izable</th><th rowspan="2">lost<br>writes</th><th rowspan="2">stale<br>reads</th>
-<th colspan="{{len .Times}}">P(read sees the last write) t ms after it completed</th></tr>
-<tr><th>p50</th><th>p99</th><th>p99.9</th><th>p50</th><th>p99</th><th>p99.9</th>{{range .Times}}<th>{{.}}</th>{{end}}</tr>
-{{range .Rows}}<tr><td class="cfg">{{if .Link}}<a href="{{.Link}}">{{.Label}}</a>{{else}}{{.Label}}{{end}}</td>
-{{if .Error}}<td colspan="{{$.Columns}}" class="err">harness failed: {{.Error}}</td>{{else}}{{range .Cells}}{{if .Verdict}}<td><span class="verdict v-{{.Verdict}}">{{.Text}}</span></td>{{else}}<td class="n">{{.Text}}</td>{{end}}{{end}}{{end}}</tr>
-{{end}}</table></div>
-<p class="note">Latencies are of ok operations. "ok under faults" is the share of operations invoked while a fault was active that succeeded. The last columns are the measured t-visibility: of the reads begun t ms or more after a write completed, the share that returned it or something newer (— where no read qualified).</p>
-{{with .C.Skipped}}<p>Not run:</p><ul>{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}
-{{range .Charts}}{{template "chart" .}}{{end}}
-<p class="note">Files: <a href="compare.json">compare.json</a> · <a href="compare.md">compare.md</a></p>
-</main></body></html>
-`))
