@@ -69,3 +69,5 @@ var funcs = template.FuncMap{
 	"join":  func(xs []string) string { return strings.Join(xs, ",") },
 	"words": func(xs []string) string { return strings.Join(xs, " ") },
 }
+
+func pct(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) }
