@@ -21,7 +21,7 @@ const (
 
 // visibilityTimes are the t (ms after a write completed) at which the
 // comparison table shows t-visibility.
-var visibilityTimes = []int{0, 1, 5, 10, 50, 100}
+func visibilityTimes() []int { return []int{0, 1, 5, 10, 50, 100} }
 
 // Comparison is compare.json: one row per configuration that ran, and the
 // combinations that did not, with the reason.

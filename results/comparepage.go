@@ -21,7 +21,7 @@ type compareCell struct {
 func compareTable(c Comparison) (head []string, rows [][]compareCell) {
 	head = []string{"config", "verdict", "ok ops/s", "read p50", "read p99", "read p99.9", "write p50", "write p99", "write p99.9",
 		"ok under faults", "linearizable", "lost writes", "stale reads"}
-	for _, t := range visibilityTimes {
+	for _, t := range visibilityTimes() {
 		head = append(head, fmt.Sprintf("P(fresh) %d ms", t))
 	}
 	head = append(head, "predicted P(fresh) 0 ms")
@@ -71,7 +71,7 @@ func compareTable(c Comparison) (head []string, rows [][]compareCell) {
 		} else {
 			row = append(row, dash)
 		}
-		for _, t := range visibilityTimes {
+		for _, t := range visibilityTimes() {
 			row = append(row, compareCell{Text: r.visibilityAt(t)})
 		}
 		row = append(row, compareCell{Text: r.predictedAt(0)})
@@ -115,7 +115,7 @@ func CompareMarkdown(c Comparison) string {
 // configuration, and every configuration's t-visibility curve on one chart.
 func renderComparison(c Comparison) ([]byte, error) {
 	head, cells := compareTable(c)
-	d := compareData{C: c, Columns: len(head) - 1, Times: visibilityTimes}
+	d := compareData{C: c, Columns: len(head) - 1, Times: visibilityTimes()}
 	for i, r := range c.Rows {
 		row := compareHTMLRow{Label: r.Label(), Error: r.Error, Cells: cells[i][1:]}
 		if r.Run != "" {

@@ -214,7 +214,7 @@ func throughputChart(ss []sample, faults []history.Fault, span float64) chart {
 	for i, f := range fs {
 		lines = append(lines, line{f + " ok", palette(i), false, func(s sample) bool { return s.f == f && s.outcome == history.OK }})
 	}
-	lines = append(lines, line{"fail + info", colFail, true, func(s sample) bool { return s.outcome != history.OK }})
+	lines = append(lines, line{"fail + info", outcomeColor(history.Fail), true, func(s sample) bool { return s.outcome != history.OK }})
 	for _, ln := range lines {
 		xys := series(ln.keep)
 		if len(xys) == 0 {

@@ -42,13 +42,6 @@ type legendEntry struct {
 	Shape string // "dot", "line", "dash" or "area"
 }
 
-// Colours.
-var (
-	colOK   = color.NRGBA{0x2b, 0x6c, 0xb0, 0xa0}
-	colFail = color.NRGBA{0xd6, 0x27, 0x28, 0xff}
-	colInfo = color.NRGBA{0xf0, 0x8c, 0x00, 0xff}
-)
-
 // palette returns the i-th series colour (Tableau 10).
 func palette(i int) color.NRGBA {
 	p := [...]color.NRGBA{
@@ -60,14 +53,16 @@ func palette(i int) color.NRGBA {
 	return p[i%len(p)]
 }
 
+// outcomeColor colours an operation by its outcome; info is anything not
+// ok or fail.
 func outcomeColor(t history.Type) color.NRGBA {
 	switch t {
 	case history.OK:
-		return colOK
+		return color.NRGBA{0x2b, 0x6c, 0xb0, 0xa0}
 	case history.Fail:
-		return colFail
+		return color.NRGBA{0xd6, 0x27, 0x28, 0xff}
 	}
-	return colInfo
+	return color.NRGBA{0xf0, 0x8c, 0x00, 0xff}
 }
 
 func css(c color.Color) template.CSS {

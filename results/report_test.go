@@ -182,7 +182,7 @@ func TestReportLargeHistory(t *testing.T) {
 	if !strings.Contains(string(html), "operations drawn: every failed") {
 		t.Errorf("report does not say the scatter is sampled")
 	}
-	// Every fail is drawn: fail points are the only glyphs in colFail.
+	// Every fail is drawn: fail points are the only glyphs in the fail colour.
 	if got := strings.Count(string(html), "fill:#D62728"); got < fails {
 		t.Errorf("%d fail points drawn, want all %d", got, fails)
 	}
