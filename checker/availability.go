@@ -24,16 +24,8 @@ type AvailabilityCounts struct {
 	Share float64 `json:"share"`
 }
 
-// CheckAvailability measures availability in ops. Operations that never
+// availability measures availability in pairs. Operations that never
 // completed are left out: the history cannot say what became of them.
-func CheckAvailability(ops []history.Op) Availability {
-	pairs, err := history.Pair(ops)
-	if err != nil {
-		return Availability{Error: err.Error()}
-	}
-	return availability(pairs, history.Faults(ops))
-}
-
 func availability(pairs []history.Pairing, faults []history.Fault) Availability {
 	active := faultyAt(faults)
 	var a Availability

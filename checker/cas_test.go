@@ -124,7 +124,7 @@ func TestLinearizableCas(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Linearizable(context.Background(), tt.ops, Options{Visualize: true})
+			got := checkLinearizable(context.Background(), tt.ops, Options{Visualize: true})
 			if got.Error != "" {
 				t.Fatal(got.Error)
 			}
@@ -324,7 +324,7 @@ func TestCasDecisionMatchesPorcupine(t *testing.T) {
 	for i := range 10000 {
 		ops := randomCasRegister(rng, 4+rng.IntN(11), 2+rng.IntN(3), 0.5)
 		want := unpatched(t, ops)
-		got := Linearizable(context.Background(), ops, Options{})
+		got := checkLinearizable(context.Background(), ops, Options{})
 		if got.Verdict == Unknown && got.Error != "" {
 			continue
 		}

@@ -72,15 +72,7 @@ type latencyKey struct {
 	outcome history.Type
 }
 
-// CheckLatency measures the latencies in ops.
-func CheckLatency(ops []history.Op) Latency {
-	pairs, err := history.Pair(ops)
-	if err != nil {
-		return Latency{Error: err.Error()}
-	}
-	return latency(ops, pairs)
-}
-
+// latency measures the latencies of pairs, the pairing of ops.
 func latency(ops []history.Op, pairs []history.Pairing) Latency {
 	l := Latency{
 		hists:       make(map[latencyKey]*hdrhistogram.Histogram),
@@ -194,12 +186,6 @@ func summaries(hists map[latencyKey]*hdrhistogram.Histogram) []LatencySummary {
 // which keeps only the summaries).
 func (l Latency) Percentiles(f string, outcome history.Type) string {
 	return hgrm(l.hists[latencyKey{f, outcome}])
-}
-
-// UncorrectedPercentiles is Percentiles measured from the actual sends; ""
-// unless the latencies are Corrected.
-func (l Latency) UncorrectedPercentiles(f string, outcome history.Type) string {
-	return hgrm(l.uncorrected[latencyKey{f, outcome}])
 }
 
 func hgrm(h *hdrhistogram.Histogram) string {

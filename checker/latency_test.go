@@ -89,7 +89,7 @@ func TestLatencyWindowAndCorrection(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := CheckLatency(tt.ops)
+			l := checkLatency(tt.ops)
 			if l.Error != "" {
 				t.Fatal(l.Error)
 			}
@@ -134,12 +134,12 @@ func TestLatencyWindowAndCorrection(t *testing.T) {
 // the wait, the uncorrected one does not.
 func TestCorrectedPercentilesDiffer(t *testing.T) {
 	ops := hist(ycsbOp(0, history.FRead, 1, 900, 910, history.OK))
-	l := CheckLatency(ops)
-	c, u := l.Percentiles(history.FRead, history.OK), l.UncorrectedPercentiles(history.FRead, history.OK)
+	l := checkLatency(ops)
+	c, u := l.Percentiles(history.FRead, history.OK), l.uncorrectedPercentiles(history.FRead, history.OK)
 	if !strings.Contains(c, "909.") || !strings.Contains(u, "10.0") || strings.Contains(u, "909.") {
 		t.Fatalf("corrected:\n%s\nuncorrected:\n%s", c, u)
 	}
-	if p := CheckLatency(hist(read(0, 0, 10))).UncorrectedPercentiles(history.FRead, history.OK); p != "" {
+	if p := checkLatency(hist(read(0, 0, 10))).uncorrectedPercentiles(history.FRead, history.OK); p != "" {
 		t.Errorf("closed loop has uncorrected percentiles: %q", p)
 	}
 }

@@ -78,20 +78,6 @@ const maxWitnesses = 5
 // already known when it runs.
 const visualBudget = 30 * time.Second
 
-// Linearizable checks the register operations (read, write, cas) of ops per key
-// against a register that starts absent: first a linear pass for witnesses,
-// then porcupine on the patched history of each key without one, within
-// opts' time and memory budgets. Keys they cut short are unknown, never
-// valid.
-func Linearizable(ctx context.Context, ops []history.Op, opts Options) Linearizability {
-	pairs, err := history.Pair(ops)
-	if err != nil {
-		return Linearizability{Verdict: Unknown, Error: err.Error()}
-	}
-	opts.model = history.RegisterModel(ops)
-	return linearizable(ctx, pairs, history.Faults(ops), opts)
-}
-
 type keyResult struct {
 	verdict   Verdict
 	by        string // how it was decided: byWitness, byZones or bySearch
@@ -102,6 +88,11 @@ type keyResult struct {
 	noPage    string
 }
 
+// linearizable checks the register operations (read, write, cas) of pairs
+// per key against a register that starts absent: first a linear pass for
+// witnesses, then porcupine on the patched history of each key without one,
+// within opts' time and memory budgets. Keys they cut short are unknown,
+// never valid.
 func linearizable(ctx context.Context, pairs []history.Pairing, faults []history.Fault, opts Options) Linearizability {
 	start := time.Now()
 	keys, err := registerHistories(pairs)

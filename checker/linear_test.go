@@ -95,7 +95,7 @@ func TestLinearizable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Linearizable(context.Background(), tt.ops, Options{Visualize: true})
+			got := checkLinearizable(context.Background(), tt.ops, Options{Visualize: true})
 			if got.Error != "" && len(tt.ops) > 0 {
 				t.Fatal(got.Error)
 			}
@@ -146,7 +146,7 @@ func TestLinearizablePerKey(t *testing.T) {
 		keyed("b", 3, history.FRead, nil, 20, 30, history.OK, history.Ints(nil)),
 		nemesis(40, "stop-partition"),
 	)
-	got := Linearizable(context.Background(), ops, Options{Visualize: true})
+	got := checkLinearizable(context.Background(), ops, Options{Visualize: true})
 	if got.Verdict != Invalid || got.Keys["a"] != Valid || got.Keys["b"] != Invalid {
 		t.Fatalf("verdict %s, keys %v", got.Verdict, got.Keys)
 	}
@@ -194,7 +194,7 @@ func TestLinearizableTimeout(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			start := time.Now()
-			got := Linearizable(context.Background(), tt.ops, Options{Timeout: tt.timeout})
+			got := checkLinearizable(context.Background(), tt.ops, Options{Timeout: tt.timeout})
 			if got.Verdict != Unknown || got.Keys["k"] != Unknown {
 				t.Errorf("verdict %s (key %s), want unknown", got.Verdict, got.Keys["k"])
 			}
@@ -211,7 +211,7 @@ func TestLinearizableCancelled(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		cancel()
 	}()
-	if got := Linearizable(ctx, hardHistory(40), Options{}); got.Verdict != Unknown {
+	if got := checkLinearizable(ctx, hardHistory(40), Options{}); got.Verdict != Unknown {
 		t.Errorf("verdict %s, want unknown", got.Verdict)
 	}
 }

@@ -30,6 +30,14 @@ func TestCombine(t *testing.T) {
 	}
 }
 
+func TestVerdictExitCode(t *testing.T) {
+	for v, want := range map[Verdict]int{Valid: 0, Invalid: 1, Unknown: 2, "": 2, "bogus": 2} {
+		if got := v.ExitCode(); got != want {
+			t.Errorf("%q.ExitCode() = %d, want %d", v, got, want)
+		}
+	}
+}
+
 // faultyHistory has a partition from 100 to 200 ms.
 func faultyHistory() []history.Op {
 	const ok, fail, info = history.OK, history.Fail, history.Info
@@ -46,7 +54,7 @@ func faultyHistory() []history.Op {
 }
 
 func TestCheckAvailability(t *testing.T) {
-	got := CheckAvailability(faultyHistory())
+	got := checkAvailability(faultyHistory())
 	want := Availability{
 		Faulty:  AvailabilityCounts{OK: 1, Fail: 1, Info: 1, Share: 1.0 / 3},
 		Healthy: AvailabilityCounts{OK: 2, Share: 1},
@@ -58,7 +66,7 @@ func TestCheckAvailability(t *testing.T) {
 }
 
 func TestCheckStats(t *testing.T) {
-	got := CheckStats(faultyHistory())
+	got := checkStats(faultyHistory())
 	want := Stats{
 		Ops: []OpStats{
 			{F: "read", Invoked: 3, OK: 2, Info: 1},
@@ -73,7 +81,7 @@ func TestCheckStats(t *testing.T) {
 }
 
 func TestCheckLatency(t *testing.T) {
-	got := CheckLatency(faultyHistory())
+	got := checkLatency(faultyHistory())
 	var sums []string
 	for _, s := range got.Ops {
 		sums = append(sums, string(s.F)+"/"+string(s.Outcome))

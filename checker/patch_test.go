@@ -215,7 +215,7 @@ func TestDecisionMatchesPorcupine(t *testing.T) {
 	for i := range 20000 {
 		ops := randomRegister(rng, 4+rng.IntN(11), 2+rng.IntN(3), 0.5, i%4 == 0)
 		want := unpatched(t, ops)
-		got := Linearizable(context.Background(), ops, Options{})
+		got := checkLinearizable(context.Background(), ops, Options{})
 		if got.Verdict == Unknown && got.Error != "" {
 			continue // no read or write left
 		}

@@ -9,7 +9,7 @@ import (
 	"github.com/quorumlab/quorumlab/history"
 )
 
-// SetResult is the result of SetCheck, as Jepsen's set checker reports it.
+// SetResult is the result of the set check, as Jepsen's set checker reports it.
 // Counts are summed over keys; examples are at most 20 each.
 type SetResult struct {
 	Verdict Verdict `json:"verdict"`
@@ -46,19 +46,6 @@ type SetElement struct {
 	Element int64  `json:"element"`
 }
 
-// SetCheck checks the set workload: adds of elements to keys, deletes of
-// keys, then final reads (the workload reads only after healing, so every
-// ok read is final). It is invalid if an element is lost, unexpected or,
-// under history.ModelDeletesFinal, resurrected, and unknown if a key with
-// acknowledged adds has no final read to judge them by.
-func SetCheck(ops []history.Op) SetResult {
-	pairs, err := history.Pair(ops)
-	if err != nil {
-		return SetResult{Verdict: Unknown, Error: err.Error()}
-	}
-	return setCheck(pairs, history.SetModel(ops) == history.ModelDeletesFinal)
-}
-
 // span is an operation's interval; done is never for an operation that may
 // still take effect (info, incomplete).
 type span struct{ start, done int64 }
@@ -67,6 +54,11 @@ const never = math.MaxInt64
 
 func (a span) overlaps(b span) bool { return a.start < b.done && b.start < a.done }
 
+// setCheck checks the set workload: adds of elements to keys, deletes of
+// keys, then final reads (the workload reads only after healing, so every
+// ok read is final). It is invalid if an element is lost, unexpected or,
+// when deletesFinal (history.ModelDeletesFinal), resurrected, and unknown if
+// a key with acknowledged adds has no final read to judge them by.
 func setCheck(pairs []history.Pairing, deletesFinal bool) SetResult {
 	type add struct {
 		outcome history.Type

@@ -96,7 +96,7 @@ func TestSetCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := SetCheck(tt.ops); !reflect.DeepEqual(got, tt.want) {
+			if got := checkSet(tt.ops); !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("SetCheck:\n got %+v\nwant %+v", got, tt.want)
 			}
 		})

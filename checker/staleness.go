@@ -10,7 +10,7 @@ import (
 	"github.com/quorumlab/quorumlab/history"
 )
 
-// Staleness is the result of CheckStaleness, over the ok reads of the
+// Staleness is the result of the staleness check, over the ok reads of the
 // register workload. It informs; linearizability decides, so its verdict is
 // valid unless the history could not be read.
 type Staleness struct {
@@ -68,7 +68,7 @@ func delayEdges() []float64 {
 	return []float64{0, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000}
 }
 
-// CheckStaleness finds the stale ok reads of the register workload.
+// staleness finds the stale ok reads of the register workload.
 //
 // A write w (an ok cas is a write of its new value) supersedes an earlier
 // write v if w was invoked after v completed, so every linearization orders
@@ -76,14 +76,6 @@ func delayEdges() []float64 {
 // it returned is superseded by an ok write that completed before t. Values
 // of indeterminate writes have no completion and are never judged stale;
 // values never written are left to the linearizability checker.
-func CheckStaleness(ops []history.Op) Staleness {
-	pairs, err := history.Pair(ops)
-	if err != nil {
-		return Staleness{Verdict: Unknown, Error: err.Error()}
-	}
-	return staleness(pairs)
-}
-
 func staleness(pairs []history.Pairing) Staleness {
 	type write struct{ invoke, done int64 }
 	type read struct {

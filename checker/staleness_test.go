@@ -70,7 +70,7 @@ func TestCheckStaleness(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := CheckStaleness(tt.ops)
+			got := checkStaleness(tt.ops)
 			for i := range tt.stale {
 				tt.stale[i].Op = indexOf(tt.ops, int64(tt.stale[i].Op), history.Invoke) + 1
 			}
@@ -90,7 +90,7 @@ func TestVisibility(t *testing.T) {
 		read(3, 38, 39, 2),   // Δ 8, fresh
 		read(4, 100, 101, 2), // Δ 70, fresh
 	)
-	got := CheckStaleness(ops)
+	got := checkStaleness(ops)
 	want := []VisibilityPoint{
 		{0, 4, 0.75}, {1, 4, 0.75}, {5, 3, 1}, {10, 2, 1}, {50, 1, 1}, {100, 0, 0}, {500, 0, 0}, {1000, 0, 0},
 	}

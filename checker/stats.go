@@ -24,15 +24,7 @@ type OpStats struct {
 	Incomplete int `json:"incomplete"`
 }
 
-// CheckStats counts the operations in ops.
-func CheckStats(ops []history.Op) Stats {
-	pairs, err := history.Pair(ops)
-	if err != nil {
-		return Stats{Error: err.Error()}
-	}
-	return stats(ops, pairs)
-}
-
+// stats counts the operations in ops, whose pairing is pairs.
 func stats(ops []history.Op, pairs []history.Pairing) Stats {
 	var s Stats
 	for _, op := range ops {

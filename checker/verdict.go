@@ -14,18 +14,49 @@ const (
 	Unknown Verdict = "unknown"
 )
 
-// Combine returns the worst of vs: invalid beats unknown beats valid. No
-// verdicts combine to valid.
+// Exit codes of quorumlab: one per verdict, and one for a harness that
+// failed before it had a verdict to trust.
+const (
+	ExitValid   = 0
+	ExitInvalid = 1
+	ExitUnknown = 2
+	ExitHarness = 3
+)
+
+// rank orders verdicts: invalid beats unknown beats valid. Anything
+// unrecognised ranks as unknown, so that it never passes as valid.
+func (v Verdict) rank() int {
+	switch v {
+	case Valid:
+		return 0
+	case Invalid:
+		return 2
+	}
+	return 1
+}
+
+// Combine returns the worst of vs. No verdicts combine to valid; anything
+// unrecognised combines to unknown.
 func Combine(vs ...Verdict) Verdict {
 	out := Valid
 	for _, v := range vs {
-		switch v {
-		case Invalid:
-			return Invalid
-		case Valid:
-		default: // Unknown, or anything unrecognised: never let it pass as valid
-			out = Unknown
+		if v.rank() > out.rank() {
+			out = v
 		}
 	}
+	if out.rank() == Unknown.rank() {
+		return Unknown
+	}
 	return out
+}
+
+// ExitCode is quorumlab's exit code for a run whose verdict is v.
+func (v Verdict) ExitCode() int {
+	switch Combine(v) {
+	case Valid:
+		return ExitValid
+	case Invalid:
+		return ExitInvalid
+	}
+	return ExitUnknown
 }

@@ -194,7 +194,7 @@ func TestPatchedCounts(t *testing.T) {
 		call(5, history.FRead, nil, 20, 30, fail, nil),
 		call(6, history.FRead, nil, 20, 30, info, nil),
 	)
-	got := Linearizable(context.Background(), ops, Options{})
+	got := checkLinearizable(context.Background(), ops, Options{})
 	want := Patched{UnobservedInfoWrites: 1, ObservedInfoWrites: 1, FailedWrites: 1, UninformativeReads: 2}
 	if got.Patched != want {
 		t.Errorf("patched %+v, want %+v", got.Patched, want)
@@ -250,7 +250,7 @@ func TestMemoryBudget(t *testing.T) {
 	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}}
 	metrics.Read(s)
 	budget := int64(s[0].Value.Uint64()) + 150<<20
-	got := Linearizable(context.Background(), hardHistory(60), Options{Memory: budget, Timeout: 2 * time.Minute})
+	got := checkLinearizable(context.Background(), hardHistory(60), Options{Memory: budget, Timeout: 2 * time.Minute})
 	if got.Verdict != Unknown || !strings.Contains(got.Unknown["k"], "memory budget") {
 		t.Fatalf("verdict %s, unknown %q", got.Verdict, got.Unknown["k"])
 	}
@@ -262,7 +262,7 @@ func TestMemoryBudget(t *testing.T) {
 func TestProgress(t *testing.T) {
 	var b strings.Builder
 	w := &lockedWriter{b: &b}
-	got := Linearizable(context.Background(), hardHistory(60), Options{Timeout: progressAfter + time.Second, Progress: w})
+	got := checkLinearizable(context.Background(), hardHistory(60), Options{Timeout: progressAfter + time.Second, Progress: w})
 	if got.Verdict != Unknown {
 		t.Fatalf("verdict %s", got.Verdict)
 	}

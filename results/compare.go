@@ -1,14 +1,9 @@
 package results
 
 import (
-	"bytes"
 	"fmt"
-	"html/template"
-	"image/color"
-	"math"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/quorumlab/quorumlab/checker"
@@ -26,7 +21,7 @@ const (
 
 // visibilityTimes are the t (ms after a write completed) at which the
 // comparison table shows t-visibility.
-var visibilityTimes = []int{0, 1, 5, 10, 50, 100}
+func visibilityTimes() []int { return []int{0, 1, 5, 10, 50, 100} }
 
 // Comparison is compare.json: one row per configuration that ran, and the
 // combinations that did not, with the reason.
@@ -178,7 +173,7 @@ func WriteComparison(dir string, c Comparison) error {
 	if err := os.WriteFile(filepath.Join(dir, CompareMD), []byte(CompareMarkdown(c)), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", CompareMD, err)
 	}
-	html, err := CompareReport(c)
+	html, err := renderComparison(c)
 	if err != nil {
 		return err
 	}
@@ -187,213 +182,3 @@ func WriteComparison(dir string, c Comparison) error {
 	}
 	return nil
 }
-
-// compareCell is one cell of the comparison table, as text.
-type compareCell struct {
-	Text    string
-	Verdict checker.Verdict // set for verdict cells, which are coloured
-}
-
-// compareTable is the comparison table, shared by the Markdown and HTML.
-func compareTable(c Comparison) (head []string, rows [][]compareCell) {
-	head = []string{"config", "verdict", "ok ops/s", "read p50", "read p99", "read p99.9", "write p50", "write p99", "write p99.9",
-		"ok under faults", "linearizable", "lost writes", "stale reads"}
-	for _, t := range visibilityTimes {
-		head = append(head, fmt.Sprintf("P(fresh) %d ms", t))
-	}
-	head = append(head, "predicted P(fresh) 0 ms")
-	dash := compareCell{Text: "—"}
-	lat := func(f *LatencyFigure, v func(*LatencyFigure) float64) compareCell {
-		if f == nil {
-			return dash
-		}
-		return compareCell{Text: fmt.Sprintf("%.2f", v(f))}
-	}
-	for _, r := range c.Rows {
-		if r.Error != "" {
-			row := []compareCell{{Text: r.Label()}, {Text: "harness failed: " + r.Error}}
-			for len(row) < len(head) {
-				row = append(row, dash)
-			}
-			rows = append(rows, row)
-			continue
-		}
-		row := []compareCell{
-			{Text: r.Label()}, {Text: strings.ToUpper(string(r.Verdict)), Verdict: r.Verdict},
-			{Text: fmt.Sprintf("%.0f", r.Throughput)},
-			lat(r.Read, func(f *LatencyFigure) float64 { return f.P50 }),
-			lat(r.Read, func(f *LatencyFigure) float64 { return f.P99 }),
-			lat(r.Read, func(f *LatencyFigure) float64 { return f.P999 }),
-			lat(r.Write, func(f *LatencyFigure) float64 { return f.P50 }),
-			lat(r.Write, func(f *LatencyFigure) float64 { return f.P99 }),
-			lat(r.Write, func(f *LatencyFigure) float64 { return f.P999 }),
-		}
-		if r.FaultAvailability != nil {
-			row = append(row, compareCell{Text: pct(*r.FaultAvailability)})
-		} else {
-			row = append(row, dash)
-		}
-		if r.Linearizable != "" {
-			row = append(row, compareCell{Text: strings.ToUpper(string(r.Linearizable)), Verdict: r.Linearizable})
-		} else {
-			row = append(row, dash)
-		}
-		if r.LostWrites != nil {
-			row = append(row, compareCell{Text: fmt.Sprint(*r.LostWrites)})
-		} else {
-			row = append(row, dash)
-		}
-		if r.StaleShare != nil {
-			row = append(row, compareCell{Text: pct(*r.StaleShare)})
-		} else {
-			row = append(row, dash)
-		}
-		for _, t := range visibilityTimes {
-			row = append(row, compareCell{Text: r.visibilityAt(t)})
-		}
-		row = append(row, compareCell{Text: r.predictedAt(0)})
-		rows = append(rows, row)
-	}
-	return head, rows
-}
-
-// CompareMarkdown renders the comparison as a Markdown table.
-func CompareMarkdown(c Comparison) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "# quorumlab comparison, %s\n\nWorkload %s; faults: %s. Latencies in ms (ok operations); P(fresh) t ms is the t-visibility: the share of reads begun t ms after a write completed that saw it.\n\n",
-		c.Started.UTC().Format("2006-01-02 15:04:05 UTC"), c.Workload, c.Nemesis)
-	head, rows := compareTable(c)
-	b.WriteString("| " + strings.Join(head, " | ") + " | run |\n|")
-	for range len(head) + 1 {
-		b.WriteString("---|")
-	}
-	b.WriteString("\n")
-	for i, row := range rows {
-		var cells []string
-		for _, cell := range row {
-			cells = append(cells, strings.ReplaceAll(cell.Text, "|", `\|`))
-		}
-		run := "—"
-		if r := c.Rows[i].Run; r != "" {
-			run = fmt.Sprintf("[report](%s)", filepath.ToSlash(filepath.Join(r, ReportFile)))
-		}
-		b.WriteString("| " + strings.Join(cells, " | ") + " | " + run + " |\n")
-	}
-	if len(c.Skipped) > 0 {
-		b.WriteString("\nNot run:\n\n")
-		for _, s := range c.Skipped {
-			fmt.Fprintf(&b, "- %s\n", s)
-		}
-	}
-	return b.String()
-}
-
-// CompareReport renders compare.html: the table, throughput and p99 per
-// configuration, and every configuration's t-visibility curve on one chart.
-func CompareReport(c Comparison) ([]byte, error) {
-	head, cells := compareTable(c)
-	d := compareData{C: c, Columns: len(head) - 1, Times: visibilityTimes}
-	for i, r := range c.Rows {
-		row := compareHTMLRow{Label: r.Label(), Error: r.Error, Cells: cells[i][1:]}
-		if r.Run != "" {
-			row.Link = filepath.ToSlash(filepath.Join(r.Run, ReportFile))
-		}
-		d.Rows = append(d.Rows, row)
-	}
-	var labels []string
-	var tput []float64
-	// Light p50 beside dark p99, blue for reads, orange for writes.
-	lat := []barGroup{
-		{Label: "read p50", Color: color.NRGBA{0x9e, 0xc6, 0xe8, 0xff}},
-		{Label: "read p99", Color: color.NRGBA{0x1f, 0x5f, 0xa8, 0xff}},
-		{Label: "write p50", Color: color.NRGBA{0xf7, 0xc0, 0x8a, 0xff}},
-		{Label: "write p99", Color: color.NRGBA{0xd9, 0x6c, 0x06, 0xff}},
-	}
-	var vis []visibilitySeries
-	for _, r := range c.Rows {
-		if r.Error != "" {
-			continue
-		}
-		labels = append(labels, r.Label())
-		tput = append(tput, r.Throughput)
-		for i, v := range []float64{p(r.Read, 50), p(r.Read, 99), p(r.Write, 50), p(r.Write, 99)} {
-			lat[i].Values = append(lat[i].Values, v)
-		}
-		if len(r.Visibility) > 0 {
-			vis = append(vis, visibilitySeries{r.Label(), r.Visibility})
-			if len(r.Predicted) > 0 {
-				var pts []checker.VisibilityPoint
-				for _, p := range r.Predicted {
-					pts = append(pts, checker.VisibilityPoint{AfterMs: p.AfterMs, Reads: p.Reads, FreshShare: p.Predicted})
-				}
-				vis = append(vis, visibilitySeries{r.Label() + " predicted", pts})
-			}
-		}
-	}
-	if len(labels) > 0 {
-		d.Charts = append(d.Charts,
-			barChart("throughput per configuration", "ok operations/s", labels, []barGroup{{Values: tput}}),
-			barChart("latency per configuration (ok operations, ms)", "ms", labels, lat))
-	}
-	if len(vis) > 0 {
-		d.Charts = append(d.Charts, visibilityChart("t-visibility per configuration: does a read see the latest completed write?", vis))
-	}
-	var buf bytes.Buffer
-	if err := compareTemplate.Execute(&buf, d); err != nil {
-		return nil, fmt.Errorf("render comparison: %w", err)
-	}
-	return buf.Bytes(), nil
-}
-
-// p returns a latency quantile (50 or 99), NaN if there is none.
-func p(f *LatencyFigure, q int) float64 {
-	switch {
-	case f == nil:
-		return math.NaN()
-	case q == 50:
-		return f.P50
-	}
-	return f.P99
-}
-
-type compareData struct {
-	C       Comparison
-	Columns int
-	Times   []int
-	Rows    []compareHTMLRow
-	Charts  []chart
-}
-
-type compareHTMLRow struct {
-	Label, Link, Error string
-	Cells              []compareCell // after the label
-}
-
-var compareTemplate = template.Must(template.Must(reportTemplate.Clone()).New("compare").Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>quorumlab comparison {{time .C.Started}}</title>
-<style>` + styles + `
-main{max-width:1400px}
-.wide{overflow-x:auto}
-table.cmp{font-size:13px}
-table.cmp th{text-align:center}
-table.cmp td.cfg{white-space:nowrap;font-weight:600}
-</style></head>
-<body><main>
-<h1>Comparison of {{len .C.Rows}} configurations</h1>
-<p class="sub">workload {{.C.Workload}} · faults {{.C.Nemesis}} · started {{time .C.Started}}</p>
-<div class="wide"><table class="cmp">
-<tr><th rowspan="2">N/W/R mode<br><span class="note">(links to the run)</span></th><th rowspan="2">verdict</th><th rowspan="2">ok ops/s</th>
-<th colspan="3">read ms</th><th colspan="3">write ms</th><th rowspan="2">ok under<br>faults</th><th rowspan="2">linear-<br>izable</th><th rowspan="2">lost<br>writes</th><th rowspan="2">stale<br>reads</th>
-<th colspan="{{len .Times}}">P(read sees the last write) t ms after it completed</th></tr>
-<tr><th>p50</th><th>p99</th><th>p99.9</th><th>p50</th><th>p99</th><th>p99.9</th>{{range .Times}}<th>{{.}}</th>{{end}}</tr>
-{{range .Rows}}<tr><td class="cfg">{{if .Link}}<a href="{{.Link}}">{{.Label}}</a>{{else}}{{.Label}}{{end}}</td>
-{{if .Error}}<td colspan="{{$.Columns}}" class="err">harness failed: {{.Error}}</td>{{else}}{{range .Cells}}{{if .Verdict}}<td><span class="verdict v-{{.Verdict}}">{{.Text}}</span></td>{{else}}<td class="n">{{.Text}}</td>{{end}}{{end}}{{end}}</tr>
-{{end}}</table></div>
-<p class="note">Latencies are of ok operations. "ok under faults" is the share of operations invoked while a fault was active that succeeded. The last columns are the measured t-visibility: of the reads begun t ms or more after a write completed, the share that returned it or something newer (— where no read qualified).</p>
-{{with .C.Skipped}}<p>Not run:</p><ul>{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}
-{{range .Charts}}{{template "chart" .}}{{end}}
-<p class="note">Files: <a href="compare.json">compare.json</a> · <a href="compare.md">compare.md</a></p>
-</main></body></html>
-`))

@@ -54,11 +54,11 @@ func Summarize(test, dir string, seed uint64, res checker.Results, runErr error,
 	}
 	switch {
 	case runErr != nil && res.Verdict == "":
-		s.Verdict, s.ExitCode = checker.Unknown, 3
+		s.Verdict, s.ExitCode = checker.Unknown, checker.ExitHarness
 	case runErr != nil || interrupted:
-		s.ExitCode = 3
+		s.ExitCode = checker.ExitHarness
 	default:
-		s.ExitCode = ExitCode(res.Verdict)
+		s.ExitCode = res.Verdict.ExitCode()
 	}
 	if res.Error != "" {
 		s.Checks = append(s.Checks, CheckSummary{Name: "history", Verdict: checker.Unknown, Detail: res.Error, Explanation: res.Error})

@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
-	"html/template"
 	"io/fs"
 	"net/http"
 	"os"
@@ -200,40 +199,3 @@ func humanBytes(n int64) string {
 	}
 	return fmt.Sprintf("%d B", n)
 }
-
-var listingTemplate = template.Must(template.New("listing").Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Path}} · quorumlab store</title>
-<style>` + styles + `</style></head>
-<body><main>
-<h1>{{.Path}}</h1>
-<p class="sub"><a href="/">the store</a> · <a href="../">up</a></p>
-<table><tr><th>name</th><th class="n">size</th><th>modified</th></tr>
-{{range .Entries}}<tr><td><a href="{{.Name}}{{if .Dir}}/{{end}}">{{.Name}}{{if .Dir}}/{{end}}</a></td><td class="n">{{.Size}}</td><td>{{.Modified}}</td></tr>
-{{end}}</table>
-</main></body></html>
-`))
-
-var indexTemplate = template.Must(template.Must(reportTemplate.Clone()).New("index").Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>quorumlab store</title>
-<style>` + styles + `</style></head>
-<body><main>
-<h1>quorumlab store</h1>
-<p class="sub">{{len .Runs}} runs, {{len .Comparisons}} comparisons</p>
-<h2>Comparisons</h2>
-{{if .Comparisons}}<table><tr><th>time</th><th>workload</th><th>faults</th><th>configurations</th><th></th></tr>
-{{range .Comparisons}}<tr><td>{{if .C.Started.IsZero}}{{.Stamp}}{{else}}{{time .C.Started}}{{end}}</td><td>{{.C.Workload}}</td><td>{{.C.Nemesis}}</td>
-<td>{{range .C.Rows}}<span style="white-space:nowrap">{{.Label}} <span class="verdict v-{{.Verdict}}">{{if .Error}}FAILED{{else}}{{upper .Verdict}}{{end}}</span></span> {{end}}</td>
-<td><a href="{{.Dir}}/compare.html">compare.html</a> · <a href="{{.Dir}}/compare.md">.md</a></td></tr>
-{{end}}</table>{{else}}<p>None yet: <code>quorumlab compare</code> makes one.</p>{{end}}
-<h2>Runs</h2>
-{{if .Runs}}<table><tr><th>time</th><th>test</th><th class="n">nodes</th><th>configuration</th><th>workload</th><th>duration</th><th class="n">seed</th><th>faults</th><th>verdict</th><th>files</th></tr>
-{{range .Runs}}<tr><td>{{if .Info.Started.IsZero}}{{.Stamp}}{{else}}{{time .Info.Started}}{{end}}</td><td>{{.Info.Test}}</td><td class="n">{{with .Info.Cluster.Nodes}}{{.}}{{end}}</td><td>{{.Info.Quorum}}</td><td>{{.Info.Workload.Name}}</td><td>{{.Info.Workload.TimeLimit}}</td><td class="n">{{with .Info.Workload.Seed}}{{.}}{{end}}</td><td>{{with .Info.Nemesis.Faults}}{{join .}}{{else}}none{{end}}</td>
-<td>{{if .Verdict}}<span class="verdict v-{{.Verdict}}">{{upper .Verdict}}</span>{{else}}<span class="note">not checked</span>{{end}}{{if .Interrupted}} <span class="note">interrupted</span>{{end}}</td>
-<td>{{if .Report}}<a href="{{.Dir}}/report.html">report</a> · {{end}}{{if .Results}}<a href="{{.Dir}}/results.json">results.json</a> · {{end}}{{if .History}}<a href="{{.Dir}}/history.jsonl">history</a> · {{end}}<a href="{{.Dir}}/">all files</a></td></tr>
-{{end}}</table>{{else}}<p>No runs yet: <code>quorumlab run</code> makes one.</p>{{end}}
-</main></body></html>
-`))

@@ -62,7 +62,7 @@ func TestCoordinatedOmissionCorrection(t *testing.T) {
 		}
 	}
 
-	l := checker.CheckLatency(ops)
+	l := checker.Check(context.Background(), ops, checker.Options{Workload: "ycsb"}).Latency
 	if !l.Corrected || l.Excluded != cfg.Records {
 		t.Fatalf("corrected %v, excluded %d; want corrected, the %d load inserts excluded", l.Corrected, l.Excluded, cfg.Records)
 	}

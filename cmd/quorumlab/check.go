@@ -65,7 +65,7 @@ func checkCmd(stdout io.Writer) *cobra.Command {
 				return err
 			}
 			results.Summary(stdout, dir, res)
-			return exitError{results.ExitCode(res.Verdict)}
+			return exitError{res.Verdict.ExitCode()}
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", formatHistory, "format of the history: history (history.jsonl) or jepsen-log (a classic Jepsen log of one register)")

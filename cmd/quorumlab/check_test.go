@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/quorumlab/quorumlab/checker"
 )
 
 // runCheck runs `quorumlab check args…` as main does.
@@ -38,14 +40,14 @@ func TestCheckJepsenLog(t *testing.T) {
 		verdict    string // in results.json; "" none written
 		wantStderr string
 	}{
-		{"linearizable", "linearizable.log", nil, exitValid, "valid", ""},
-		{"lost update", "lost-update.log", nil, exitInvalid, "invalid", ""},
-		{"timed-out reads and info writes", "timeouts.log", nil, exitValid, "valid", ""},
-		{"stale read after an info cas", "timeouts-stale.log", nil, exitInvalid, "invalid", ""},
-		{"no client operation", pre + ":nemesis\t:info\t:start\tnil\nINFO  jepsen.core - done\n", nil, exitUnknown, "unknown", ""},
-		{"bad line", pre + "0\t:invoke\t:write\t1\n" + pre + "0\t:ok\t:write\tone\n", nil, exitHarness, "", "line 2: :ok :write \"one\""},
-		{"another workload", "linearizable.log", []string{"--workload", "set"}, exitHarness, "", "a Jepsen log is a register history"},
-		{"unknown format", "linearizable.log", []string{"--format", "edn"}, exitHarness, "", "unknown format \"edn\""},
+		{"linearizable", "linearizable.log", nil, checker.ExitValid, "valid", ""},
+		{"lost update", "lost-update.log", nil, checker.ExitInvalid, "invalid", ""},
+		{"timed-out reads and info writes", "timeouts.log", nil, checker.ExitValid, "valid", ""},
+		{"stale read after an info cas", "timeouts-stale.log", nil, checker.ExitInvalid, "invalid", ""},
+		{"no client operation", pre + ":nemesis\t:info\t:start\tnil\nINFO  jepsen.core - done\n", nil, checker.ExitUnknown, "unknown", ""},
+		{"bad line", pre + "0\t:invoke\t:write\t1\n" + pre + "0\t:ok\t:write\tone\n", nil, checker.ExitHarness, "", "line 2: :ok :write \"one\""},
+		{"another workload", "linearizable.log", []string{"--workload", "set"}, checker.ExitHarness, "", "a Jepsen log is a register history"},
+		{"unknown format", "linearizable.log", []string{"--format", "edn"}, checker.ExitHarness, "", "unknown format \"edn\""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,7 +65,7 @@ func TestCheckJepsenLog(t *testing.T) {
 			if tt.wantStderr != "" && !strings.Contains(stderr, tt.wantStderr) {
 				t.Fatalf("stderr %q does not mention %q", stderr, tt.wantStderr)
 			}
-			if tt.want == exitHarness && strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+			if tt.want == checker.ExitHarness && strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
 				t.Fatalf("harness errors must be one line, got:\n%s", stderr)
 			}
 			b, err := os.ReadFile(filepath.Join(filepath.Dir(path), "results.json"))
@@ -84,9 +86,9 @@ func TestCheckFormatHistory(t *testing.T) {
 		args []string
 		want int
 	}{
-		{[]string{"--quiet", writeFile(t, dir, "valid.jsonl", validHistory)}, exitValid},
-		{[]string{"--quiet", "--format", "history", writeFile(t, dir, "invalid.jsonl", invalidHistory)}, exitInvalid},
-		{[]string{"--quiet", "--format", "jepsen-log", writeFile(t, dir, "valid2.jsonl", validHistory)}, exitUnknown}, // no Jepsen line in it
+		{[]string{"--quiet", writeFile(t, dir, "valid.jsonl", validHistory)}, checker.ExitValid},
+		{[]string{"--quiet", "--format", "history", writeFile(t, dir, "invalid.jsonl", invalidHistory)}, checker.ExitInvalid},
+		{[]string{"--quiet", "--format", "jepsen-log", writeFile(t, dir, "valid2.jsonl", validHistory)}, checker.ExitUnknown}, // no Jepsen line in it
 	} {
 		if got, _, stderr := runCheck(tt.args...); got != tt.want {
 			t.Errorf("%v: exit %d, want %d; stderr %s", tt.args, got, tt.want, stderr)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quorumlab/quorumlab/checker"
 	"github.com/quorumlab/quorumlab/cluster"
 	"github.com/quorumlab/quorumlab/results"
 )
@@ -114,8 +115,8 @@ func TestInterrupt(t *testing.T) {
 			}
 			t.Logf("exited %v after %v", werr, time.Since(start).Round(time.Millisecond))
 			var ee *exec.ExitError
-			if !errors.As(werr, &ee) || ee.ExitCode() != exitHarness {
-				t.Errorf("exit %v, want %d (interrupted)\n%s", werr, exitHarness, strings.Join(lines, "\n"))
+			if !errors.As(werr, &ee) || ee.ExitCode() != checker.ExitHarness {
+				t.Errorf("exit %v, want %d (interrupted)\n%s", werr, checker.ExitHarness, strings.Join(lines, "\n"))
 			}
 			if left := processesUnder(store); len(left) > 0 {
 				t.Errorf("processes left running: %v", left)
@@ -139,7 +140,7 @@ func TestInterrupt(t *testing.T) {
 			if tt.history {
 				check := exec.Command(bin, "check", dirs[0], "--quiet")
 				out, err := check.CombinedOutput()
-				if errors.As(err, &ee) && ee.ExitCode() == exitHarness || err != nil && !errors.As(err, &ee) {
+				if errors.As(err, &ee) && ee.ExitCode() == checker.ExitHarness || err != nil && !errors.As(err, &ee) {
 					t.Errorf("quorumlab check of the interrupted run: %v\n%s", err, out)
 				}
 			}

@@ -13,14 +13,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-)
 
-// Exit codes.
-const (
-	exitValid   = 0
-	exitInvalid = 1
-	exitUnknown = 2
-	exitHarness = 3
+	"github.com/quorumlab/quorumlab/checker"
 )
 
 // exitError ends the program with a code after printing nothing more.
@@ -44,7 +38,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "quorumlab: interrupted again: stopping at once, still tearing down")
 		close(abort)
 		<-sigs
-		os.Exit(exitHarness)
+		os.Exit(checker.ExitHarness)
 	}()
 	code := run(ctx, abort, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -68,10 +62,10 @@ func run(ctx context.Context, abort <-chan struct{}, args []string, stdout, stde
 	var ee exitError
 	switch {
 	case err == nil:
-		return exitValid
+		return checker.ExitValid
 	case errors.As(err, &ee):
 		return ee.code
 	}
 	fmt.Fprintln(stderr, "quorumlab:", err)
-	return exitHarness
+	return checker.ExitHarness
 }

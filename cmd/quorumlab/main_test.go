@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/quorumlab/quorumlab/checker"
 )
 
 func writeFile(t *testing.T, dir, name, content string) string {
@@ -39,23 +41,23 @@ func TestExitCodes(t *testing.T) {
 		want       int
 		wantStderr string
 	}{
-		{"valid history", []string{"check", writeFile(t, dir, "valid.jsonl", validHistory)}, exitValid, ""},
-		{"invalid history", []string{"check", writeFile(t, dir, "invalid.jsonl", invalidHistory)}, exitInvalid, ""},
-		{"truncated last line is accepted", []string{"check", writeFile(t, dir, "trunc.jsonl", validHistory+`{"index":4,"ti`)}, exitValid, ""},
-		{"malformed line", []string{"check", writeFile(t, dir, "bad.jsonl", strings.Replace(validHistory, `"type":"ok","f":"write"`, `"type":ok`, 1))}, exitHarness, "line 2"},
-		{"missing history", []string{"check", filepath.Join(dir, "nope")}, exitHarness, "no such file"},
-		{"bad flag", []string{"run", "--nodes", "many"}, exitHarness, "invalid argument"},
-		{"unknown command", []string{"frobnicate"}, exitHarness, "unknown command"},
-		{"unknown fault", []string{"run", "--nemesis", "flood", "--backend", "none"}, exitHarness, "unknown fault"},
-		{"empty history", []string{"check", writeFile(t, dir, "empty.jsonl", "")}, exitUnknown, ""},
-		{"pbs built-in model", []string{"pbs", "--model", "lnkd-ssd", "--trials", "2000"}, exitValid, ""},
-		{"pbs unknown model", []string{"pbs", "--model", "nope"}, exitHarness, "want one of lnkd-ssd"},
-		{"pbs run without latencies", []string{"pbs", "--model", dir}, exitHarness, "no measured replica latencies"},
-		{"pbs bad p", []string{"pbs", "--p", "1.5"}, exitHarness, "between 0 and 1"},
-		{"pbs bad quorum", []string{"pbs", "--r", "4"}, exitHarness, "R=4"},
-		{"no client operation", []string{"check", writeFile(t, dir, "nemesis.jsonl", `{"index":0,"time":0,"process":-1,"type":"info","f":"start-kill"}`+"\n")}, exitUnknown, ""},
-		{"duplicate index", []string{"check", writeFile(t, dir, "dup.jsonl", strings.Replace(validHistory, `"index":1,`, `"index":0,`, 1))}, exitHarness, "line 2: index 0 does not follow index 0"},
-		{"negative time", []string{"check", writeFile(t, dir, "order.jsonl", strings.Replace(validHistory, `"time":10,`, `"time":-10,`, 1))}, exitHarness, "line 2: negative time"},
+		{"valid history", []string{"check", writeFile(t, dir, "valid.jsonl", validHistory)}, checker.ExitValid, ""},
+		{"invalid history", []string{"check", writeFile(t, dir, "invalid.jsonl", invalidHistory)}, checker.ExitInvalid, ""},
+		{"truncated last line is accepted", []string{"check", writeFile(t, dir, "trunc.jsonl", validHistory+`{"index":4,"ti`)}, checker.ExitValid, ""},
+		{"malformed line", []string{"check", writeFile(t, dir, "bad.jsonl", strings.Replace(validHistory, `"type":"ok","f":"write"`, `"type":ok`, 1))}, checker.ExitHarness, "line 2"},
+		{"missing history", []string{"check", filepath.Join(dir, "nope")}, checker.ExitHarness, "no such file"},
+		{"bad flag", []string{"run", "--nodes", "many"}, checker.ExitHarness, "invalid argument"},
+		{"unknown command", []string{"frobnicate"}, checker.ExitHarness, "unknown command"},
+		{"unknown fault", []string{"run", "--nemesis", "flood", "--backend", "none"}, checker.ExitHarness, "unknown fault"},
+		{"empty history", []string{"check", writeFile(t, dir, "empty.jsonl", "")}, checker.ExitUnknown, ""},
+		{"pbs built-in model", []string{"pbs", "--model", "lnkd-ssd", "--trials", "2000"}, checker.ExitValid, ""},
+		{"pbs unknown model", []string{"pbs", "--model", "nope"}, checker.ExitHarness, "want one of lnkd-ssd"},
+		{"pbs run without latencies", []string{"pbs", "--model", dir}, checker.ExitHarness, "no measured replica latencies"},
+		{"pbs bad p", []string{"pbs", "--p", "1.5"}, checker.ExitHarness, "between 0 and 1"},
+		{"pbs bad quorum", []string{"pbs", "--r", "4"}, checker.ExitHarness, "R=4"},
+		{"no client operation", []string{"check", writeFile(t, dir, "nemesis.jsonl", `{"index":0,"time":0,"process":-1,"type":"info","f":"start-kill"}`+"\n")}, checker.ExitUnknown, ""},
+		{"duplicate index", []string{"check", writeFile(t, dir, "dup.jsonl", strings.Replace(validHistory, `"index":1,`, `"index":0,`, 1))}, checker.ExitHarness, "line 2: index 0 does not follow index 0"},
+		{"negative time", []string{"check", writeFile(t, dir, "order.jsonl", strings.Replace(validHistory, `"time":10,`, `"time":-10,`, 1))}, checker.ExitHarness, "line 2: negative time"},
 	}
 	for _, store := range []string{t.TempDir()} {
 		for _, bad := range []struct {
@@ -81,7 +83,7 @@ func TestExitCodes(t *testing.T) {
 				args       []string
 				want       int
 				wantStderr string
-			}{bad.name, append([]string{"run", "--store", store}, bad.args...), exitHarness, bad.want})
+			}{bad.name, append([]string{"run", "--store", store}, bad.args...), checker.ExitHarness, bad.want})
 		}
 		t.Cleanup(func() {
 			// Bad flags are refused before anything is written.
@@ -100,7 +102,7 @@ func TestExitCodes(t *testing.T) {
 			if tt.wantStderr != "" && !strings.Contains(stderr.String(), tt.wantStderr) {
 				t.Fatalf("stderr %q does not mention %q", stderr.String(), tt.wantStderr)
 			}
-			if tt.want == exitHarness && strings.Count(strings.TrimSpace(stderr.String()), "\n") > 0 {
+			if tt.want == checker.ExitHarness && strings.Count(strings.TrimSpace(stderr.String()), "\n") > 0 {
 				t.Fatalf("harness errors must be one line, got:\n%s", stderr.String())
 			}
 		})
@@ -111,7 +113,7 @@ func TestCheckRewritesResults(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "history.jsonl", invalidHistory)
 	var stdout, stderr bytes.Buffer
-	if got := run(context.Background(), nil, []string{"check", dir}, &stdout, &stderr); got != exitInvalid {
+	if got := run(context.Background(), nil, []string{"check", dir}, &stdout, &stderr); got != checker.ExitInvalid {
 		t.Fatalf("exit %d, stderr %s", got, stderr.String())
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "results.json"))

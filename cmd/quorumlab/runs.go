@@ -90,5 +90,5 @@ func runTests(ctx context.Context, cfg harness.Config, mo machineOutput, stdout 
 	if runErr != nil {
 		return runErr
 	}
-	return exitError{results.ExitCode(verdict)}
+	return exitError{verdict.ExitCode()}
 }

@@ -43,11 +43,11 @@ func TestTestCount(t *testing.T) {
 		seeds     []uint64
 		exit      int
 	}{
-		{"all valid", []checker.Verdict{V, V, V}, false, []uint64{1, 2, 3}, exitValid},
-		{"stops at the first invalid", []checker.Verdict{V, I, V}, false, []uint64{1, 2}, exitInvalid},
-		{"keep going", []checker.Verdict{V, I, V}, true, []uint64{1, 2, 3}, exitInvalid},
-		{"unknown beats valid", []checker.Verdict{V, U, V}, false, []uint64{1, 2, 3}, exitUnknown},
-		{"harness failure stops", []checker.Verdict{V, "", V}, true, []uint64{1, 2}, exitHarness},
+		{"all valid", []checker.Verdict{V, V, V}, false, []uint64{1, 2, 3}, checker.ExitValid},
+		{"stops at the first invalid", []checker.Verdict{V, I, V}, false, []uint64{1, 2}, checker.ExitInvalid},
+		{"keep going", []checker.Verdict{V, I, V}, true, []uint64{1, 2, 3}, checker.ExitInvalid},
+		{"unknown beats valid", []checker.Verdict{V, U, V}, false, []uint64{1, 2, 3}, checker.ExitUnknown},
+		{"harness failure stops", []checker.Verdict{V, "", V}, true, []uint64{1, 2}, checker.ExitHarness},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,7 +57,7 @@ func TestTestCount(t *testing.T) {
 			var seeds []uint64
 			var stdout bytes.Buffer
 			err := runTests(context.Background(), cfg, machineOutput{json: true, junit: junit, count: 3, keepGoing: tt.keepGoing}, &stdout, fakeRuns(tt.verdicts, &seeds))
-			code := exitHarness
+			code := checker.ExitHarness
 			var ee exitError
 			if errors.As(err, &ee) {
 				code = ee.code
