@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/quorumlab/quorumlab/kvnode"
+	"github.com/quorumlab/quorumlab/kvnode/version"
 	"github.com/quorumlab/quorumlab/target"
 )
 
@@ -26,7 +27,7 @@ func startVClockNode(t *testing.T) Target {
 	cfg.PeerListen = "127.0.0.1:0" // one node: no peer dials it
 	cfg.Peers = []kvnode.Peer{{ID: "n1", Addr: addr, Weight: 1}}
 	cfg.N, cfg.W, cfg.R = 1, 1, 1
-	cfg.Mode = kvnode.ModeVClock
+	cfg.Mode = version.VClock
 	cfg.Fsync = false
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	n, err := kvnode.New(cfg)
