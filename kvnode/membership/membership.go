@@ -186,6 +186,9 @@ type Membership struct {
 	cfg Config
 	log *slog.Logger
 	ml  *memberlist.Memberlist
+	// metaMu serializes UpdateNode: memberlist reads its own node's state
+	// there without its lock, racing a concurrent UpdateNode.
+	metaMu sync.Mutex
 
 	// nodes is every node seen, as of memberlist's last event about it.
 	// memberlist's own Node values change under its lock, so they are
@@ -375,6 +378,8 @@ func (m *Membership) AdvertiseAddr() string { return m.cfg.advertise() }
 
 // UpdateMeta re-broadcasts this node's metadata (after Meta changed).
 func (m *Membership) UpdateMeta(timeout time.Duration) error {
+	m.metaMu.Lock()
+	defer m.metaMu.Unlock()
 	return m.ml.UpdateNode(timeout)
 }
 
