@@ -3,7 +3,7 @@
 // run. It implements cluster.Cluster like the local backend, so the same
 // workloads, nemesis and checkers run on it.
 //
-// Image: FROM scratch with the static kvnode binary the harness builds,
+// Image: FROM scratch with the static kvnode and netfault binaries the harness builds,
 // tagged by content hash (quorumlab-kvnode:<hash>) and kept, so an unchanged
 // binary is not rebuilt. Nothing is ever pulled: no registry is needed.
 // Ryuk, testcontainers' reaper, is disabled (it would be a pull); Close and
@@ -19,8 +19,8 @@
 // Linux host (not in Docker Desktop's VM, not remote).
 //
 // Faults: partitions and packet loss are nftables rules inside each
-// container's network namespace, set by `kvnode netfault` run with docker
-// exec (containers get CAP_NET_ADMIN): each node drops what it receives from
+// container's network namespace, set by netfault (a static helper the image
+// holds beside kvnode) run with docker exec (containers get CAP_NET_ADMIN): each node drops what it receives from
 // the nodes it has a grudge against. The containers take a change in
 // parallel, within about 0.1 s of each other, not at one instant as in the
 // local backend's single namespace. A container gets a new namespace each
@@ -138,16 +138,21 @@ func Start(ctx context.Context, cfg cluster.Config, log *slog.Logger) (*Cluster,
 	if err != nil {
 		return nil, fmt.Errorf("start docker cluster: %w", err)
 	}
-	bin, err := cluster.KVNodeBinary(ctx, cfg.KVNodeBin, true)
-	if err != nil {
-		provider.Close()
-		return nil, fmt.Errorf("start docker cluster: %w", err)
+	// Without netfault the cluster runs, but network faults are unavailable.
+	nf, netErr := cluster.NetfaultBinary(ctx)
+	if netErr != nil {
+		nf, netErr = "", fmt.Errorf("network faults need the netfault helper in the image: %w", netErr)
 	}
-	img, err := kvnodeImage(bin)
-	if err == nil && cfg.Etcd() {
+	var img image
+	if cfg.Etcd() {
 		var etcd string
 		if etcd, err = cluster.EtcdBinary(); err == nil {
-			img, err = etcdImage(bin, etcd)
+			img, err = etcdImage(etcd, nf)
+		}
+	} else {
+		var bin string
+		if bin, err = cluster.KVNodeBinary(ctx, cfg.KVNodeBin, true); err == nil {
+			img, err = kvnodeImage(bin, nf)
 		}
 	}
 	if err != nil {
@@ -172,7 +177,10 @@ func Start(ctx context.Context, cfg cluster.Config, log *slog.Logger) (*Cluster,
 	if err := c.startAll(ctx); err != nil {
 		return nil, c.abort(ctx, err)
 	}
-	c.netErr = c.probeNetfault(ctx)
+	c.netErr = netErr
+	if c.netErr == nil {
+		c.netErr = c.probeNetfault(ctx)
+	}
 	if c.netErr != nil {
 		log.Warn("network faults unavailable", "err", c.netErr)
 	}

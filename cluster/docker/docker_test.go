@@ -138,7 +138,7 @@ func TestNetfaultArgs(t *testing.T) {
 					want = "heal"
 				}
 				if got := strings.Join(c.netfaultArgs(id), " "); got != want {
-					t.Errorf("%s: kvnode netfault %s, want %s", id, got, want)
+					t.Errorf("%s: netfault %s, want %s", id, got, want)
 				}
 			}
 		})

@@ -15,7 +15,7 @@ import (
 	"github.com/quorumlab/quorumlab/cluster"
 )
 
-// healArgs are the `kvnode netfault` arguments for a namespace without rules.
+// healArgs are the netfault arguments for a namespace without rules.
 func healArgs() []string { return []string{"heal"} }
 
 // faults is the network fault state every container's rules derive from.
@@ -142,9 +142,9 @@ func (c *Cluster) applyRules(ctx context.Context, n *node) error {
 	return nil
 }
 
-// netfault runs `kvnode netfault args…` in n's container.
+// netfault runs `netfault args…` in n's container.
 func (c *Cluster) netfault(ctx context.Context, n *node, args []string) error {
-	cmd := append([]string{"/kvnode", "netfault"}, args...)
+	cmd := append([]string{netfaultPath}, args...)
 	code, out, err := n.ctr.Exec(ctx, cmd, tcexec.Multiplexed())
 	if err != nil {
 		return fmt.Errorf("%s: %s: %w", n.info.ID, strings.Join(cmd, " "), err)
@@ -156,7 +156,7 @@ func (c *Cluster) netfault(ctx context.Context, n *node, args []string) error {
 	return nil
 }
 
-// netfaultArgs are the `kvnode netfault` arguments that give node id its
+// netfaultArgs are the netfault arguments that give node id its
 // rules: it drops what it receives from the nodes it has a grudge against,
 // and, if it is among the lossy nodes, a share of what the others send.
 func (c *Cluster) netfaultArgs(id string) []string {
@@ -194,7 +194,7 @@ func (c *Cluster) netfaultArgs(id string) []string {
 }
 
 // probeNetfault checks that every container can change its rules (the
-// kernel has nftables, the binary has the subcommand) by removing them.
+// kernel has nftables, the image has netfault) by removing them.
 func (c *Cluster) probeNetfault(ctx context.Context) error {
 	nodes := c.all()
 	errs := make([]error, len(nodes))

@@ -63,7 +63,7 @@ func (c *Cluster) createContainer(ctx context.Context, n *node, image string, la
 			}
 			eps[netName].IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: n.ip}
 		},
-		// NET_ADMIN lets `kvnode netfault` change the container's nftables.
+		// NET_ADMIN lets netfault change the container's nftables.
 		HostConfigModifier: func(hc *container.HostConfig) { hc.CapAdd = append(hc.CapAdd, "NET_ADMIN") },
 		Files:              secretFiles(n.secrets),
 		LifecycleHooks: []testcontainers.ContainerLifecycleHooks{{
