@@ -22,6 +22,7 @@ import (
 	"github.com/quorumlab/quorumlab/cluster"
 	"github.com/quorumlab/quorumlab/cluster/docker"
 	"github.com/quorumlab/quorumlab/cluster/local"
+	"github.com/quorumlab/quorumlab/cluster/secrets"
 	"github.com/quorumlab/quorumlab/history"
 	"github.com/quorumlab/quorumlab/internal/ctxtime"
 	"github.com/quorumlab/quorumlab/internal/sysmem"
@@ -181,7 +182,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 		cfg.Cluster.AdminToken = rand.Text()
 	}
 	if cfg.TLS && cfg.Cluster.Secrets == nil {
-		if cfg.Cluster.Secrets, err = cluster.NewSecrets(); err != nil {
+		if cfg.Cluster.Secrets, err = secrets.New(); err != nil {
 			return out, err
 		}
 	}
@@ -676,7 +677,7 @@ func clockSetter(admin ringAdmin) nemesis.ClockSetter {
 type ringAdmin struct {
 	cl    cluster.Cluster
 	token string
-	tls   *cluster.Secrets
+	tls   *secrets.Secrets
 	etcd  bool // etcd has no such API
 }
 

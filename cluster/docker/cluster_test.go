@@ -13,6 +13,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/cluster/launch"
 	kvclient "github.com/quorumlab/quorumlab/kvnode/client"
 )
 
@@ -73,7 +74,7 @@ func TestCluster(t *testing.T) {
 		}
 	}
 	healthy := func(id string) error {
-		return cluster.CheckHealth(ctx, c.byID[id].info.Addr, nil, 500*time.Millisecond)
+		return launch.CheckHealth(ctx, c.byID[id].info.Addr, nil, 500*time.Millisecond)
 	}
 	// putAll writes through via with W=3: it succeeds only if via reaches
 	// every replica.

@@ -58,6 +58,7 @@ import (
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 
 	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/cluster/launch"
 )
 
 const (
@@ -130,7 +131,7 @@ func Start(ctx context.Context, cfg cluster.Config, log *slog.Logger) (*Cluster,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	dir, err := cluster.NodesDir(cfg, maxNodes)
+	dir, err := launch.NodesDir(cfg, maxNodes)
 	if err != nil {
 		return nil, fmt.Errorf("start docker cluster: %w", err)
 	}
@@ -139,19 +140,19 @@ func Start(ctx context.Context, cfg cluster.Config, log *slog.Logger) (*Cluster,
 		return nil, fmt.Errorf("start docker cluster: %w", err)
 	}
 	// Without netfault the cluster runs, but network faults are unavailable.
-	nf, netErr := cluster.NetfaultBinary(ctx)
+	nf, netErr := launch.NetfaultBinary(ctx)
 	if netErr != nil {
 		nf, netErr = "", fmt.Errorf("network faults need the netfault helper in the image: %w", netErr)
 	}
 	var img image
 	if cfg.Etcd() {
 		var etcd string
-		if etcd, err = cluster.EtcdBinary(); err == nil {
+		if etcd, err = launch.EtcdBinary(); err == nil {
 			img, err = etcdImage(etcd, nf)
 		}
 	} else {
 		var bin string
-		if bin, err = cluster.KVNodeBinary(ctx, cfg.KVNodeBin, true); err == nil {
+		if bin, err = launch.KVNodeBinary(ctx, cfg.KVNodeBin, true); err == nil {
 			img, err = kvnodeImage(bin, nf)
 		}
 	}
@@ -266,7 +267,7 @@ func (c *Cluster) newNode(ctx context.Context, info cluster.Node, peers string, 
 	for i, s := range seeds {
 		gossip[i] = net.JoinHostPort(s.IP, strconv.Itoa(gossipPort))
 	}
-	args := cluster.ServeArgs(cfg, info, dataDir, peers)
+	args := launch.ServeArgs(cfg, info, dataDir, peers)
 	args = append(args, "--join", strings.Join(gossip, ","))
 	n := &node{info: info, ip: netip.MustParseAddr(info.IP)}
 	secrets := ""
@@ -274,10 +275,10 @@ func (c *Cluster) newNode(ctx context.Context, info cluster.Node, peers string, 
 		secrets = secretsDir
 	}
 	if c.cfg.Etcd() {
-		args = cluster.EtcdArgs(info, seeds, dataDir, secrets)
+		args = launch.EtcdArgs(info, seeds, dataDir, secrets)
 	}
 	if c.cfg.Secrets != nil {
-		files, err := c.cfg.Secrets.NodeFiles(info)
+		files, err := c.cfg.Secrets.NodeFiles(info.ID, info.IP)
 		if err != nil {
 			return nil, err
 		}
@@ -286,7 +287,7 @@ func (c *Cluster) newNode(ctx context.Context, info cluster.Node, peers string, 
 			n.secrets[filepath.Join(secretsDir, name)] = b
 		}
 		if !c.cfg.Etcd() {
-			args = append(args, cluster.SecretArgs(secretsDir)...)
+			args = append(args, launch.SecretArgs(secretsDir)...)
 		}
 	}
 	n.args = append(args, c.cfg.ExtraArgs...)

@@ -15,7 +15,7 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 
-	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/cluster/launch"
 )
 
 // image is what a node image is built from: FROM scratch and these files,
@@ -49,7 +49,7 @@ func kvnodeImage(bin, netfaultBin string) (image, error) {
 // (Debian's build is dynamic) and, unless netfaultBin is empty, netfault.
 func etcdImage(etcdBin, netfaultBin string) (image, error) {
 	img := image{repo: "quorumlab-etcd", entrypoint: "/etcd"}
-	objs, err := cluster.SharedObjects(etcdBin)
+	objs, err := launch.SharedObjects(etcdBin)
 	if err != nil {
 		return image{}, fmt.Errorf("etcd image: %w", err)
 	}
@@ -136,7 +136,7 @@ func buildImage(ctx context.Context, p *testcontainers.DockerProvider, repo, tag
 		},
 	}}
 	if _, err := p.BuildImage(ctx, &req); err != nil {
-		return fmt.Errorf("%s:%s: %w; end of the build log:\n%s", repo, tag, err, cluster.Tail(buildLog.String(), 20))
+		return fmt.Errorf("%s:%s: %w; end of the build log:\n%s", repo, tag, err, launch.Tail(buildLog.String(), 20))
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/cluster/launch"
 )
 
 const (
@@ -299,7 +300,7 @@ func (c *Cluster) followLog(ctx context.Context, n *node) error {
 		return fmt.Errorf("attach to the output: %w", err)
 	}
 	fmt.Fprintf(f, "=== quorumlab %s: starting %s in container %s: /kvnode %s\n",
-		time.Now().Format(time.RFC3339Nano), n.info.ID, shortID(n.ctr.ID), strings.Join(cluster.Redacted(n.args), " "))
+		time.Now().Format(time.RFC3339Nano), n.info.ID, shortID(n.ctr.ID), strings.Join(launch.Redacted(n.args), " "))
 	done := make(chan struct{})
 	n.logDone = done
 	go func() {
@@ -359,20 +360,20 @@ func (h healthStrategy) WaitUntilReady(ctx context.Context, target wait.Strategy
 	defer cancel()
 	lastErr := errors.New("no check finished")
 	for {
-		if err := cluster.CheckHealth(ctx, h.node.Addr, h.tls, time.Second); err == nil {
+		if err := launch.CheckHealth(ctx, h.node.Addr, h.tls, time.Second); err == nil {
 			return nil
 		} else if ctx.Err() == nil {
 			lastErr = err
 		}
 		if st, err := target.State(ctx); err == nil && !st.Running {
 			return fmt.Errorf("%s exited before it became healthy (exit code %d); end of %s:\n%s",
-				h.node.ID, st.ExitCode, h.node.LogPath, cluster.LogTail(h.node.LogPath))
+				h.node.ID, st.ExitCode, h.node.LogPath, launch.LogTail(h.node.LogPath))
 		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%s not healthy at %s: %w (last check: %v); the harness reaches nodes at "+
 				"their container addresses, which needs the Docker engine on this Linux host; end of %s:\n%s",
-				h.node.ID, h.node.Addr, ctx.Err(), lastErr, h.node.LogPath, cluster.LogTail(h.node.LogPath))
+				h.node.ID, h.node.Addr, ctx.Err(), lastErr, h.node.LogPath, launch.LogTail(h.node.LogPath))
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/cluster/launch"
 )
 
 // flagValue returns the value of the last --name in args.
@@ -81,7 +82,7 @@ func TestAddNodeFake(t *testing.T) {
 			if ids := len(c.Nodes()); ids != 4 {
 				t.Fatalf("Nodes() has %d nodes after AddNode, want 4", ids)
 			}
-			if err := cluster.CheckHealth(t.Context(), added.Addr, nil, time.Second); err != nil {
+			if err := launch.CheckHealth(t.Context(), added.Addr, nil, time.Second); err != nil {
 				t.Fatalf("added node not healthy: %v", err)
 			}
 			n4 := c.byID["n4"]

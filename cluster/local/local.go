@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/cluster/launch"
 )
 
 const (
@@ -78,15 +79,15 @@ func Start(ctx context.Context, cfg cluster.Config, log *slog.Logger) (*Cluster,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	dir, err := cluster.NodesDir(cfg, maxNodes)
+	dir, err := launch.NodesDir(cfg, maxNodes)
 	if err != nil {
 		return nil, fmt.Errorf("start local cluster: %w", err)
 	}
 	var bin string
 	if cfg.Etcd() {
-		bin, err = cluster.EtcdBinary()
+		bin, err = launch.EtcdBinary()
 	} else {
-		bin, err = cluster.KVNodeBinary(ctx, cfg.KVNodeBin, false)
+		bin, err = launch.KVNodeBinary(ctx, cfg.KVNodeBin, false)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("start local cluster: %w", err)
@@ -192,7 +193,7 @@ func (c *Cluster) addNode(info cluster.Node, peers, gossip string, seeds []strin
 	}
 	cfg := c.cfg
 	cfg.ExtraArgs = nil
-	args := cluster.ServeArgs(cfg, info, nodeDir, peers)
+	args := launch.ServeArgs(cfg, info, nodeDir, peers)
 	args = append(args, "--gossip-listen", gossip, "--join", strings.Join(seeds, ","))
 	secrets := ""
 	if c.cfg.Secrets != nil {
@@ -200,10 +201,10 @@ func (c *Cluster) addNode(info cluster.Node, peers, gossip string, seeds []strin
 		if secrets, err = c.writeSecrets(info); err != nil {
 			return nil, err
 		}
-		args = append(args, cluster.SecretArgs(secrets)...)
+		args = append(args, launch.SecretArgs(secrets)...)
 	}
 	if c.cfg.Etcd() {
-		args = cluster.EtcdArgs(info, c.founders, dataDir, secrets)
+		args = launch.EtcdArgs(info, c.founders, dataDir, secrets)
 	}
 	n := &node{info: info, dataDir: dataDir, mount: mount, gossip: gossip, args: append(args, c.cfg.ExtraArgs...), tls: c.cfg.Secrets.ClientTLS()}
 	c.mu.Lock()
@@ -216,7 +217,7 @@ func (c *Cluster) addNode(info cluster.Node, peers, gossip string, seeds []strin
 // writeSecrets writes a node's TLS files into its own directory under
 // c.secrets and returns it.
 func (c *Cluster) writeSecrets(info cluster.Node) (string, error) {
-	files, err := c.cfg.Secrets.NodeFiles(info)
+	files, err := c.cfg.Secrets.NodeFiles(info.ID, info.IP)
 	if err != nil {
 		return "", err
 	}

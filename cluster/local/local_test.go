@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/cluster/launch"
 )
 
 func TestNodeInfos(t *testing.T) {
@@ -175,7 +176,7 @@ func TestClusterStopUnresponsive(t *testing.T) {
 func TestClusterKVNode(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
-	bin, err := cluster.KVNodeBinary(ctx, "", false)
+	bin, err := launch.KVNodeBinary(ctx, "", false)
 	if err != nil {
 		t.Skipf("kvnode does not build yet (go build ./cmd/kvnode failed), skipping: %v", err)
 	}
@@ -212,7 +213,7 @@ func exerciseCluster(t *testing.T, c *Cluster) {
 	for _, n := range c.Nodes() {
 		addr[n.ID] = n.Addr
 	}
-	healthy := func(id string) error { return cluster.CheckHealth(ctx, addr[id], nil, 500*time.Millisecond) }
+	healthy := func(id string) error { return launch.CheckHealth(ctx, addr[id], nil, 500*time.Millisecond) }
 	mustHealthy := func(id string) {
 		t.Helper()
 		if err := healthy(id); err != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/cluster/launch"
 	"github.com/quorumlab/quorumlab/cluster/powerfs"
 )
 
@@ -89,7 +90,7 @@ func (c *Cluster) spawn(n *node) (*proc, error) {
 	}
 	defer logf.Close() // the child has its own descriptor
 	fmt.Fprintf(logf, "=== quorumlab %s: starting %s: %s %s\n",
-		time.Now().Format(time.RFC3339Nano), n.info.ID, c.bin, strings.Join(cluster.Redacted(n.args), " "))
+		time.Now().Format(time.RFC3339Nano), n.info.ID, c.bin, strings.Join(launch.Redacted(n.args), " "))
 
 	cmd := exec.Command(c.bin, n.args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -334,7 +335,7 @@ func waitHealthy(ctx context.Context, n *node, p *proc) error {
 
 	lastErr := errors.New("no check finished")
 	for {
-		if err := cluster.CheckHealth(ctx, n.info.Addr, n.tls, time.Second); err == nil {
+		if err := launch.CheckHealth(ctx, n.info.Addr, n.tls, time.Second); err == nil {
 			return nil
 		} else if ctx.Err() == nil {
 			lastErr = err
@@ -346,10 +347,10 @@ func waitHealthy(ctx context.Context, n *node, p *proc) error {
 		}
 		if !p.running() {
 			return fmt.Errorf("%s exited before it became healthy (%v); end of %s:\n%s",
-				n.info.ID, p.err, n.info.LogPath, cluster.LogTail(n.info.LogPath))
+				n.info.ID, p.err, n.info.LogPath, launch.LogTail(n.info.LogPath))
 		}
 		return fmt.Errorf("%s not healthy: %w (last check: %v); end of %s:\n%s",
-			n.info.ID, ctx.Err(), lastErr, n.info.LogPath, cluster.LogTail(n.info.LogPath))
+			n.info.ID, ctx.Err(), lastErr, n.info.LogPath, launch.LogTail(n.info.LogPath))
 	}
 }
 

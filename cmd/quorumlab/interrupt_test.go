@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/cluster/launch"
 	"github.com/quorumlab/quorumlab/results"
 )
 
@@ -25,7 +25,7 @@ func TestInterrupt(t *testing.T) {
 		t.Skip("end-to-end runs; skipped with -short")
 	}
 	ctx := t.Context()
-	kv, err := cluster.KVNodeBinary(ctx, "", false)
+	kv, err := launch.KVNodeBinary(ctx, "", false)
 	if err != nil {
 		t.Fatal(err)
 	}
