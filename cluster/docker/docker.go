@@ -44,11 +44,9 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/moby/moby/api/types/network"
@@ -104,19 +102,13 @@ type Cluster struct {
 	network  *testcontainers.DockerNetwork // nil until created
 	subnet   netip.Prefix
 
-	adding sync.Mutex   // one AddNode at a time
-	mu     sync.RWMutex // guards nodes and byID, which AddNode extends
-	nodes  []*node      // in id order
-	byID   map[string]*node
+	adding sync.Mutex // one AddNode at a time
+	nodes  launch.Set[*node]
 
 	faults faults
 	netErr error
 	// stopGrace is how long a node may take to exit after SIGTERM.
 	stopGrace time.Duration
-
-	closing   atomic.Bool // no node may start once set
-	closeOnce sync.Once
-	closeErr  error
 }
 
 var (
@@ -169,7 +161,7 @@ func Start(ctx context.Context, cfg cluster.Config, log *slog.Logger) (*Cluster,
 	cfg.Dir = dir
 	c := &Cluster{
 		log: log, provider: provider, cli: provider.Client(), runID: newRunID(),
-		cfg: cfg, image: image, byID: make(map[string]*node), stopGrace: defaultStopGrace,
+		cfg: cfg, image: image, stopGrace: defaultStopGrace,
 	}
 	c.labels = c.makeLabels()
 	if err := c.create(ctx); err != nil {
@@ -294,19 +286,13 @@ func (c *Cluster) newNode(ctx context.Context, info cluster.Node, peers string, 
 	if err := c.createContainer(ctx, n, c.image, c.labels); err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	if c.closing.Load() {
+	if err := c.nodes.Add(n); err != nil {
 		// Close has taken, or will take, its list of nodes without this one.
-		c.mu.Unlock()
-		err := fmt.Errorf("%s: cluster is closed", info.ID)
 		if _, rerr := c.cli.ContainerRemove(context.WithoutCancel(ctx), n.ctr.ID, client.ContainerRemoveOptions{Force: true}); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("remove its container %s: %w", shortID(n.ctr.ID), rerr))
 		}
 		return nil, err
 	}
-	c.nodes = append(c.nodes, n)
-	c.byID[info.ID] = n
-	c.mu.Unlock()
 	return n, nil
 }
 
@@ -316,8 +302,8 @@ func (c *Cluster) newNode(ctx context.Context, info cluster.Node, peers string, 
 func (c *Cluster) AddNode(ctx context.Context) (cluster.Node, error) {
 	c.adding.Lock()
 	defer c.adding.Unlock()
-	if c.closing.Load() {
-		return cluster.Node{}, errors.New("add node: cluster is closed")
+	if c.nodes.Closing() {
+		return cluster.Node{}, fmt.Errorf("add node: %w", launch.ErrClosed)
 	}
 	if c.cfg.Etcd() {
 		return cluster.Node{}, errors.New("add node: etcd members are founded together; adding one is not supported")
@@ -420,7 +406,7 @@ func newRunID() string {
 // peers to become healthy. Containers start in parallel: each start takes
 // the engine a good half second.
 func (c *Cluster) startAll(ctx context.Context) error {
-	nodes := c.all()
+	nodes := c.nodes.All()
 	errs := make([]error, len(nodes))
 	var wg sync.WaitGroup
 	for i, n := range nodes {
@@ -444,31 +430,7 @@ func (c *Cluster) startAll(ctx context.Context) error {
 }
 
 // Nodes returns the nodes in id order.
-func (c *Cluster) Nodes() []cluster.Node {
-	nodes := c.all()
-	out := make([]cluster.Node, len(nodes))
-	for i, n := range nodes {
-		out[i] = n.info
-	}
-	return out
-}
-
-// all returns the nodes, in id order.
-func (c *Cluster) all() []*node {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return slices.Clone(c.nodes)
-}
-
-func (c *Cluster) node(id string) (*node, error) {
-	c.mu.RLock()
-	n, ok := c.byID[id]
-	c.mu.RUnlock()
-	if !ok {
-		return nil, fmt.Errorf("unknown node %q", id)
-	}
-	return n, nil
-}
+func (c *Cluster) Nodes() []cluster.Node { return c.nodes.Nodes() }
 
 // Close resumes and stops every node and removes the containers (with their
 // data) and the network; the logs and the image stay. It may be called more
@@ -476,12 +438,10 @@ func (c *Cluster) node(id string) (*node, error) {
 // result. A done ctx makes it kill rather than stop the nodes; teardown goes
 // on regardless.
 func (c *Cluster) Close(ctx context.Context) error {
-	c.closeOnce.Do(func() { c.closeErr = c.close(ctx) })
-	return c.closeErr
+	return c.nodes.Close(func() error { return c.close(ctx) })
 }
 
 func (c *Cluster) close(ctx context.Context) error {
-	c.closing.Store(true)
 	grace := c.stopGrace
 	if ctx.Err() != nil {
 		grace = 0
@@ -490,7 +450,7 @@ func (c *Cluster) close(ctx context.Context) error {
 	defer cancel()
 
 	// No need to heal: a container's rules go with its network namespace.
-	nodes := c.all()
+	nodes := c.nodes.All()
 	errs := make([]error, len(nodes))
 	var wg sync.WaitGroup
 	for i, n := range nodes {

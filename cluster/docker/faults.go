@@ -40,7 +40,7 @@ func (c *Cluster) Partition(ctx context.Context, g cluster.Grudge) error {
 	own := cluster.Grudge{}
 	for dst, srcs := range g {
 		for _, id := range append([]string{dst}, srcs...) {
-			if _, err := c.node(id); err != nil {
+			if _, err := c.nodes.Get(id); err != nil {
 				return fmt.Errorf("partition: %w", err)
 			}
 		}
@@ -63,7 +63,7 @@ func (c *Cluster) Loss(ctx context.Context, ids []string, p float64) error {
 		return fmt.Errorf("packet loss %v is not between 0 and 1", p)
 	}
 	for _, id := range ids {
-		if _, err := c.node(id); err != nil {
+		if _, err := c.nodes.Get(id); err != nil {
 			return fmt.Errorf("packet loss: %w", err)
 		}
 	}
@@ -104,7 +104,7 @@ func (c *Cluster) update(ctx context.Context, change func(*faults)) error {
 	change(&c.faults)
 	c.faults.mu.Unlock()
 
-	nodes := c.all()
+	nodes := c.nodes.All()
 	errs := make([]error, len(nodes))
 	var wg sync.WaitGroup
 	for i, n := range nodes {
@@ -164,13 +164,13 @@ func (c *Cluster) netfaultArgs(id string) []string {
 	defer c.faults.mu.Unlock()
 	var from, lossFrom []string
 	for _, src := range c.faults.grudge[id] {
-		if n, _ := c.node(src); n != nil && src != id {
+		if n, _ := c.nodes.Get(src); n != nil && src != id {
 			from = append(from, n.info.IP)
 		}
 	}
 	if c.faults.lossRate > 0 && slices.Contains(c.faults.lossIDs, id) {
 		for _, src := range c.faults.lossIDs {
-			if n, _ := c.node(src); n != nil && src != id {
+			if n, _ := c.nodes.Get(src); n != nil && src != id {
 				lossFrom = append(lossFrom, n.info.IP)
 			}
 		}
@@ -196,7 +196,7 @@ func (c *Cluster) netfaultArgs(id string) []string {
 // probeNetfault checks that every container can change its rules (the
 // kernel has nftables, the image has netfault) by removing them.
 func (c *Cluster) probeNetfault(ctx context.Context) error {
-	nodes := c.all()
+	nodes := c.nodes.All()
 	errs := make([]error, len(nodes))
 	var wg sync.WaitGroup
 	for i, n := range nodes {

@@ -46,6 +46,9 @@ type node struct {
 	rules   []string      // netfault args in effect in its namespace; nil: unknown
 }
 
+// Info is what the harness knows of n.
+func (n *node) Info() cluster.Node { return n.info }
+
 func (c *Cluster) createContainer(ctx context.Context, n *node, image string, labels map[string]string) error {
 	nodeLabels := map[string]string{labelNode: n.info.ID}
 	maps.Copy(nodeLabels, labels)
@@ -102,8 +105,8 @@ func (c *Cluster) createContainer(ctx context.Context, n *node, image string, la
 func (c *Cluster) startContainer(ctx context.Context, n *node) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if c.closing.Load() {
-		return fmt.Errorf("%s: cluster is closed", n.info.ID)
+	if c.nodes.Closing() {
+		return fmt.Errorf("%s: %w", n.info.ID, launch.ErrClosed)
 	}
 	st, err := n.ctr.State(ctx)
 	if err != nil {
@@ -125,7 +128,7 @@ func (c *Cluster) startContainer(ctx context.Context, n *node) error {
 // Start restarts a killed or stopped node (the same container, so the same
 // data) and waits until it is healthy. A running node is only waited for.
 func (c *Cluster) Start(ctx context.Context, id string) error {
-	n, err := c.node(id)
+	n, err := c.nodes.Get(id)
 	if err != nil {
 		return err
 	}
@@ -137,7 +140,7 @@ func (c *Cluster) Start(ctx context.Context, id string) error {
 
 // Kill sends SIGKILL and waits until the container has stopped.
 func (c *Cluster) Kill(ctx context.Context, id string) error {
-	n, err := c.node(id)
+	n, err := c.nodes.Get(id)
 	if err != nil {
 		return err
 	}
@@ -165,7 +168,7 @@ func (c *Cluster) kill(ctx context.Context, n *node) error {
 // Stop sends SIGTERM and waits up to the stop grace (10 s) for the node to
 // exit before Docker kills it.
 func (c *Cluster) Stop(ctx context.Context, id string) error {
-	n, err := c.node(id)
+	n, err := c.nodes.Get(id)
 	if err != nil {
 		return err
 	}
@@ -214,7 +217,7 @@ func (c *Cluster) waitStopped(ctx context.Context, n *node) error {
 
 // Pause freezes a node with docker pause.
 func (c *Cluster) Pause(ctx context.Context, id string) error {
-	n, err := c.node(id)
+	n, err := c.nodes.Get(id)
 	if err != nil {
 		return err
 	}
@@ -240,7 +243,7 @@ func (c *Cluster) Pause(ctx context.Context, id string) error {
 // Resume thaws a paused node and gives it the rules that changed meanwhile.
 // It does nothing to a node that is not paused.
 func (c *Cluster) Resume(ctx context.Context, id string) error {
-	n, err := c.node(id)
+	n, err := c.nodes.Get(id)
 	if err != nil {
 		return err
 	}

@@ -159,7 +159,7 @@ func TestClusterStopUnresponsive(t *testing.T) {
 	if d := time.Since(begin); d < c.stopGrace || d > 5*time.Second {
 		t.Errorf("Stop of a node that ignores SIGTERM took %v, want about %v", d, c.stopGrace)
 	}
-	if c.byID["n1"].proc.running() {
+	if nodeOf(t, c, "n1").proc.running() {
 		t.Fatal("n1 still running")
 	}
 	// A done context must make Close kill at once rather than wait.
@@ -222,7 +222,7 @@ func exerciseCluster(t *testing.T, c *Cluster) {
 	}
 	mustDown := func(id string) {
 		t.Helper()
-		if c.byID[id].proc.running() {
+		if nodeOf(t, c, id).proc.running() {
 			t.Fatalf("%s still running", id)
 		}
 		if healthy(id) == nil {
@@ -246,7 +246,7 @@ func exerciseCluster(t *testing.T, c *Cluster) {
 	mustHealthy("n3")
 
 	must("pause n2", c.Pause(ctx, "n2"))
-	if state := procState(t, c.byID["n2"].proc.cmd.Process.Pid); state != 'T' {
+	if state := procState(t, nodeOf(t, c, "n2").proc.cmd.Process.Pid); state != 'T' {
 		t.Errorf("paused n2 is in state %c, want T", state)
 	}
 	if healthy("n2") == nil {

@@ -42,6 +42,9 @@ type node struct {
 	paused bool
 }
 
+// Info is what the harness knows of n.
+func (n *node) Info() cluster.Node { return n.info }
+
 // proc is one run of a node's process.
 type proc struct {
 	cmd  *exec.Cmd
@@ -65,8 +68,8 @@ func (p *proc) running() bool {
 func (c *Cluster) spawn(n *node) (*proc, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if c.closing.Load() {
-		return nil, errors.New("cluster is closed")
+	if c.nodes.Closing() {
+		return nil, launch.ErrClosed
 	}
 	if n.proc.running() {
 		return n.proc, nil
@@ -123,7 +126,7 @@ func (c *Cluster) spawn(n *node) (*proc, error) {
 // Start restarts a killed or stopped node on its data dir and waits until it
 // is healthy. A node that is running already is only waited for.
 func (c *Cluster) Start(ctx context.Context, id string) error {
-	n, err := c.node(id)
+	n, err := c.nodes.Get(id)
 	if err != nil {
 		return err
 	}
@@ -142,7 +145,7 @@ func (c *Cluster) Start(ctx context.Context, id string) error {
 
 // Kill sends SIGKILL and waits until the process is gone.
 func (c *Cluster) Kill(ctx context.Context, id string) error {
-	n, err := c.node(id)
+	n, err := c.nodes.Get(id)
 	if err != nil {
 		return err
 	}
@@ -168,7 +171,7 @@ func (c *Cluster) Kill(ctx context.Context, id string) error {
 
 // PowerLoss kills a node and discards what it wrote but did not fsync.
 func (c *Cluster) PowerLoss(ctx context.Context, id string) (int64, error) {
-	n, err := c.node(id)
+	n, err := c.nodes.Get(id)
 	if err != nil {
 		return 0, err
 	}
@@ -208,7 +211,7 @@ func (n *node) unmount() error {
 // Stop sends SIGTERM and waits up to 10s (or until ctx is done) for the node
 // to exit before killing it.
 func (c *Cluster) Stop(ctx context.Context, id string) error {
-	n, err := c.node(id)
+	n, err := c.nodes.Get(id)
 	if err != nil {
 		return err
 	}
@@ -253,7 +256,7 @@ func (c *Cluster) stop(ctx context.Context, n *node) error {
 
 // Pause freezes a node with SIGSTOP and returns once it is stopped.
 func (c *Cluster) Pause(ctx context.Context, id string) error {
-	n, err := c.node(id)
+	n, err := c.nodes.Get(id)
 	if err != nil {
 		return err
 	}
@@ -277,7 +280,7 @@ func (c *Cluster) Pause(ctx context.Context, id string) error {
 
 // Resume thaws a paused node with SIGCONT.
 func (c *Cluster) Resume(ctx context.Context, id string) error {
-	n, err := c.node(id)
+	n, err := c.nodes.Get(id)
 	if err != nil {
 		return err
 	}
