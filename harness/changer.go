@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/cluster/admin"
 	"github.com/quorumlab/quorumlab/internal/ctxtime"
 	"github.com/quorumlab/quorumlab/kvnode/autoscale"
 	"github.com/quorumlab/quorumlab/kvnode/client"
@@ -23,7 +24,7 @@ var errStillMember = errors.New("still a ring member")
 // both use it.
 type nodeChanger struct {
 	cl    cluster.Cluster
-	admin ringAdmin
+	admin *admin.Admin
 	pool  *workload.Pool
 	opts  target.Options
 
@@ -95,7 +96,7 @@ func (c *nodeChanger) waitLeft(ctx context.Context, id string) error {
 	for {
 		still, asked := "", 0
 		for _, t := range c.pool.Targets() {
-			err := c.admin.call(ctx, t.Node, func(cl *client.Client, ctx context.Context) error {
+			err := c.admin.Call(ctx, t.Node, func(ctx context.Context, cl *client.Client) error {
 				st, err := cl.Status(ctx)
 				if err != nil {
 					return err

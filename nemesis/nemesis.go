@@ -155,11 +155,11 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// ClockSetter sets a node's clock offset (the node's admin API).
-type ClockSetter func(ctx context.Context, node string, offset time.Duration) error
-
-// Ring changes a node's ring membership through its admin API.
-type Ring interface {
+// Admin is the nodes' admin service, which the clock, membership and
+// replace faults need.
+type Admin interface {
+	// SetClockOffset sets the offset the node adds to its clock.
+	SetClockOffset(ctx context.Context, node string, offset time.Duration) error
 	// Join makes the node enter the ring; it returns once it is a member.
 	Join(ctx context.Context, node string) error
 	// Decommission makes the node hand its data over and leave the ring; it
@@ -170,16 +170,12 @@ type Ring interface {
 // Option configures a Nemesis.
 type Option func(*Nemesis)
 
-// WithRing gives the nemesis the admin API the membership fault needs.
-func WithRing(r Ring) Option { return func(n *Nemesis) { n.ring = r } }
-
 // Nemesis runs a schedule against a cluster: one fault at a time, or with
 // Config.Overlap at most one of each kind.
 type Nemesis struct {
 	cfg   Config
 	cl    cluster.Cluster
-	clock ClockSetter
-	ring  Ring
+	admin Admin // nil: no clock, membership or replace faults
 	rec   *history.Recorder
 
 	// mu guards the fields below. It is never held during a call that acts
@@ -224,12 +220,13 @@ type fault struct {
 // healTimeout bounds the heal of one fault.
 const healTimeout = 2 * time.Minute
 
-// New checks that every requested fault can be applied on this cluster.
-func New(cfg Config, cl cluster.Cluster, clock ClockSetter, rec *history.Recorder, opts ...Option) (*Nemesis, error) {
+// New checks that every requested fault can be applied on this cluster;
+// admin may be nil if no fault needs it.
+func New(cfg Config, cl cluster.Cluster, admin Admin, rec *history.Recorder, opts ...Option) (*Nemesis, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Nemesis{cfg: cfg, cl: cl, clock: clock, rec: rec, rng: rand.New(rand.NewPCG(cfg.Seed, 0x6e656d)),
+	n := &Nemesis{cfg: cfg, cl: cl, admin: admin, rec: rec, rng: rand.New(rand.NewPCG(cfg.Seed, 0x6e656d)),
 		active: map[string]*fault{}, known: map[string]bool{}, original: map[string]bool{}, initial: len(cl.Nodes())}
 	for _, nd := range cl.Nodes() {
 		n.known[nd.ID] = true
@@ -247,14 +244,14 @@ func New(cfg Config, cl cluster.Cluster, clock ClockSetter, rec *history.Recorde
 		if _, ok := cl.(cluster.Delayer); f == Delay && !ok {
 			return nil, errors.New("fault delay: this backend cannot delay packets (the local backend can, with NFQUEUE)")
 		}
-		if clockKind(f) && clock == nil {
+		if clockKind(f) && admin == nil {
 			return nil, errors.New("fault clock: needs the nodes' admin service")
 		}
 		if _, ok := cl.(cluster.PowerCutter); f == Power && !ok {
 			return nil, errors.New("fault power: this backend cannot cut power (the local backend can, with its file system for power faults)")
 		}
 		if f == Membership || f == Replace {
-			if n.ring == nil {
+			if admin == nil {
 				return nil, fmt.Errorf("fault %s: needs the nodes' admin service", f)
 			}
 			if _, ok := cl.(cluster.NodeAdder); !ok {
@@ -566,7 +563,7 @@ func (n *Nemesis) start(ctx context.Context, kind string) error {
 		value["lost_bytes"] = lost
 	case Clock:
 		for _, id := range f.nodes {
-			if e := n.clock(ctx, id, f.offsets[id]); e != nil {
+			if e := n.admin.SetClockOffset(ctx, id, f.offsets[id]); e != nil {
 				err = errors.Join(err, fmt.Errorf("clock of %s: %w", id, e))
 			}
 		}
@@ -574,7 +571,7 @@ func (n *Nemesis) start(ctx context.Context, kind string) error {
 		// The first flip is made here, so a clock that cannot be set is
 		// this fault's error, not a silent no-op.
 		for _, id := range f.nodes {
-			if e := n.clock(ctx, id, f.offsets[id]); e != nil {
+			if e := n.admin.SetClockOffset(ctx, id, f.offsets[id]); e != nil {
 				err = errors.Join(err, fmt.Errorf("clock of %s: %w", id, e))
 			}
 		}
@@ -691,9 +688,9 @@ func (n *Nemesis) changeRing(ctx context.Context) error {
 	if err == nil {
 		switch action {
 		case AddNode, Rejoin:
-			err = n.ring.Join(ctx, node)
+			err = n.admin.Join(ctx, node)
 		case Decommission:
-			err = n.ring.Decommission(ctx, node)
+			err = n.admin.Decommission(ctx, node)
 		}
 	}
 	n.mu.Lock()
@@ -761,7 +758,7 @@ func (n *Nemesis) Heal(ctx context.Context, f string) error {
 		}
 		if slices.ContainsFunc(n.cfg.Faults, clockKind) {
 			for _, id := range ids {
-				if e := n.clock(ctx, id, 0); e != nil {
+				if e := n.admin.SetClockOffset(ctx, id, 0); e != nil {
 					err = errors.Join(err, fmt.Errorf("reset clock of %s: %w", id, e))
 				}
 			}
@@ -833,7 +830,7 @@ func (n *Nemesis) undo(ctx context.Context, a *fault) error {
 		}
 	case Clock, Strobe:
 		for _, id := range a.nodes {
-			if e := n.clock(ctx, id, 0); e != nil {
+			if e := n.admin.SetClockOffset(ctx, id, 0); e != nil {
 				err = errors.Join(err, fmt.Errorf("reset clock of %s: %w", id, e))
 			}
 		}
@@ -863,7 +860,7 @@ func (n *Nemesis) strobe(f *fault) {
 					off = f.offsets[id]
 				}
 				fctx, done := context.WithTimeout(ctx, time.Second)
-				_ = n.clock(fctx, id, off) // the undo resets it regardless
+				_ = n.admin.SetClockOffset(fctx, id, off) // the undo resets it regardless
 				done()
 			}
 		}
