@@ -523,7 +523,7 @@ func (cfg Config) validateCommon() error {
 	if err := validateRingShape(cfg); err != nil {
 		return err
 	}
-	if sh := cfg.Nemesis.Shape; sh != "" && slices.Contains(nemesis.Shapes, sh) && slices.Contains(cfg.Nemesis.Faults, nemesis.Partition) && nemesis.CutsNothing(sh, cfg.Cluster.Nodes) {
+	if sh := cfg.Nemesis.Shape; sh != "" && slices.Contains(nemesis.Shapes(), sh) && slices.Contains(cfg.Nemesis.Faults, nemesis.Partition) && nemesis.CutsNothing(sh, cfg.Cluster.Nodes) {
 		return fmt.Errorf("--partition-shape %s cuts nothing on %d nodes: every node would still reach every other", sh, cfg.Cluster.Nodes)
 	}
 	return nil

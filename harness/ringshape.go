@@ -12,7 +12,7 @@ import (
 // and enough nodes.
 func validateRingShape(cfg Config) error {
 	sh := cfg.Nemesis.Shape
-	if !slices.Contains(nemesis.RingShapes, sh) || !slices.Contains(cfg.Nemesis.Faults, nemesis.Partition) {
+	if !slices.Contains(nemesis.RingShapes(), sh) || !slices.Contains(cfg.Nemesis.Faults, nemesis.Partition) {
 		return nil
 	}
 	c := cfg.Cluster
