@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/quorumlab/quorumlab/cluster/secrets"
 	"github.com/quorumlab/quorumlab/target"
 )
 
@@ -40,7 +41,7 @@ type Config struct {
 	AdminToken string `json:"-"`
 	// Secrets, if set, run the cluster with mutual TLS on every port and an
 	// encrypted gossip; nil is plaintext.
-	Secrets *Secrets `json:"-"`
+	Secrets *secrets.Secrets `json:"-"`
 	// TombstoneGrace, if set, is kvnode's --tombstone-grace: how long a
 	// delete's tombstone is kept before it is collected.
 	TombstoneGrace time.Duration `json:"tombstone_grace,omitempty"`
@@ -66,6 +67,10 @@ func (c Config) NodeEnv() map[string]string {
 // DataDir is where the local backend keeps the nodes' data dirs of the
 // run in dir, one per node id.
 func DataDir(dir string) string { return filepath.Join(dir, "data") }
+
+// MetricsPort is where every node serves its Prometheus metrics, on its
+// own IP.
+const MetricsPort = "9464"
 
 // Node is what the harness knows of one node.
 type Node struct {

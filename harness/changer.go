@@ -5,12 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/quorumlab/quorumlab/cluster"
-	"github.com/quorumlab/quorumlab/internal/ctxtime"
-	"github.com/quorumlab/quorumlab/kvnode/client"
-	"github.com/quorumlab/quorumlab/kvnode/kvpb"
+	"github.com/quorumlab/quorumlab/cluster/admin"
 	"github.com/quorumlab/quorumlab/target"
 	"github.com/quorumlab/quorumlab/workload"
 )
@@ -23,7 +20,7 @@ var errStillMember = errors.New("still a ring member")
 // both use it.
 type nodeChanger struct {
 	cl    cluster.Cluster
-	admin ringAdmin
+	admin *admin.Admin
 	pool  *workload.Pool
 	opts  target.Options
 
@@ -70,7 +67,7 @@ func (c *nodeChanger) Retire(ctx context.Context, id string) error {
 	}
 	// Stopped before its peers saw it leave, it would stay "leaving" in
 	// their view for good and hold every later change.
-	if err := c.waitLeft(ctx, id); err != nil {
+	if err := c.admin.WaitLeft(ctx, id, func() []string { return nodeIDs(c.pool.Targets()) }); err != nil {
 		return err
 	}
 	return c.cl.Stop(context.WithoutCancel(ctx), id)
@@ -84,43 +81,4 @@ func (c *nodeChanger) close() {
 		t.Client.Close()
 	}
 	c.removed = nil
-}
-
-// waitLeft waits until every node still in the pool that answers sees id
-// out of the ring; a peer partitioned off learns it once the partition
-// heals, hence the long bound.
-func (c *nodeChanger) waitLeft(ctx context.Context, id string) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	for {
-		still, asked := "", 0
-		for _, t := range c.pool.Targets() {
-			err := c.admin.call(ctx, t.Node, func(cl *client.Client, ctx context.Context) error {
-				st, err := cl.Status(ctx)
-				if err != nil {
-					return err
-				}
-				for _, m := range st.GetMembers() {
-					switch s := m.GetRingStatus(); {
-					case m.GetId() != id:
-					case s == kvpb.StatusMember, s == kvpb.StatusJoining, s == kvpb.StatusLeaving:
-						still = t.Node + " sees it " + s
-					}
-				}
-				return nil
-			})
-			if err == nil {
-				asked++
-			}
-		}
-		if asked > 0 && still == "" {
-			return nil
-		}
-		if !ctxtime.Sleep(ctx, 200*time.Millisecond) {
-			if still == "" {
-				still = "no peer answered"
-			}
-			return fmt.Errorf("%s decommissioned, but its peers have not seen it leave: %s", id, still)
-		}
-	}
 }

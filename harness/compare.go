@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/quorumlab/quorumlab/checker"
-	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/cluster/launch"
 	"github.com/quorumlab/quorumlab/kvnode/quorum"
 	"github.com/quorumlab/quorumlab/results"
 	"github.com/quorumlab/quorumlab/target"
@@ -220,7 +220,7 @@ func compareRow(cfg Config) results.CompareRow {
 // backend passes --sloppy to `kvnode serve`, which a kvnode without them
 // would refuse at start-up.
 func sloppySupported(ctx context.Context, bin string) error {
-	bin, err := cluster.KVNodeBinary(ctx, bin, false)
+	bin, err := launch.KVNodeBinary(ctx, bin, false)
 	if err != nil {
 		return fmt.Errorf("cannot tell whether kvnode supports sloppy quorums: %w", err)
 	}

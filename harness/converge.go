@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/cluster/admin"
 
 	"google.golang.org/protobuf/proto"
 
@@ -40,30 +41,17 @@ func convergeKeys(w workload.Config) []string {
 // directly until they agree and no node holds hints, or wait passes, and
 // records what each replica held then, and each node's hints, in the
 // history for the convergence checker.
-func checkConvergence(ctx context.Context, wait time.Duration, keys []string, nodes []string, admin ringAdmin, rec *history.Recorder) error {
+func checkConvergence(ctx context.Context, wait time.Duration, keys []string, nodes []string, cl cluster.Cluster, adm *admin.Admin, rec *history.Recorder) error {
 	if len(keys) == 0 || len(nodes) == 0 || wait <= 0 {
 		return nil
 	}
-	clients := map[string]*client.Client{}
-	defer func() {
-		for _, c := range clients {
-			c.Close()
-		}
-	}()
-	dial := func(id string) (*client.Client, error) {
-		if c := clients[id]; c != nil {
-			return c, nil
-		}
-		c, err := admin.dial(id)
-		if err == nil {
-			clients[id] = c
-		}
-		return c, err
-	}
+	conns := adm.Conns()
+	defer conns.Close()
+	dial := conns.Get
 	start := time.Now()
 	for {
 		// Asked again each round: a join still streaming changes them.
-		homes, err := preferenceLists(ctx, keys, nodes, dial)
+		homes, err := conns.PreferenceLists(ctx, keys, nodes)
 		if err != nil {
 			return err
 		}
@@ -80,7 +68,7 @@ func checkConvergence(ctx context.Context, wait time.Duration, keys []string, no
 			states[i] = readReplicas(ctx, key, homes[key], dial)
 			agreed = agreed && agree(states[i])
 		}
-		hints := nodeHints(ctx, nodes, dial, admin.cl)
+		hints := nodeHints(ctx, nodes, dial, cl)
 		for _, h := range hints {
 			agreed = agreed && h.Hints == 0 && h.Error == ""
 		}
@@ -154,34 +142,6 @@ func rootsAgree(g history.MerkleRoots) bool {
 		}
 	}
 	return true
-}
-
-// preferenceLists asks the first node that answers for every key's home
-// replicas.
-func preferenceLists(ctx context.Context, keys, nodes []string, dial func(string) (*client.Client, error)) (map[string][]string, error) {
-	var errs []error
-	for _, id := range nodes {
-		c, err := dial(id)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		out := map[string][]string{}
-		for _, k := range keys {
-			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			r, err := c.Ring(rctx, k)
-			cancel()
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", id, err))
-				break
-			}
-			out[k] = r.GetPreferenceList()
-		}
-		if len(out) == len(keys) {
-			return out, nil
-		}
-	}
-	return nil, fmt.Errorf("no node gave the preference lists: %w", errors.Join(errs...))
 }
 
 func readReplicas(ctx context.Context, key string, homes []string, dial func(string) (*client.Client, error)) map[string]history.Replica {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/quorumlab/quorumlab/checker"
 	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/cluster/admin"
 	"github.com/quorumlab/quorumlab/cluster/local"
 	"github.com/quorumlab/quorumlab/history"
 	"github.com/quorumlab/quorumlab/kvnode/client"
@@ -95,8 +96,9 @@ func TestConvergence(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			admin := ringAdmin{cl: cl, token: cfg.AdminToken}
-			if err := checkConvergence(ctx, 2*time.Second, keys, []string{"n1", "n2", "n3"}, admin, rec); err != nil {
+			acfg := admin.DefaultConfig()
+			acfg.Token = cfg.AdminToken
+			if err := checkConvergence(ctx, 2*time.Second, keys, []string{"n1", "n2", "n3"}, cl, admin.New(cl, acfg), rec); err != nil {
 				t.Fatal(err)
 			}
 			if err := hw.Close(); err != nil {

@@ -20,14 +20,14 @@ import (
 
 	"github.com/quorumlab/quorumlab/checker"
 	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/cluster/admin"
 	"github.com/quorumlab/quorumlab/cluster/docker"
 	"github.com/quorumlab/quorumlab/cluster/local"
+	"github.com/quorumlab/quorumlab/cluster/secrets"
 	"github.com/quorumlab/quorumlab/history"
 	"github.com/quorumlab/quorumlab/internal/ctxtime"
 	"github.com/quorumlab/quorumlab/internal/sysmem"
 	"github.com/quorumlab/quorumlab/kvnode/autoscale"
-	"github.com/quorumlab/quorumlab/kvnode/client"
-	"github.com/quorumlab/quorumlab/kvnode/kvpb"
 	"github.com/quorumlab/quorumlab/kvnode/quorum"
 	"github.com/quorumlab/quorumlab/nemesis"
 	"github.com/quorumlab/quorumlab/results"
@@ -181,7 +181,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 		cfg.Cluster.AdminToken = rand.Text()
 	}
 	if cfg.TLS && cfg.Cluster.Secrets == nil {
-		if cfg.Cluster.Secrets, err = cluster.NewSecrets(); err != nil {
+		if cfg.Cluster.Secrets, err = secrets.New(); err != nil {
 			return out, err
 		}
 	}
@@ -218,8 +218,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 	}
 	defer closeClients()
 	targets := pool.Targets()
-	admin := ringAdmin{cl: cl, token: cfg.Cluster.AdminToken, tls: cfg.Cluster.Secrets, etcd: cfg.Cluster.Etcd()}
-	if err := waitReady(ctx, targets, admin, 30*time.Second); err != nil {
+	acfg := admin.DefaultConfig()
+	acfg.Token, acfg.TLS = cfg.Cluster.AdminToken, cfg.Cluster.Secrets.ClientTLS()
+	adm := admin.New(cl, acfg)
+	if err := waitReady(ctx, cfg, targets, adm, 30*time.Second); err != nil {
 		return out, fmt.Errorf("cluster did not form: %w", err)
 	}
 	out.ClusterStart = time.Since(startedAt)
@@ -239,10 +241,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 	if m := runModel(cfg); m != (history.Model{}) {
 		recorder.Record(history.Op{Process: history.NemesisProcess, Type: history.Info, F: history.FModel, Value: history.JSON(m)})
 	}
-	ch := &nodeChanger{cl: cl, admin: admin, pool: pool, opts: clientOptions(cfg)}
+	ch := &nodeChanger{cl: cl, admin: adm, pool: pool, opts: clientOptions(cfg)}
 	defer ch.close()
-	nopts := []nemesis.Option{nemesis.WithRing(admin), nemesis.WithReplacer(ch),
-		nemesis.WithPlacement(placement{admin: admin, pool: pool}, convergeKeys(cfg.Workload))}
+	nopts := []nemesis.Option{nemesis.WithReplacer(ch),
+		nemesis.WithPlacement(adm.Placement(func() []string { return poolNodes(pool) }), convergeKeys(cfg.Workload))}
 	var cold *workload.Cold
 	if cfg.ColdKeys > 0 {
 		if cold, err = workload.NewCold(cfg.Workload, recorder, cfg.ColdKeys); err != nil {
@@ -256,7 +258,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 			return func(ctx context.Context) { cold.Read(ctx, keys, pool.Targets()) }
 		}))
 	}
-	nem, err := nemesis.New(cfg.Nemesis, cl, clockSetter(admin), recorder, nopts...)
+	nem, err := nemesis.New(cfg.Nemesis, cl, adm, recorder, nopts...)
 	if err != nil {
 		hw.Close()
 		return out, err
@@ -318,11 +320,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (out Outcome, err er
 		}
 		if len(keys) > 0 {
 			note(cfg.Progress, "comparing the home replicas of %d keys (waiting up to %v for them to agree)", len(keys), cfg.ConvergenceWait)
-			var ids []string
-			for _, t := range pool.Targets() {
-				ids = append(ids, t.Node)
-			}
-			ferr = checkConvergence(ctx, cfg.ConvergenceWait, keys, ids, admin, recorder)
+			ferr = checkConvergence(ctx, cfg.ConvergenceWait, keys, poolNodes(pool), cl, adm, recorder)
 			if ctx.Err() != nil {
 				out.Interrupted = true
 				ferr = nil
@@ -525,7 +523,7 @@ func (cfg Config) validateCommon() error {
 	if err := validateRingShape(cfg); err != nil {
 		return err
 	}
-	if sh := cfg.Nemesis.Shape; sh != "" && slices.Contains(nemesis.Shapes, sh) && slices.Contains(cfg.Nemesis.Faults, nemesis.Partition) && nemesis.CutsNothing(sh, cfg.Cluster.Nodes) {
+	if sh := cfg.Nemesis.Shape; sh != "" && slices.Contains(nemesis.Shapes(), sh) && slices.Contains(cfg.Nemesis.Faults, nemesis.Partition) && nemesis.CutsNothing(sh, cfg.Cluster.Nodes) {
 		return fmt.Errorf("--partition-shape %s cuts nothing on %d nodes: every node would still reach every other", sh, cfg.Cluster.Nodes)
 	}
 	return nil
@@ -584,6 +582,17 @@ func dialAll(cl cluster.Cluster, cfg Config) (*workload.Pool, func(), error) {
 	}, nil
 }
 
+// poolNodes are the ids of the nodes in the pool now.
+func poolNodes(pool *workload.Pool) []string { return nodeIDs(pool.Targets()) }
+
+func nodeIDs(targets []workload.Target) []string {
+	ids := make([]string, len(targets))
+	for i, t := range targets {
+		ids[i] = t.Node
+	}
+	return ids
+}
+
 // singleWriter reports whether a run is checked against the single-writer
 // register model: lww with one writer per key. Under linearizable mode the
 // full check applies, and vclock's blind writes make siblings regardless.
@@ -609,42 +618,13 @@ func targetOf(cfg Config) string {
 // as alive, or every etcd member answers a read (a linearizable one needs a
 // leader and a quorum), so the first operations do not fail only because
 // peer connections are still forming.
-func waitReady(ctx context.Context, targets []workload.Target, admin ringAdmin, limit time.Duration) error {
+func waitReady(ctx context.Context, cfg Config, targets []workload.Target, adm *admin.Admin, limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	if admin.etcd {
+	if cfg.Cluster.Etcd() {
 		return waitRead(ctx, targets)
 	}
-	var last error
-	for {
-		last = nil
-		for _, t := range targets {
-			var st *kvpb.StatusResponse
-			err := admin.call(ctx, t.Node, func(c *client.Client, ctx context.Context) error {
-				var err error
-				st, err = c.Status(ctx)
-				return err
-			})
-			if err != nil {
-				last = fmt.Errorf("%s: %w", t.Node, err)
-				break
-			}
-			for _, m := range st.GetMembers() {
-				if m.GetState() != kvpb.StateAlive {
-					last = fmt.Errorf("%s sees %s as %s", t.Node, m.GetId(), m.GetState())
-				}
-				if rs := m.GetRingStatus(); rs == kvpb.StatusJoining || rs == kvpb.StatusLeaving {
-					last = fmt.Errorf("%s sees %s %s the ring", t.Node, m.GetId(), rs)
-				}
-			}
-		}
-		if last == nil {
-			return nil
-		}
-		if !ctxtime.Sleep(ctx, 100*time.Millisecond) {
-			return last
-		}
-	}
+	return adm.WaitFormed(ctx, nodeIDs(targets))
 }
 
 // waitRead waits until a read through every target succeeds.
@@ -661,53 +641,6 @@ func waitRead(ctx context.Context, targets []workload.Target) error {
 		}
 	}
 	return nil
-}
-
-func clockSetter(admin ringAdmin) nemesis.ClockSetter {
-	return func(ctx context.Context, node string, offset time.Duration) error {
-		return admin.call(ctx, node, func(c *client.Client, ctx context.Context) error {
-			return c.SetClockOffset(ctx, offset)
-		})
-	}
-}
-
-// ringAdmin calls kvnode's admin API for the clock and membership faults
-// and the readiness check; it dials nodes by id, added ones included.
-type ringAdmin struct {
-	cl    cluster.Cluster
-	token string
-	tls   *cluster.Secrets
-	etcd  bool // etcd has no such API
-}
-
-func (r ringAdmin) call(ctx context.Context, node string, f func(*client.Client, context.Context) error) error {
-	c, err := r.dial(node)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	return f(c, ctx)
-}
-
-// dial connects to node's admin service; the caller closes the client.
-func (r ringAdmin) dial(node string) (*client.Client, error) {
-	if r.etcd {
-		return nil, errors.New("etcd has no kvnode admin API (clock offsets, joins, decommissions)")
-	}
-	for _, n := range r.cl.Nodes() {
-		if n.ID == node {
-			return client.Dial(n.Addr, client.Options{Timeout: 5 * time.Minute, AdminToken: r.token, TLS: r.tls.ClientTLS()})
-		}
-	}
-	return nil, fmt.Errorf("no node %s", node)
-}
-
-func (r ringAdmin) Join(ctx context.Context, node string) error {
-	return r.call(ctx, node, (*client.Client).Join)
-}
-
-func (r ringAdmin) Decommission(ctx context.Context, node string) error {
-	return r.call(ctx, node, (*client.Client).Decommission)
 }
 
 // isTerminal reports whether w is a character device (a terminal).

@@ -31,7 +31,7 @@ const (
 )
 
 // RingShapes lists the shapes that aim at keys.
-var RingShapes = []string{HomeReplicas, KeyPrimary, PrefMinority, HintHolder}
+func RingShapes() []string { return []string{HomeReplicas, KeyPrimary, PrefMinority, HintHolder} }
 
 // Placement tells where keys live and where hints wait.
 type Placement interface {
@@ -180,7 +180,7 @@ func minorityEverywhere(side []string, homes map[string][]string) bool {
 
 // aim fetches what a ring-aware shape needs; nil for any other shape.
 func (n *Nemesis) aim(ctx context.Context) (*aimInfo, error) {
-	if !slices.Contains(RingShapes, n.cfg.Shape) {
+	if !slices.Contains(RingShapes(), n.cfg.Shape) {
 		return nil, nil
 	}
 	homes, err := n.placement.PreferenceLists(ctx, n.keys)

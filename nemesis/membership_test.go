@@ -94,10 +94,10 @@ func TestMembershipFault(t *testing.T) {
 	if _, err := New(cfg, cl, nil, rec); err == nil {
 		t.Fatal("membership fault accepted without the admin service")
 	}
-	if _, err := New(cfg, noAdd{cl}, nil, rec, WithRing(ring)); err == nil {
+	if _, err := New(cfg, noAdd{cl}, testAdmin{join: ring.Join, decommission: ring.Decommission}, rec); err == nil {
 		t.Fatal("membership fault accepted on a backend that cannot add nodes")
 	}
-	nem, err := New(cfg, cl, nil, rec, WithRing(ring))
+	nem, err := New(cfg, cl, testAdmin{join: ring.Join, decommission: ring.Decommission}, rec)
 	if err != nil {
 		t.Fatal(err)
 	}

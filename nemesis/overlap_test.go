@@ -192,7 +192,7 @@ func TestOverlappingFaults(t *testing.T) {
 			cfg.Faults = []string{Partition, Loss, Kill, Pause, Clock, Membership}
 			cfg.Interval = 10 * time.Millisecond
 			cfg.Overlap = tt.overlap
-			nem, err := New(cfg, cl, cl.setClock, rec, WithRing(waitingRing{cl}))
+			nem, err := New(cfg, cl, testAdmin{clock: cl.setClock, join: waitingRing{cl}.Join, decommission: waitingRing{cl}.Decommission}, rec)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -396,7 +396,7 @@ func testNemesis(t *testing.T, kinds ...string) (*Nemesis, *stateCluster, *histo
 	hw := history.NewWriter(buf)
 	cfg := DefaultConfig()
 	cfg.Faults = kinds
-	nem, err := New(cfg, cl, cl.setClock, history.NewRecorder(hw, history.NewClock()))
+	nem, err := New(cfg, cl, testAdmin{clock: cl.setClock}, history.NewRecorder(hw, history.NewClock()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,7 +82,7 @@ func (n *Nemesis) replace(ctx context.Context) error {
 	value := map[string]any{"add": added, "remove": old}
 	n.record("start-"+Replace, value, nil)
 	if err == nil {
-		err = n.ring.Join(ctx, added)
+		err = n.admin.Join(ctx, added)
 	}
 	if err == nil {
 		readBack(ctx)

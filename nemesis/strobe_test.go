@@ -34,7 +34,7 @@ func TestStrobe(t *testing.T) {
 	rec := history.NewRecorder(history.NewWriter(&buf), history.NewClock())
 	cfg := DefaultConfig()
 	cfg.Faults = []string{Strobe}
-	nem, err := New(cfg, cl, clock, rec)
+	nem, err := New(cfg, cl, testAdmin{clock: clock}, rec)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/cluster/launch"
 	kvclient "github.com/quorumlab/quorumlab/kvnode/client"
 )
 
@@ -73,7 +74,7 @@ func TestCluster(t *testing.T) {
 		}
 	}
 	healthy := func(id string) error {
-		return cluster.CheckHealth(ctx, c.byID[id].info.Addr, nil, 500*time.Millisecond)
+		return launch.CheckHealth(ctx, nodeOf(t, c, id).info.Addr, nil, 500*time.Millisecond)
 	}
 	// putAll writes through via with W=3: it succeeds only if via reaches
 	// every replica.
@@ -203,7 +204,7 @@ func TestCluster(t *testing.T) {
 	}
 
 	// Each start and exit is in the log, with the node's own output.
-	log3, err := os.ReadFile(c.byID["n3"].info.LogPath)
+	log3, err := os.ReadFile(nodeOf(t, c, "n3").info.LogPath)
 	must("read n3's log", err)
 	if got := strings.Count(string(log3), "=== quorumlab"); got != 6 {
 		t.Errorf("n3's log has %d harness lines, want 6 (three starts, three exits):\n%s", got, log3)

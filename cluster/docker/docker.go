@@ -3,7 +3,7 @@
 // run. It implements cluster.Cluster like the local backend, so the same
 // workloads, nemesis and checkers run on it.
 //
-// Image: FROM scratch with the static kvnode binary the harness builds,
+// Image: FROM scratch with the static kvnode and netfault binaries the harness builds,
 // tagged by content hash (quorumlab-kvnode:<hash>) and kept, so an unchanged
 // binary is not rebuilt. Nothing is ever pulled: no registry is needed.
 // Ryuk, testcontainers' reaper, is disabled (it would be a pull); Close and
@@ -19,8 +19,8 @@
 // Linux host (not in Docker Desktop's VM, not remote).
 //
 // Faults: partitions and packet loss are nftables rules inside each
-// container's network namespace, set by `kvnode netfault` run with docker
-// exec (containers get CAP_NET_ADMIN): each node drops what it receives from
+// container's network namespace, set by netfault (a static helper the image
+// holds beside kvnode) run with docker exec (containers get CAP_NET_ADMIN): each node drops what it receives from
 // the nodes it has a grudge against. The containers take a change in
 // parallel, within about 0.1 s of each other, not at one instant as in the
 // local backend's single namespace. A container gets a new namespace each
@@ -44,11 +44,9 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/moby/moby/api/types/network"
@@ -58,6 +56,7 @@ import (
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 
 	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/cluster/launch"
 )
 
 const (
@@ -103,19 +102,13 @@ type Cluster struct {
 	network  *testcontainers.DockerNetwork // nil until created
 	subnet   netip.Prefix
 
-	adding sync.Mutex   // one AddNode at a time
-	mu     sync.RWMutex // guards nodes and byID, which AddNode extends
-	nodes  []*node      // in id order
-	byID   map[string]*node
+	adding sync.Mutex // one AddNode at a time
+	nodes  launch.Set[*node]
 
 	faults faults
 	netErr error
 	// stopGrace is how long a node may take to exit after SIGTERM.
 	stopGrace time.Duration
-
-	closing   atomic.Bool // no node may start once set
-	closeOnce sync.Once
-	closeErr  error
 }
 
 var (
@@ -130,7 +123,7 @@ func Start(ctx context.Context, cfg cluster.Config, log *slog.Logger) (*Cluster,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	dir, err := cluster.NodesDir(cfg, maxNodes)
+	dir, err := launch.NodesDir(cfg, maxNodes)
 	if err != nil {
 		return nil, fmt.Errorf("start docker cluster: %w", err)
 	}
@@ -138,16 +131,21 @@ func Start(ctx context.Context, cfg cluster.Config, log *slog.Logger) (*Cluster,
 	if err != nil {
 		return nil, fmt.Errorf("start docker cluster: %w", err)
 	}
-	bin, err := cluster.KVNodeBinary(ctx, cfg.KVNodeBin, true)
-	if err != nil {
-		provider.Close()
-		return nil, fmt.Errorf("start docker cluster: %w", err)
+	// Without netfault the cluster runs, but network faults are unavailable.
+	nf, netErr := launch.NetfaultBinary(ctx)
+	if netErr != nil {
+		nf, netErr = "", fmt.Errorf("network faults need the netfault helper in the image: %w", netErr)
 	}
-	img, err := kvnodeImage(bin)
-	if err == nil && cfg.Etcd() {
+	var img image
+	if cfg.Etcd() {
 		var etcd string
-		if etcd, err = cluster.EtcdBinary(); err == nil {
-			img, err = etcdImage(bin, etcd)
+		if etcd, err = launch.EtcdBinary(); err == nil {
+			img, err = etcdImage(etcd, nf)
+		}
+	} else {
+		var bin string
+		if bin, err = launch.KVNodeBinary(ctx, cfg.KVNodeBin, true); err == nil {
+			img, err = kvnodeImage(bin, nf)
 		}
 	}
 	if err != nil {
@@ -163,7 +161,7 @@ func Start(ctx context.Context, cfg cluster.Config, log *slog.Logger) (*Cluster,
 	cfg.Dir = dir
 	c := &Cluster{
 		log: log, provider: provider, cli: provider.Client(), runID: newRunID(),
-		cfg: cfg, image: image, byID: make(map[string]*node), stopGrace: defaultStopGrace,
+		cfg: cfg, image: image, stopGrace: defaultStopGrace,
 	}
 	c.labels = c.makeLabels()
 	if err := c.create(ctx); err != nil {
@@ -172,7 +170,10 @@ func Start(ctx context.Context, cfg cluster.Config, log *slog.Logger) (*Cluster,
 	if err := c.startAll(ctx); err != nil {
 		return nil, c.abort(ctx, err)
 	}
-	c.netErr = c.probeNetfault(ctx)
+	c.netErr = netErr
+	if c.netErr == nil {
+		c.netErr = c.probeNetfault(ctx)
+	}
 	if c.netErr != nil {
 		log.Warn("network faults unavailable", "err", c.netErr)
 	}
@@ -258,7 +259,7 @@ func (c *Cluster) newNode(ctx context.Context, info cluster.Node, peers string, 
 	for i, s := range seeds {
 		gossip[i] = net.JoinHostPort(s.IP, strconv.Itoa(gossipPort))
 	}
-	args := cluster.ServeArgs(cfg, info, dataDir, peers)
+	args := launch.ServeArgs(cfg, info, dataDir, peers)
 	args = append(args, "--join", strings.Join(gossip, ","))
 	n := &node{info: info, ip: netip.MustParseAddr(info.IP)}
 	secrets := ""
@@ -266,10 +267,10 @@ func (c *Cluster) newNode(ctx context.Context, info cluster.Node, peers string, 
 		secrets = secretsDir
 	}
 	if c.cfg.Etcd() {
-		args = cluster.EtcdArgs(info, seeds, dataDir, secrets)
+		args = launch.EtcdArgs(info, seeds, dataDir, secrets)
 	}
 	if c.cfg.Secrets != nil {
-		files, err := c.cfg.Secrets.NodeFiles(info)
+		files, err := c.cfg.Secrets.NodeFiles(info.ID, info.IP)
 		if err != nil {
 			return nil, err
 		}
@@ -278,26 +279,20 @@ func (c *Cluster) newNode(ctx context.Context, info cluster.Node, peers string, 
 			n.secrets[filepath.Join(secretsDir, name)] = b
 		}
 		if !c.cfg.Etcd() {
-			args = append(args, cluster.SecretArgs(secretsDir)...)
+			args = append(args, launch.SecretArgs(secretsDir)...)
 		}
 	}
 	n.args = append(args, c.cfg.ExtraArgs...)
 	if err := c.createContainer(ctx, n, c.image, c.labels); err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	if c.closing.Load() {
+	if err := c.nodes.Add(n); err != nil {
 		// Close has taken, or will take, its list of nodes without this one.
-		c.mu.Unlock()
-		err := fmt.Errorf("%s: cluster is closed", info.ID)
 		if _, rerr := c.cli.ContainerRemove(context.WithoutCancel(ctx), n.ctr.ID, client.ContainerRemoveOptions{Force: true}); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("remove its container %s: %w", shortID(n.ctr.ID), rerr))
 		}
 		return nil, err
 	}
-	c.nodes = append(c.nodes, n)
-	c.byID[info.ID] = n
-	c.mu.Unlock()
 	return n, nil
 }
 
@@ -307,8 +302,8 @@ func (c *Cluster) newNode(ctx context.Context, info cluster.Node, peers string, 
 func (c *Cluster) AddNode(ctx context.Context) (cluster.Node, error) {
 	c.adding.Lock()
 	defer c.adding.Unlock()
-	if c.closing.Load() {
-		return cluster.Node{}, errors.New("add node: cluster is closed")
+	if c.nodes.Closing() {
+		return cluster.Node{}, fmt.Errorf("add node: %w", launch.ErrClosed)
 	}
 	if c.cfg.Etcd() {
 		return cluster.Node{}, errors.New("add node: etcd members are founded together; adding one is not supported")
@@ -411,7 +406,7 @@ func newRunID() string {
 // peers to become healthy. Containers start in parallel: each start takes
 // the engine a good half second.
 func (c *Cluster) startAll(ctx context.Context) error {
-	nodes := c.all()
+	nodes := c.nodes.All()
 	errs := make([]error, len(nodes))
 	var wg sync.WaitGroup
 	for i, n := range nodes {
@@ -435,31 +430,7 @@ func (c *Cluster) startAll(ctx context.Context) error {
 }
 
 // Nodes returns the nodes in id order.
-func (c *Cluster) Nodes() []cluster.Node {
-	nodes := c.all()
-	out := make([]cluster.Node, len(nodes))
-	for i, n := range nodes {
-		out[i] = n.info
-	}
-	return out
-}
-
-// all returns the nodes, in id order.
-func (c *Cluster) all() []*node {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return slices.Clone(c.nodes)
-}
-
-func (c *Cluster) node(id string) (*node, error) {
-	c.mu.RLock()
-	n, ok := c.byID[id]
-	c.mu.RUnlock()
-	if !ok {
-		return nil, fmt.Errorf("unknown node %q", id)
-	}
-	return n, nil
-}
+func (c *Cluster) Nodes() []cluster.Node { return c.nodes.Nodes() }
 
 // Close resumes and stops every node and removes the containers (with their
 // data) and the network; the logs and the image stay. It may be called more
@@ -467,12 +438,10 @@ func (c *Cluster) node(id string) (*node, error) {
 // result. A done ctx makes it kill rather than stop the nodes; teardown goes
 // on regardless.
 func (c *Cluster) Close(ctx context.Context) error {
-	c.closeOnce.Do(func() { c.closeErr = c.close(ctx) })
-	return c.closeErr
+	return c.nodes.Close(func() error { return c.close(ctx) })
 }
 
 func (c *Cluster) close(ctx context.Context) error {
-	c.closing.Store(true)
 	grace := c.stopGrace
 	if ctx.Err() != nil {
 		grace = 0
@@ -481,7 +450,7 @@ func (c *Cluster) close(ctx context.Context) error {
 	defer cancel()
 
 	// No need to heal: a container's rules go with its network namespace.
-	nodes := c.all()
+	nodes := c.nodes.All()
 	errs := make([]error, len(nodes))
 	var wg sync.WaitGroup
 	for i, n := range nodes {

@@ -73,12 +73,12 @@ func TestNodeInfos(t *testing.T) {
 
 // testCluster is a Cluster with nodes but no containers, for the rule logic.
 func testCluster(ids ...string) *Cluster {
-	c := &Cluster{byID: map[string]*node{}}
+	c := &Cluster{}
 	for i, id := range ids {
 		ip := netip.AddrFrom4([4]byte{172, 18, 0, byte(11 + i)})
-		n := &node{info: cluster.Node{ID: id, IP: ip.String()}, ip: ip}
-		c.nodes = append(c.nodes, n)
-		c.byID[id] = n
+		if err := c.nodes.Add(&node{info: cluster.Node{ID: id, IP: ip.String()}, ip: ip}); err != nil {
+			panic(err)
+		}
 	}
 	return c
 }
@@ -138,7 +138,7 @@ func TestNetfaultArgs(t *testing.T) {
 					want = "heal"
 				}
 				if got := strings.Join(c.netfaultArgs(id), " "); got != want {
-					t.Errorf("%s: kvnode netfault %s, want %s", id, got, want)
+					t.Errorf("%s: netfault %s, want %s", id, got, want)
 				}
 			}
 		})
@@ -238,4 +238,14 @@ func TestLiveHarness(t *testing.T) {
 			}
 		})
 	}
+}
+
+// nodeOf is c's node id, which must exist.
+func nodeOf(t *testing.T, c *Cluster, id string) *node {
+	t.Helper()
+	n, err := c.nodes.Get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/quorumlab/quorumlab/cluster"
 )
 
-// healArgs are the `kvnode netfault` arguments for a namespace without rules.
+// healArgs are the netfault arguments for a namespace without rules.
 func healArgs() []string { return []string{"heal"} }
 
 // faults is the network fault state every container's rules derive from.
@@ -40,7 +40,7 @@ func (c *Cluster) Partition(ctx context.Context, g cluster.Grudge) error {
 	own := cluster.Grudge{}
 	for dst, srcs := range g {
 		for _, id := range append([]string{dst}, srcs...) {
-			if _, err := c.node(id); err != nil {
+			if _, err := c.nodes.Get(id); err != nil {
 				return fmt.Errorf("partition: %w", err)
 			}
 		}
@@ -63,7 +63,7 @@ func (c *Cluster) Loss(ctx context.Context, ids []string, p float64) error {
 		return fmt.Errorf("packet loss %v is not between 0 and 1", p)
 	}
 	for _, id := range ids {
-		if _, err := c.node(id); err != nil {
+		if _, err := c.nodes.Get(id); err != nil {
 			return fmt.Errorf("packet loss: %w", err)
 		}
 	}
@@ -104,7 +104,7 @@ func (c *Cluster) update(ctx context.Context, change func(*faults)) error {
 	change(&c.faults)
 	c.faults.mu.Unlock()
 
-	nodes := c.all()
+	nodes := c.nodes.All()
 	errs := make([]error, len(nodes))
 	var wg sync.WaitGroup
 	for i, n := range nodes {
@@ -142,9 +142,9 @@ func (c *Cluster) applyRules(ctx context.Context, n *node) error {
 	return nil
 }
 
-// netfault runs `kvnode netfault args…` in n's container.
+// netfault runs `netfault args…` in n's container.
 func (c *Cluster) netfault(ctx context.Context, n *node, args []string) error {
-	cmd := append([]string{"/kvnode", "netfault"}, args...)
+	cmd := append([]string{netfaultPath}, args...)
 	code, out, err := n.ctr.Exec(ctx, cmd, tcexec.Multiplexed())
 	if err != nil {
 		return fmt.Errorf("%s: %s: %w", n.info.ID, strings.Join(cmd, " "), err)
@@ -156,7 +156,7 @@ func (c *Cluster) netfault(ctx context.Context, n *node, args []string) error {
 	return nil
 }
 
-// netfaultArgs are the `kvnode netfault` arguments that give node id its
+// netfaultArgs are the netfault arguments that give node id its
 // rules: it drops what it receives from the nodes it has a grudge against,
 // and, if it is among the lossy nodes, a share of what the others send.
 func (c *Cluster) netfaultArgs(id string) []string {
@@ -164,13 +164,13 @@ func (c *Cluster) netfaultArgs(id string) []string {
 	defer c.faults.mu.Unlock()
 	var from, lossFrom []string
 	for _, src := range c.faults.grudge[id] {
-		if n, _ := c.node(src); n != nil && src != id {
+		if n, _ := c.nodes.Get(src); n != nil && src != id {
 			from = append(from, n.info.IP)
 		}
 	}
 	if c.faults.lossRate > 0 && slices.Contains(c.faults.lossIDs, id) {
 		for _, src := range c.faults.lossIDs {
-			if n, _ := c.node(src); n != nil && src != id {
+			if n, _ := c.nodes.Get(src); n != nil && src != id {
 				lossFrom = append(lossFrom, n.info.IP)
 			}
 		}
@@ -194,9 +194,9 @@ func (c *Cluster) netfaultArgs(id string) []string {
 }
 
 // probeNetfault checks that every container can change its rules (the
-// kernel has nftables, the binary has the subcommand) by removing them.
+// kernel has nftables, the image has netfault) by removing them.
 func (c *Cluster) probeNetfault(ctx context.Context) error {
-	nodes := c.all()
+	nodes := c.nodes.All()
 	errs := make([]error, len(nodes))
 	var wg sync.WaitGroup
 	for i, n := range nodes {

@@ -15,7 +15,7 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 
-	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/cluster/launch"
 )
 
 // image is what a node image is built from: FROM scratch and these files,
@@ -32,39 +32,59 @@ type imageFile struct {
 	data []byte
 }
 
-// kvnodeImage holds the static kvnode alone.
-func kvnodeImage(bin string) (image, error) {
-	b, err := os.ReadFile(bin)
-	if err != nil {
+// kvnodeImage holds the static kvnode and, unless netfaultBin is empty, the
+// static netfault that changes the container's nftables.
+func kvnodeImage(bin, netfaultBin string) (image, error) {
+	img := image{repo: "quorumlab-kvnode", entrypoint: "/kvnode"}
+	if err := img.add("/kvnode", bin); err != nil {
 		return image{}, fmt.Errorf("node image: %w", err)
 	}
-	return image{repo: "quorumlab-kvnode", entrypoint: "/kvnode", files: []imageFile{{"/kvnode", 0o755, b}}}, nil
+	if err := img.addNetfault(netfaultBin); err != nil {
+		return image{}, fmt.Errorf("node image: %w", err)
+	}
+	return img, nil
 }
 
 // etcdImage holds etcd with the loader and libraries it links against
-// (Debian's build is dynamic), and kvnode for its netfault helper.
-func etcdImage(kvnodeBin, etcdBin string) (image, error) {
-	img, err := kvnodeImage(kvnodeBin)
-	if err != nil {
-		return image{}, err
-	}
-	img.repo, img.entrypoint = "quorumlab-etcd", "/etcd"
-	objs, err := cluster.SharedObjects(etcdBin)
+// (Debian's build is dynamic) and, unless netfaultBin is empty, netfault.
+func etcdImage(etcdBin, netfaultBin string) (image, error) {
+	img := image{repo: "quorumlab-etcd", entrypoint: "/etcd"}
+	objs, err := launch.SharedObjects(etcdBin)
 	if err != nil {
 		return image{}, fmt.Errorf("etcd image: %w", err)
 	}
-	for i, p := range append([]string{etcdBin}, objs...) {
-		b, err := os.ReadFile(p)
-		if err != nil {
+	if err := img.add("/etcd", etcdBin); err != nil {
+		return image{}, fmt.Errorf("etcd image: %w", err)
+	}
+	for _, p := range objs {
+		if err := img.add(p, p); err != nil {
 			return image{}, fmt.Errorf("etcd image: %w", err)
 		}
-		path := p
-		if i == 0 {
-			path = "/etcd"
-		}
-		img.files = append(img.files, imageFile{path, 0o755, b})
+	}
+	if err := img.addNetfault(netfaultBin); err != nil {
+		return image{}, fmt.Errorf("etcd image: %w", err)
 	}
 	return img, nil
+}
+
+// netfaultPath is where images hold netfault.
+const netfaultPath = "/netfault"
+
+func (img *image) addNetfault(bin string) error {
+	if bin == "" {
+		return nil
+	}
+	return img.add(netfaultPath, bin)
+}
+
+// add copies the host file src into the image at path, executable.
+func (img *image) add(path, src string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	img.files = append(img.files, imageFile{path, 0o755, b})
+	return nil
 }
 
 func (img image) dockerfile() string {
@@ -116,7 +136,7 @@ func buildImage(ctx context.Context, p *testcontainers.DockerProvider, repo, tag
 		},
 	}}
 	if _, err := p.BuildImage(ctx, &req); err != nil {
-		return fmt.Errorf("%s:%s: %w; end of the build log:\n%s", repo, tag, err, cluster.Tail(buildLog.String(), 20))
+		return fmt.Errorf("%s:%s: %w; end of the build log:\n%s", repo, tag, err, launch.Tail(buildLog.String(), 20))
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/cluster/launch"
 )
 
 const (
@@ -45,6 +46,9 @@ type node struct {
 	rules   []string      // netfault args in effect in its namespace; nil: unknown
 }
 
+// Info is what the harness knows of n.
+func (n *node) Info() cluster.Node { return n.info }
+
 func (c *Cluster) createContainer(ctx context.Context, n *node, image string, labels map[string]string) error {
 	nodeLabels := map[string]string{labelNode: n.info.ID}
 	maps.Copy(nodeLabels, labels)
@@ -63,7 +67,7 @@ func (c *Cluster) createContainer(ctx context.Context, n *node, image string, la
 			}
 			eps[netName].IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: n.ip}
 		},
-		// NET_ADMIN lets `kvnode netfault` change the container's nftables.
+		// NET_ADMIN lets netfault change the container's nftables.
 		HostConfigModifier: func(hc *container.HostConfig) { hc.CapAdd = append(hc.CapAdd, "NET_ADMIN") },
 		Files:              secretFiles(n.secrets),
 		LifecycleHooks: []testcontainers.ContainerLifecycleHooks{{
@@ -101,8 +105,8 @@ func (c *Cluster) createContainer(ctx context.Context, n *node, image string, la
 func (c *Cluster) startContainer(ctx context.Context, n *node) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if c.closing.Load() {
-		return fmt.Errorf("%s: cluster is closed", n.info.ID)
+	if c.nodes.Closing() {
+		return fmt.Errorf("%s: %w", n.info.ID, launch.ErrClosed)
 	}
 	st, err := n.ctr.State(ctx)
 	if err != nil {
@@ -124,7 +128,7 @@ func (c *Cluster) startContainer(ctx context.Context, n *node) error {
 // Start restarts a killed or stopped node (the same container, so the same
 // data) and waits until it is healthy. A running node is only waited for.
 func (c *Cluster) Start(ctx context.Context, id string) error {
-	n, err := c.node(id)
+	n, err := c.nodes.Get(id)
 	if err != nil {
 		return err
 	}
@@ -136,7 +140,7 @@ func (c *Cluster) Start(ctx context.Context, id string) error {
 
 // Kill sends SIGKILL and waits until the container has stopped.
 func (c *Cluster) Kill(ctx context.Context, id string) error {
-	n, err := c.node(id)
+	n, err := c.nodes.Get(id)
 	if err != nil {
 		return err
 	}
@@ -164,7 +168,7 @@ func (c *Cluster) kill(ctx context.Context, n *node) error {
 // Stop sends SIGTERM and waits up to the stop grace (10 s) for the node to
 // exit before Docker kills it.
 func (c *Cluster) Stop(ctx context.Context, id string) error {
-	n, err := c.node(id)
+	n, err := c.nodes.Get(id)
 	if err != nil {
 		return err
 	}
@@ -213,7 +217,7 @@ func (c *Cluster) waitStopped(ctx context.Context, n *node) error {
 
 // Pause freezes a node with docker pause.
 func (c *Cluster) Pause(ctx context.Context, id string) error {
-	n, err := c.node(id)
+	n, err := c.nodes.Get(id)
 	if err != nil {
 		return err
 	}
@@ -239,7 +243,7 @@ func (c *Cluster) Pause(ctx context.Context, id string) error {
 // Resume thaws a paused node and gives it the rules that changed meanwhile.
 // It does nothing to a node that is not paused.
 func (c *Cluster) Resume(ctx context.Context, id string) error {
-	n, err := c.node(id)
+	n, err := c.nodes.Get(id)
 	if err != nil {
 		return err
 	}
@@ -299,7 +303,7 @@ func (c *Cluster) followLog(ctx context.Context, n *node) error {
 		return fmt.Errorf("attach to the output: %w", err)
 	}
 	fmt.Fprintf(f, "=== quorumlab %s: starting %s in container %s: /kvnode %s\n",
-		time.Now().Format(time.RFC3339Nano), n.info.ID, shortID(n.ctr.ID), strings.Join(cluster.Redacted(n.args), " "))
+		time.Now().Format(time.RFC3339Nano), n.info.ID, shortID(n.ctr.ID), strings.Join(launch.Redacted(n.args), " "))
 	done := make(chan struct{})
 	n.logDone = done
 	go func() {
@@ -359,20 +363,20 @@ func (h healthStrategy) WaitUntilReady(ctx context.Context, target wait.Strategy
 	defer cancel()
 	lastErr := errors.New("no check finished")
 	for {
-		if err := cluster.CheckHealth(ctx, h.node.Addr, h.tls, time.Second); err == nil {
+		if err := launch.CheckHealth(ctx, h.node.Addr, h.tls, time.Second); err == nil {
 			return nil
 		} else if ctx.Err() == nil {
 			lastErr = err
 		}
 		if st, err := target.State(ctx); err == nil && !st.Running {
 			return fmt.Errorf("%s exited before it became healthy (exit code %d); end of %s:\n%s",
-				h.node.ID, st.ExitCode, h.node.LogPath, cluster.LogTail(h.node.LogPath))
+				h.node.ID, st.ExitCode, h.node.LogPath, launch.LogTail(h.node.LogPath))
 		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%s not healthy at %s: %w (last check: %v); the harness reaches nodes at "+
 				"their container addresses, which needs the Docker engine on this Linux host; end of %s:\n%s",
-				h.node.ID, h.node.Addr, ctx.Err(), lastErr, h.node.LogPath, cluster.LogTail(h.node.LogPath))
+				h.node.ID, h.node.Addr, ctx.Err(), lastErr, h.node.LogPath, launch.LogTail(h.node.LogPath))
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/cluster/launch"
 )
 
 // flagValue returns the value of the last --name in args.
@@ -41,11 +42,11 @@ func TestAddNodeFake(t *testing.T) {
 			c, _ := startFake(t, []string{"--log-level", "debug"})
 
 			var founders, gossip []string
-			for _, n := range c.all() {
+			for _, n := range c.nodes.All() {
 				founders = append(founders, n.info.ID+"="+n.info.PeerAddr)
 				gossip = append(gossip, n.gossip)
 			}
-			for _, n := range c.all() {
+			for _, n := range c.nodes.All() {
 				if got := flagValue(n.args, "--peers"); got != strings.Join(founders, ",") {
 					t.Errorf("%s --peers %q, want the founders %q", n.info.ID, got, strings.Join(founders, ","))
 				}
@@ -81,10 +82,10 @@ func TestAddNodeFake(t *testing.T) {
 			if ids := len(c.Nodes()); ids != 4 {
 				t.Fatalf("Nodes() has %d nodes after AddNode, want 4", ids)
 			}
-			if err := cluster.CheckHealth(t.Context(), added.Addr, nil, time.Second); err != nil {
+			if err := launch.CheckHealth(t.Context(), added.Addr, nil, time.Second); err != nil {
 				t.Fatalf("added node not healthy: %v", err)
 			}
-			n4 := c.byID["n4"]
+			n4 := nodeOf(t, c, "n4")
 			if got := flagValue(n4.args, "--peers"); got != "" {
 				t.Errorf("added node --peers %q: it is no founder", got)
 			}

@@ -9,14 +9,13 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/cluster/launch"
 )
 
 const (
@@ -41,9 +40,7 @@ type Cluster struct {
 	cfg  cluster.Config // with Dir absolute, for AddNode
 	inNS bool
 
-	mu    sync.RWMutex // guards nodes and byID, which AddNode extends
-	nodes []*node      // in id order
-	byID  map[string]*node
+	nodes launch.Set[*node]
 
 	net    *netfaults // nil when netErr is set
 	netErr error
@@ -55,10 +52,6 @@ type Cluster struct {
 	founders []cluster.Node
 	// stopGrace is how long a node may take to exit after SIGTERM.
 	stopGrace time.Duration
-
-	closing   atomic.Bool // no node may start once set
-	closeOnce sync.Once
-	closeErr  error
 }
 
 var (
@@ -78,15 +71,15 @@ func Start(ctx context.Context, cfg cluster.Config, log *slog.Logger) (*Cluster,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	dir, err := cluster.NodesDir(cfg, maxNodes)
+	dir, err := launch.NodesDir(cfg, maxNodes)
 	if err != nil {
 		return nil, fmt.Errorf("start local cluster: %w", err)
 	}
 	var bin string
 	if cfg.Etcd() {
-		bin, err = cluster.EtcdBinary()
+		bin, err = launch.EtcdBinary()
 	} else {
-		bin, err = cluster.KVNodeBinary(ctx, cfg.KVNodeBin, false)
+		bin, err = launch.KVNodeBinary(ctx, cfg.KVNodeBin, false)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("start local cluster: %w", err)
@@ -108,7 +101,7 @@ func Start(ctx context.Context, cfg cluster.Config, log *slog.Logger) (*Cluster,
 		return nil, fmt.Errorf("start local cluster: %w", err)
 	}
 	cfg.Dir = dir
-	c := &Cluster{log: log, bin: bin, cfg: cfg, inNS: inNS, byID: make(map[string]*node), stopGrace: defaultStopGrace}
+	c := &Cluster{log: log, bin: bin, cfg: cfg, inNS: inNS, stopGrace: defaultStopGrace}
 	peers := make([]string, len(infos))
 	ips := make(map[string]netip.Addr)
 	gossip, err := c.gossipAddrs(infos)
@@ -192,7 +185,7 @@ func (c *Cluster) addNode(info cluster.Node, peers, gossip string, seeds []strin
 	}
 	cfg := c.cfg
 	cfg.ExtraArgs = nil
-	args := cluster.ServeArgs(cfg, info, nodeDir, peers)
+	args := launch.ServeArgs(cfg, info, nodeDir, peers)
 	args = append(args, "--gossip-listen", gossip, "--join", strings.Join(seeds, ","))
 	secrets := ""
 	if c.cfg.Secrets != nil {
@@ -200,23 +193,22 @@ func (c *Cluster) addNode(info cluster.Node, peers, gossip string, seeds []strin
 		if secrets, err = c.writeSecrets(info); err != nil {
 			return nil, err
 		}
-		args = append(args, cluster.SecretArgs(secrets)...)
+		args = append(args, launch.SecretArgs(secrets)...)
 	}
 	if c.cfg.Etcd() {
-		args = cluster.EtcdArgs(info, c.founders, dataDir, secrets)
+		args = launch.EtcdArgs(info, c.founders, dataDir, secrets)
 	}
 	n := &node{info: info, dataDir: dataDir, mount: mount, gossip: gossip, args: append(args, c.cfg.ExtraArgs...), tls: c.cfg.Secrets.ClientTLS()}
-	c.mu.Lock()
-	c.nodes = append(c.nodes, n)
-	c.byID[info.ID] = n
-	c.mu.Unlock()
+	if err := c.nodes.Add(n); err != nil {
+		return nil, err
+	}
 	return n, nil
 }
 
 // writeSecrets writes a node's TLS files into its own directory under
 // c.secrets and returns it.
 func (c *Cluster) writeSecrets(info cluster.Node) (string, error) {
-	files, err := c.cfg.Secrets.NodeFiles(info)
+	files, err := c.cfg.Secrets.NodeFiles(info.ID, info.IP)
 	if err != nil {
 		return "", err
 	}
@@ -232,29 +224,21 @@ func (c *Cluster) writeSecrets(info cluster.Node) (string, error) {
 	return dir, nil
 }
 
-// all returns the nodes, in id order.
-func (c *Cluster) all() []*node {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return slices.Clone(c.nodes)
-}
-
 // AddNode starts node n<K+1>, which joins the cluster by gossip and enters
 // the ring on its own, and waits until it is healthy.
 func (c *Cluster) AddNode(ctx context.Context) (cluster.Node, error) {
-	if c.closing.Load() {
-		return cluster.Node{}, errors.New("add node: cluster is closed")
+	if c.nodes.Closing() {
+		return cluster.Node{}, fmt.Errorf("add node: %w", launch.ErrClosed)
 	}
 	if c.cfg.Etcd() {
 		return cluster.Node{}, errors.New("add node: etcd members are founded together; adding one is not supported")
 	}
-	c.mu.Lock()
-	k := len(c.nodes)
+	nodes := c.nodes.All()
+	k := len(nodes)
 	var seeds []string
-	for _, n := range c.nodes {
+	for _, n := range nodes {
 		seeds = append(seeds, n.gossip)
 	}
-	c.mu.Unlock()
 	if k >= maxNodes {
 		return cluster.Node{}, fmt.Errorf("add node: already %d nodes", k)
 	}
@@ -292,7 +276,7 @@ func (c *Cluster) AddNode(ctx context.Context) (cluster.Node, error) {
 // peers to become healthy. It returns the first failure without waiting for
 // the other nodes.
 func (c *Cluster) startAll(ctx context.Context) error {
-	nodes := c.all()
+	nodes := c.nodes.All()
 	procs := make([]*proc, len(nodes))
 	for i, n := range nodes {
 		p, err := c.spawn(n)
@@ -374,24 +358,7 @@ func noNamespaceReason() string {
 }
 
 // Nodes returns the nodes in id order.
-func (c *Cluster) Nodes() []cluster.Node {
-	nodes := c.all()
-	out := make([]cluster.Node, len(nodes))
-	for i, n := range nodes {
-		out[i] = n.info
-	}
-	return out
-}
-
-func (c *Cluster) node(id string) (*node, error) {
-	c.mu.RLock()
-	n, ok := c.byID[id]
-	c.mu.RUnlock()
-	if !ok {
-		return nil, fmt.Errorf("unknown node %q", id)
-	}
-	return n, nil
-}
+func (c *Cluster) Nodes() []cluster.Node { return c.nodes.Nodes() }
 
 // NetworkError says why network faults are unavailable, or is nil.
 func (c *Cluster) NetworkError() error { return c.netErr }
@@ -460,12 +427,10 @@ func (c *Cluster) netCheck(ctx context.Context) error {
 // for the first and return its result. A done ctx makes it kill rather than
 // stop the nodes.
 func (c *Cluster) Close(ctx context.Context) error {
-	c.closeOnce.Do(func() { c.closeErr = c.close(ctx) })
-	return c.closeErr
+	return c.nodes.Close(func() error { return c.close(ctx) })
 }
 
 func (c *Cluster) close(ctx context.Context) error {
-	c.closing.Store(true)
 	var errs []error
 	if c.net != nil {
 		// Before stopping, so nodes don't shut down against a broken network.
@@ -473,7 +438,7 @@ func (c *Cluster) close(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	nodes := c.all()
+	nodes := c.nodes.All()
 	stopErrs := make([]error, len(nodes))
 	var wg sync.WaitGroup
 	for i, n := range nodes {

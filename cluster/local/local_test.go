@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/cluster/launch"
 )
 
 func TestNodeInfos(t *testing.T) {
@@ -158,7 +159,7 @@ func TestClusterStopUnresponsive(t *testing.T) {
 	if d := time.Since(begin); d < c.stopGrace || d > 5*time.Second {
 		t.Errorf("Stop of a node that ignores SIGTERM took %v, want about %v", d, c.stopGrace)
 	}
-	if c.byID["n1"].proc.running() {
+	if nodeOf(t, c, "n1").proc.running() {
 		t.Fatal("n1 still running")
 	}
 	// A done context must make Close kill at once rather than wait.
@@ -175,7 +176,7 @@ func TestClusterStopUnresponsive(t *testing.T) {
 func TestClusterKVNode(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
-	bin, err := cluster.KVNodeBinary(ctx, "", false)
+	bin, err := launch.KVNodeBinary(ctx, "", false)
 	if err != nil {
 		t.Skipf("kvnode does not build yet (go build ./cmd/kvnode failed), skipping: %v", err)
 	}
@@ -212,7 +213,7 @@ func exerciseCluster(t *testing.T, c *Cluster) {
 	for _, n := range c.Nodes() {
 		addr[n.ID] = n.Addr
 	}
-	healthy := func(id string) error { return cluster.CheckHealth(ctx, addr[id], nil, 500*time.Millisecond) }
+	healthy := func(id string) error { return launch.CheckHealth(ctx, addr[id], nil, 500*time.Millisecond) }
 	mustHealthy := func(id string) {
 		t.Helper()
 		if err := healthy(id); err != nil {
@@ -221,7 +222,7 @@ func exerciseCluster(t *testing.T, c *Cluster) {
 	}
 	mustDown := func(id string) {
 		t.Helper()
-		if c.byID[id].proc.running() {
+		if nodeOf(t, c, id).proc.running() {
 			t.Fatalf("%s still running", id)
 		}
 		if healthy(id) == nil {
@@ -245,7 +246,7 @@ func exerciseCluster(t *testing.T, c *Cluster) {
 	mustHealthy("n3")
 
 	must("pause n2", c.Pause(ctx, "n2"))
-	if state := procState(t, c.byID["n2"].proc.cmd.Process.Pid); state != 'T' {
+	if state := procState(t, nodeOf(t, c, "n2").proc.cmd.Process.Pid); state != 'T' {
 		t.Errorf("paused n2 is in state %c, want T", state)
 	}
 	if healthy("n2") == nil {

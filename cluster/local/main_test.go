@@ -83,3 +83,13 @@ func requireNamespace(t *testing.T) {
 	}
 	t.Skip(msg)
 }
+
+// nodeOf is c's node id, which must exist.
+func nodeOf(t *testing.T, c *Cluster, id string) *node {
+	t.Helper()
+	n, err := c.nodes.Get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

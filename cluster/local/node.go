@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/cluster/launch"
 	"github.com/quorumlab/quorumlab/cluster/powerfs"
 )
 
@@ -41,6 +42,9 @@ type node struct {
 	paused bool
 }
 
+// Info is what the harness knows of n.
+func (n *node) Info() cluster.Node { return n.info }
+
 // proc is one run of a node's process.
 type proc struct {
 	cmd  *exec.Cmd
@@ -64,8 +68,8 @@ func (p *proc) running() bool {
 func (c *Cluster) spawn(n *node) (*proc, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if c.closing.Load() {
-		return nil, errors.New("cluster is closed")
+	if c.nodes.Closing() {
+		return nil, launch.ErrClosed
 	}
 	if n.proc.running() {
 		return n.proc, nil
@@ -89,7 +93,7 @@ func (c *Cluster) spawn(n *node) (*proc, error) {
 	}
 	defer logf.Close() // the child has its own descriptor
 	fmt.Fprintf(logf, "=== quorumlab %s: starting %s: %s %s\n",
-		time.Now().Format(time.RFC3339Nano), n.info.ID, c.bin, strings.Join(cluster.Redacted(n.args), " "))
+		time.Now().Format(time.RFC3339Nano), n.info.ID, c.bin, strings.Join(launch.Redacted(n.args), " "))
 
 	cmd := exec.Command(c.bin, n.args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -122,7 +126,7 @@ func (c *Cluster) spawn(n *node) (*proc, error) {
 // Start restarts a killed or stopped node on its data dir and waits until it
 // is healthy. A node that is running already is only waited for.
 func (c *Cluster) Start(ctx context.Context, id string) error {
-	n, err := c.node(id)
+	n, err := c.nodes.Get(id)
 	if err != nil {
 		return err
 	}
@@ -141,7 +145,7 @@ func (c *Cluster) Start(ctx context.Context, id string) error {
 
 // Kill sends SIGKILL and waits until the process is gone.
 func (c *Cluster) Kill(ctx context.Context, id string) error {
-	n, err := c.node(id)
+	n, err := c.nodes.Get(id)
 	if err != nil {
 		return err
 	}
@@ -167,7 +171,7 @@ func (c *Cluster) Kill(ctx context.Context, id string) error {
 
 // PowerLoss kills a node and discards what it wrote but did not fsync.
 func (c *Cluster) PowerLoss(ctx context.Context, id string) (int64, error) {
-	n, err := c.node(id)
+	n, err := c.nodes.Get(id)
 	if err != nil {
 		return 0, err
 	}
@@ -207,7 +211,7 @@ func (n *node) unmount() error {
 // Stop sends SIGTERM and waits up to 10s (or until ctx is done) for the node
 // to exit before killing it.
 func (c *Cluster) Stop(ctx context.Context, id string) error {
-	n, err := c.node(id)
+	n, err := c.nodes.Get(id)
 	if err != nil {
 		return err
 	}
@@ -252,7 +256,7 @@ func (c *Cluster) stop(ctx context.Context, n *node) error {
 
 // Pause freezes a node with SIGSTOP and returns once it is stopped.
 func (c *Cluster) Pause(ctx context.Context, id string) error {
-	n, err := c.node(id)
+	n, err := c.nodes.Get(id)
 	if err != nil {
 		return err
 	}
@@ -276,7 +280,7 @@ func (c *Cluster) Pause(ctx context.Context, id string) error {
 
 // Resume thaws a paused node with SIGCONT.
 func (c *Cluster) Resume(ctx context.Context, id string) error {
-	n, err := c.node(id)
+	n, err := c.nodes.Get(id)
 	if err != nil {
 		return err
 	}
@@ -334,7 +338,7 @@ func waitHealthy(ctx context.Context, n *node, p *proc) error {
 
 	lastErr := errors.New("no check finished")
 	for {
-		if err := cluster.CheckHealth(ctx, n.info.Addr, n.tls, time.Second); err == nil {
+		if err := launch.CheckHealth(ctx, n.info.Addr, n.tls, time.Second); err == nil {
 			return nil
 		} else if ctx.Err() == nil {
 			lastErr = err
@@ -346,10 +350,10 @@ func waitHealthy(ctx context.Context, n *node, p *proc) error {
 		}
 		if !p.running() {
 			return fmt.Errorf("%s exited before it became healthy (%v); end of %s:\n%s",
-				n.info.ID, p.err, n.info.LogPath, cluster.LogTail(n.info.LogPath))
+				n.info.ID, p.err, n.info.LogPath, launch.LogTail(n.info.LogPath))
 		}
 		return fmt.Errorf("%s not healthy: %w (last check: %v); end of %s:\n%s",
-			n.info.ID, ctx.Err(), lastErr, n.info.LogPath, cluster.LogTail(n.info.LogPath))
+			n.info.ID, ctx.Err(), lastErr, n.info.LogPath, launch.LogTail(n.info.LogPath))
 	}
 }
 

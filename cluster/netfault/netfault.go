@@ -1,8 +1,9 @@
 // Package netfault fakes network faults with nftables rules in a table of its
 // own (inet quorumlab) in the current network namespace; it never touches
 // other tables. The local backend applies rules in the harness's private
-// namespace, where every node lives; the docker backend runs `kvnode
-// netfault` inside each container, which applies that container's rules.
+// namespace, where every node lives; the docker backend runs the netfault
+// command (cmd/netfault) inside each container, which applies that
+// container's rules.
 //
 // Rules drop rather than reject, so that TCP connections hang as on a real
 // network. Only the input hook is used: every packet passes it once, at the

@@ -9,8 +9,7 @@ import (
 )
 
 // TestFlagsDocumented: every flag of every kvnode command is in
-// docs/kvnode.md; netfault, the harness's helper in containers, is no user
-// command.
+// docs/kvnode.md.
 func TestFlagsDocumented(t *testing.T) {
 	doc, err := os.ReadFile("../../docs/kvnode.md")
 	if err != nil {

@@ -50,7 +50,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(serveCmd(stderr), putCmd(), getCmd(stdout), deleteCmd(), statusCmd(stdout))
-	root.AddCommand(netfaultCmd())
 	root.AddCommand(joinCmd(), decommissionCmd(), autoscaleCmd(stdout))
 	err := root.Execute()
 	if err == nil {

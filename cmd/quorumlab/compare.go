@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/cluster/launch"
 	"github.com/quorumlab/quorumlab/cluster/local"
 	"github.com/quorumlab/quorumlab/harness"
 	"github.com/quorumlab/quorumlab/results"
@@ -96,7 +96,7 @@ func splitList(s string) []string {
 // exit code; without a namespace it returns done false and the caller
 // carries on in-process, without network faults.
 func reexecLocal(ctx context.Context, cfg *harness.Config, log *slog.Logger) (code int, done bool, err error) {
-	bin, err := cluster.KVNodeBinary(ctx, cfg.Cluster.KVNodeBin, false)
+	bin, err := launch.KVNodeBinary(ctx, cfg.Cluster.KVNodeBin, false)
 	if err != nil {
 		return 0, false, err
 	}

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/quorumlab/quorumlab/checker"
-	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/cluster/launch"
 	"github.com/quorumlab/quorumlab/results"
 )
 
@@ -26,7 +26,7 @@ func TestInterrupt(t *testing.T) {
 		t.Skip("end-to-end runs; skipped with -short")
 	}
 	ctx := t.Context()
-	kv, err := cluster.KVNodeBinary(ctx, "", false)
+	kv, err := launch.KVNodeBinary(ctx, "", false)
 	if err != nil {
 		t.Fatal(err)
 	}

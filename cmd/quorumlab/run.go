@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/cluster/launch"
 	"github.com/quorumlab/quorumlab/cluster/local"
 	"github.com/quorumlab/quorumlab/harness"
 	"github.com/quorumlab/quorumlab/kvnode/autoscale"
@@ -58,7 +58,7 @@ harness itself failed.`,
 			if cfg.Backend == "local" && !local.InNamespace() {
 				// Find or build kvnode out here, where the module proxy is
 				// reachable; the re-executed harness inherits the path.
-				bin, err := cluster.KVNodeBinary(cmd.Context(), cfg.Cluster.KVNodeBin, false)
+				bin, err := launch.KVNodeBinary(cmd.Context(), cfg.Cluster.KVNodeBin, false)
 				if err != nil {
 					return err
 				}

@@ -1,26 +1,73 @@
+// Command netfault fakes network faults in the network namespace it runs in,
+// with nftables rules in a table of its own. The docker backend ships it,
+// static, into every node image and execs it there: a FROM-scratch image has
+// no nft binary, and the node under test carries no harness code.
 package main
 
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
+	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/quorumlab/quorumlab/cluster/netfault"
 )
 
-// netfaultCmd fakes network faults in the network namespace kvnode runs in.
-// The docker backend execs it inside each container: a FROM-scratch image
-// has no nft binary, and kvnode is already there.
-func netfaultCmd() *cobra.Command {
+// Exit codes.
+const (
+	exitOK      = 0
+	exitOther   = 1
+	exitInvalid = 2
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	root := rootCmd()
+	root.SetArgs(args)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr("%v", err) })
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(stderr, "netfault:", err)
+	var ce codeError
+	if errors.As(err, &ce) {
+		return ce.code
+	}
+	return exitOther
+}
+
+// codeError carries an exit code for errors found before any change.
+type codeError struct {
+	code int
+	err  error
+}
+
+func (e codeError) Error() string { return e.err.Error() }
+func (e codeError) Unwrap() error { return e.err }
+
+func usageErr(format string, args ...any) error {
+	return codeError{exitInvalid, fmt.Errorf(format, args...)}
+}
+
+func rootCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "netfault",
 		Short: "Drop packets in this network namespace (nftables table inet " + netfault.TableName + "; needs CAP_NET_ADMIN)",
 		Long: `Drop packets arriving in this network namespace, to fake partitions and
 packet loss. Rules live in the nftables table inet ` + netfault.TableName + ` and nowhere
 else; the test harness runs this inside each node's container.`,
-		Args: cobra.NoArgs,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
 	}
 
 	var from, lossFrom []string
@@ -28,8 +75,8 @@ else; the test harness runs this inside each node's container.`,
 	drop := &cobra.Command{
 		Use:   "drop",
 		Short: "Replace the rules: drop every packet from --from, and a share --loss of those from --loss-from",
-		Example: `  kvnode netfault drop --from 172.18.0.12,172.18.0.13
-  kvnode netfault drop --loss-from 172.18.0.12 --loss 0.3`,
+		Example: `  netfault drop --from 172.18.0.12,172.18.0.13
+  netfault drop --loss-from 172.18.0.12 --loss 0.3`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			r, err := dropRules(from, lossFrom, loss)

@@ -1,4 +1,4 @@
-package cluster
+package launch
 
 import (
 	"os"
@@ -133,5 +133,22 @@ func write(t *testing.T, path, content string, perm os.FileMode) {
 	}
 	if err := os.WriteFile(path, []byte(content), perm); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestNetfaultBinaryBuild builds the static netfault from this source tree.
+func TestNetfaultBinaryBuild(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds netfault")
+	}
+	p, err := NetfaultBinary(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(filepath.Base(p), "netfault-") {
+		t.Errorf("built %s, want it in the cache as netfault-<hash>", p)
+	}
+	if err := checkBinary(p, true); err != nil {
+		t.Error(err)
 	}
 }

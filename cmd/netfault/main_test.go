@@ -59,12 +59,12 @@ func TestDropRules(t *testing.T) {
 // nftables call, with the usage exit code.
 func TestNetfaultUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
-		{"netfault", "drop", "--from", "nonsense"},
-		{"netfault", "drop", "--loss-from", "10.0.0.1"},
+		{"drop", "--from", "nonsense"},
+		{"drop", "--loss-from", "10.0.0.1"},
 	} {
 		var stderr bytes.Buffer
 		if code := run(args, &bytes.Buffer{}, &stderr); code != exitInvalid {
-			t.Errorf("kvnode %s: exit %d, want %d (stderr %q)", strings.Join(args, " "), code, exitInvalid, stderr.String())
+			t.Errorf("netfault %s: exit %d, want %d (stderr %q)", strings.Join(args, " "), code, exitInvalid, stderr.String())
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package cluster
+package launch
 
 import (
 	"debug/elf"
@@ -8,6 +8,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/cluster/secrets"
 )
 
 // How backends run etcd members: Debian's etcd-server binary, one member
@@ -27,11 +30,11 @@ func EtcdBinary() (string, error) {
 }
 
 // EtcdArgs is member n's etcd command line (without the binary); members
-// are the whole cluster, n included; secrets, if not empty, is the
+// are the whole cluster, n included; secretsDir, if not empty, is the
 // directory of n's TLS files (see SecretArgs).
-func EtcdArgs(n Node, members []Node, dataDir, secrets string) []string {
+func EtcdArgs(n cluster.Node, members []cluster.Node, dataDir, secretsDir string) []string {
 	scheme := "http://"
-	if secrets != "" {
+	if secretsDir != "" {
 		scheme = "https://"
 	}
 	initial := make([]string, len(members))
@@ -46,8 +49,9 @@ func EtcdArgs(n Node, members []Node, dataDir, secrets string) []string {
 		"--initial-cluster-token", "quorumlab",
 		"--logger", "zap", "--log-outputs", "stderr", "--log-level", "warn",
 	}
-	if secrets != "" {
-		cert, key, ca := filepath.Join(secrets, secretCert), filepath.Join(secrets, secretKey), filepath.Join(secrets, secretCA)
+	if secretsDir != "" {
+		p := secrets.In(secretsDir)
+		cert, key, ca := p.Cert, p.Key, p.CA
 		args = append(args,
 			"--cert-file", cert, "--key-file", key, "--trusted-ca-file", ca, "--client-cert-auth",
 			"--peer-cert-file", cert, "--peer-key-file", key, "--peer-trusted-ca-file", ca, "--peer-client-cert-auth")

@@ -1,4 +1,4 @@
-package cluster
+package launch
 
 import (
 	"bufio"
@@ -29,40 +29,52 @@ const modulePath = "github.com/quorumlab/quorumlab"
 // A harness using local.Reexec should call it before, too: the private
 // namespace has no network for go to download missing modules.
 func KVNodeBinary(ctx context.Context, cfgPath string, static bool) (string, error) {
+	return findBinary(ctx, "kvnode", cfgPath, static)
+}
+
+// NetfaultBinary returns a static netfault binary, found as KVNodeBinary
+// finds kvnode: the docker backend ships it into node images to change a
+// container's nftables, so that kvnode itself carries no harness code.
+func NetfaultBinary(ctx context.Context) (string, error) {
+	return findBinary(ctx, "netfault", "", true)
+}
+
+// findBinary finds or builds the program of this module's cmd/<name>.
+func findBinary(ctx context.Context, name, cfgPath string, static bool) (string, error) {
 	if cfgPath != "" {
 		p, err := filepath.Abs(cfgPath)
 		if err != nil {
-			return "", fmt.Errorf("kvnode binary %q: %w", cfgPath, err)
+			return "", fmt.Errorf("%s binary %q: %w", name, cfgPath, err)
 		}
 		if err := checkBinary(p, static); err != nil {
-			return "", fmt.Errorf("kvnode binary: %w", err)
+			return "", fmt.Errorf("%s binary: %w", name, err)
 		}
 		return p, nil
 	}
 
 	wd, err := os.Getwd()
 	if err != nil {
-		return "", fmt.Errorf("find kvnode: working directory: %w", err)
+		return "", fmt.Errorf("find %s: working directory: %w", name, err)
 	}
 	if root, ok := moduleRoot(wd); ok {
 		// A build failure is reported rather than falling back: an installed
-		// kvnode could be older than the source the user is working on.
+		// binary could be older than the source the user is working on.
 		if goBin, err := exec.LookPath("go"); err == nil {
-			return buildKVNode(ctx, goBin, root, static)
+			return build(ctx, goBin, root, name, static)
 		}
 	}
 
 	var candidates, tried []string
 	if exe, err := os.Executable(); err == nil {
-		candidates = append(candidates, filepath.Join(filepath.Dir(exe), "kvnode"))
+		candidates = append(candidates, filepath.Join(filepath.Dir(exe), name))
 	}
-	if p, err := exec.LookPath("kvnode"); err == nil {
+	if p, err := exec.LookPath(name); err == nil {
 		if abs, err := filepath.Abs(p); err == nil {
 			p = abs
 		}
 		candidates = append(candidates, p)
 	} else {
-		tried = append(tried, "no kvnode in PATH")
+		tried = append(tried, "no "+name+" in PATH")
 	}
 	for _, p := range candidates {
 		err := checkBinary(p, static)
@@ -71,10 +83,10 @@ func KVNodeBinary(ctx context.Context, cfgPath string, static bool) (string, err
 		}
 		tried = append(tried, err.Error())
 	}
-	return "", fmt.Errorf("no kvnode binary found (%s): pass the path of one, "+
+	return "", fmt.Errorf("no %s binary found (%s): pass the path of one, "+
 		"run from the quorumlab source tree with go installed so it is built, "+
-		"or install it with `go install %s/cmd/kvnode@latest`",
-		strings.Join(tried, "; "), modulePath)
+		"or install it with `go install %s/cmd/%s@latest`",
+		name, strings.Join(tried, "; "), modulePath, name)
 }
 
 // moduleRoot walks up from dir to the nearest go.mod and reports whether it is
@@ -111,44 +123,45 @@ func goModPath(gomod []byte) string {
 	return ""
 }
 
-// buildKVNode builds ./cmd/kvnode of the module at root into the user cache.
-func buildKVNode(ctx context.Context, goBin, root string, static bool) (string, error) {
+// build builds ./cmd/<name> of the module at root into the user cache.
+func build(ctx context.Context, goBin, root, name string, static bool) (string, error) {
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		cache = os.TempDir()
 	}
 	dir := filepath.Join(cache, "quorumlab")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("build kvnode: %w", err)
+		return "", fmt.Errorf("build %s: %w", name, err)
 	}
 	// One binary per source tree and flavour, so checkouts don't overwrite
 	// each other's; go skips relinking when the binary is up to date.
 	sum := sha256.Sum256([]byte(root))
-	name := "kvnode-" + hex.EncodeToString(sum[:6])
+	file := name + "-" + hex.EncodeToString(sum[:6])
 	if static {
-		name += "-static"
+		file += "-static"
 	}
-	out := filepath.Join(dir, name)
+	out := filepath.Join(dir, file)
 
 	// Concurrent harness runs must not write the same file at once.
 	lock, err := os.OpenFile(out+".lock", os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return "", fmt.Errorf("build kvnode: %w", err)
+		return "", fmt.Errorf("build %s: %w", name, err)
 	}
 	defer lock.Close()
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
-		return "", fmt.Errorf("build kvnode: lock %s: %w", lock.Name(), err)
+		return "", fmt.Errorf("build %s: lock %s: %w", name, lock.Name(), err)
 	}
 
-	cmd := exec.CommandContext(ctx, goBin, "build", "-o", out, "./cmd/kvnode")
+	pkg := "./cmd/" + name
+	cmd := exec.CommandContext(ctx, goBin, "build", "-o", out, pkg)
 	cmd.Dir = root
 	cmd.Env = os.Environ()
 	if static {
 		cmd.Env = append(cmd.Env, "CGO_ENABLED=0")
 	}
 	if output, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build kvnode (go build ./cmd/kvnode in %s): %w\n%s",
-			root, err, bytes.TrimSpace(output))
+		return "", fmt.Errorf("build %s (go build %s in %s): %w\n%s",
+			name, pkg, root, err, bytes.TrimSpace(output))
 	}
 	return out, nil
 }

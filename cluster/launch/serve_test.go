@@ -1,4 +1,4 @@
-package cluster
+package launch
 
 import (
 	"bytes"
@@ -9,21 +9,23 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/quorumlab/quorumlab/cluster"
 )
 
 func TestServeArgs(t *testing.T) {
-	node := Node{ID: "n2", Addr: "127.0.0.12:7000"}
+	node := cluster.Node{ID: "n2", Addr: "127.0.0.12:7000"}
 	base := []string{"serve", "--id", "n2", "--listen", "127.0.0.12:7000", "--data-dir", "/d/n2", "--peers", "P"}
 	with := func(args ...string) []string { return append(slices.Clone(base), args...) }
 	tests := []struct {
 		name string
-		cfg  Config
+		cfg  cluster.Config
 		want []string
 	}{
-		{"zero values leave kvnode defaults, but fsync", Config{}, with("--fsync=false", "--metrics-listen", "127.0.0.12:9464")},
+		{"zero values leave kvnode defaults, but fsync", cluster.Config{}, with("--fsync=false", "--metrics-listen", "127.0.0.12:9464")},
 		{
 			"everything",
-			Config{
+			cluster.Config{
 				N: 3, W: 2, R: 1, Mode: "lww", VNodes: 128, Fsync: true, ReadRepair: "async",
 				RequestTimeout: 1500 * time.Millisecond, AdminToken: "T", Sloppy: true,
 				ExtraArgs: []string{"--x", "y"},
@@ -34,7 +36,7 @@ func TestServeArgs(t *testing.T) {
 		},
 		{
 			"only some quorum settings",
-			Config{W: 3, Fsync: true},
+			cluster.Config{W: 3, Fsync: true},
 			with("--w", "3", "--fsync=true", "--metrics-listen", "127.0.0.12:9464"),
 		},
 	}
@@ -90,13 +92,13 @@ func TestNodesDir(t *testing.T) {
 	tmp := t.TempDir()
 	tests := []struct {
 		name    string
-		cfg     Config
+		cfg     cluster.Config
 		wantErr string
 	}{
-		{"ok", Config{Nodes: 3, Dir: tmp + "/run"}, ""},
-		{"no nodes", Config{Nodes: 0, Dir: tmp}, "0 nodes: need 1 to 5"},
-		{"too many", Config{Nodes: 6, Dir: tmp}, "6 nodes: need 1 to 5"},
-		{"no dir", Config{Nodes: 3}, "no run directory"},
+		{"ok", cluster.Config{Nodes: 3, Dir: tmp + "/run"}, ""},
+		{"no nodes", cluster.Config{Nodes: 0, Dir: tmp}, "0 nodes: need 1 to 5"},
+		{"too many", cluster.Config{Nodes: 6, Dir: tmp}, "6 nodes: need 1 to 5"},
+		{"no dir", cluster.Config{Nodes: 3}, "no run directory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

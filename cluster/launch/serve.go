@@ -1,4 +1,8 @@
-package cluster
+// Package launch is what the backends share about running a node: finding
+// or building the binaries, each node's command line, the run's directory,
+// health checks and log tails. The harness needs none of it but the
+// binaries.
+package launch
 
 import (
 	"context"
@@ -19,13 +23,14 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-)
 
-// What backends share about running a node.
+	"github.com/quorumlab/quorumlab/cluster"
+	"github.com/quorumlab/quorumlab/cluster/secrets"
+)
 
 // ServeArgs is the `kvnode serve` command line of node n. Zero settings other
 // than Fsync are left out so that kvnode's defaults apply.
-func ServeArgs(cfg Config, n Node, dataDir, peers string) []string {
+func ServeArgs(cfg cluster.Config, n cluster.Node, dataDir, peers string) []string {
 	args := []string{"serve", "--id", n.ID, "--listen", n.Addr, "--data-dir", dataDir, "--peers", peers}
 	if n.PeerAddr != "" {
 		args = append(args, "--peer-listen", n.PeerAddr)
@@ -60,18 +65,14 @@ func ServeArgs(cfg Config, n Node, dataDir, peers string) []string {
 		args = append(args, "--tombstone-grace", cfg.TombstoneGrace.String())
 	}
 	if host, _, err := net.SplitHostPort(n.Addr); err == nil {
-		args = append(args, "--metrics-listen", net.JoinHostPort(host, MetricsPort))
+		args = append(args, "--metrics-listen", net.JoinHostPort(host, cluster.MetricsPort))
 	}
 	return append(args, cfg.ExtraArgs...)
 }
 
-// MetricsPort is where every node serves its Prometheus metrics, on its
-// own address.
-const MetricsPort = "9464"
-
 // NodesDir checks a backend's node count and run directory, makes the
 // run's nodes/ directory and returns the run directory, absolute.
-func NodesDir(cfg Config, maxNodes int) (string, error) {
+func NodesDir(cfg cluster.Config, maxNodes int) (string, error) {
 	if cfg.Nodes < 1 || cfg.Nodes > maxNodes {
 		return "", fmt.Errorf("%d nodes: need 1 to %d", cfg.Nodes, maxNodes)
 	}
@@ -86,6 +87,13 @@ func NodesDir(cfg Config, maxNodes int) (string, error) {
 		return "", err
 	}
 	return dir, nil
+}
+
+// SecretArgs are the `kvnode serve` flags that name a node's secret files
+// (secrets.Secrets.NodeFiles) written into dir.
+func SecretArgs(dir string) []string {
+	p := secrets.In(dir)
+	return []string{"--tls-cert", p.Cert, "--tls-key", p.Key, "--tls-ca", p.CA, "--gossip-key-file", p.Gossip}
 }
 
 // Redacted hides the admin token of a command line: logs end up in shared
