@@ -24,9 +24,9 @@ func sharedRanges(r *ring.Ring, n int, a, b string) []ring.Range {
 }
 
 // antiEntropy runs one round against every reachable peer.
-func (n *Node) antiEntropy(ctx context.Context) {
-	v := n.ring.View()
-	switch v.Status(n.cfg.ID) {
+func (u *upkeep) antiEntropy(ctx context.Context) {
+	v := u.ring.View()
+	switch v.Status(u.cfg.ID) {
 	case kvpb.StatusMember, kvpb.StatusLeaving:
 	default:
 		return // a joining node pulls its ranges itself; others own nothing
@@ -35,24 +35,24 @@ func (n *Node) antiEntropy(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if peer.ID == n.cfg.ID || !n.coord.live(ctx, peer.ID) {
+		if peer.ID == u.cfg.ID || !u.coord.live(ctx, peer.ID) {
 			continue
 		}
-		ranges := sharedRanges(v.Current, n.cfg.N, n.cfg.ID, peer.ID)
+		ranges := sharedRanges(v.Current, u.cfg.N, u.cfg.ID, peer.ID)
 		if len(ranges) == 0 {
 			continue
 		}
-		repaired, err := n.syncWith(ctx, peer.ID, ranges)
+		repaired, err := u.syncWith(ctx, peer.ID, ranges)
 		switch {
 		case err != nil:
-			n.met.aeRounds.WithLabelValues("error").Inc()
-			n.log.Debug("anti-entropy", "peer", peer.ID, "err", err)
+			u.met.aeRounds.WithLabelValues("error").Inc()
+			u.log.Debug("anti-entropy", "peer", peer.ID, "err", err)
 		case repaired < 0:
-			n.met.aeRounds.WithLabelValues("in-sync").Inc()
+			u.met.aeRounds.WithLabelValues("in-sync").Inc()
 		default:
-			n.met.aeRounds.WithLabelValues("synced").Inc()
+			u.met.aeRounds.WithLabelValues("synced").Inc()
 			if repaired > 0 {
-				n.log.Info("anti-entropy: repaired keys", "peer", peer.ID, "keys", repaired)
+				u.log.Info("anti-entropy: repaired keys", "peer", peer.ID, "keys", repaired)
 			}
 		}
 	}
@@ -61,19 +61,19 @@ func (n *Node) antiEntropy(ctx context.Context) {
 // syncWith compares trees over ranges with a peer and pulls the entries of
 // differing leaves. It returns how many local keys changed, or -1 if the
 // trees matched.
-func (n *Node) syncWith(ctx context.Context, id string, ranges []ring.Range) (int, error) {
-	p := n.peers.Get(id)
+func (u *upkeep) syncWith(ctx context.Context, id string, ranges []ring.Range) (int, error) {
+	p := u.peers.Get(id)
 	if p == nil {
 		return 0, nil
 	}
-	depth := n.cfg.MerkleDepth
-	local, _, err := n.mover.buildTree(ranges, depth)
+	depth := u.cfg.MerkleDepth
+	local, _, err := u.mover.buildTree(ranges, depth)
 	if err != nil {
 		return 0, err
 	}
 	leaves := local.Leaves()
 	root := merkle.Root(leaves)
-	tctx, cancel := context.WithTimeout(ctx, 10*n.cfg.RequestTimeout)
+	tctx, cancel := context.WithTimeout(ctx, 10*u.cfg.RequestTimeout)
 	resp, err := p.Replica.Tree(tctx, &kvpb.TreeRequest{Ranges: toPBRanges(ranges), Depth: uint32(depth), Root: root})
 	cancel()
 	if err != nil {
@@ -89,7 +89,7 @@ func (n *Node) syncWith(ctx context.Context, id string, ranges []ring.Range) (in
 	if len(diff) == 0 {
 		return 0, nil
 	}
-	_, changed, err := n.mover.pull(ctx, id, ranges, depth, diff)
-	n.met.aeRepaired.Add(float64(changed))
+	_, changed, err := u.mover.pull(ctx, id, ranges, depth, diff)
+	u.met.aeRepaired.Add(float64(changed))
 	return changed, err
 }

@@ -1,6 +1,9 @@
 package kvnode
 
 import (
+	"fmt"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -42,6 +45,16 @@ func (n *Node) watchStore() error {
 	})
 	if n.cfg.RecoverFromPeers {
 		return n.prepareRecovery()
+	}
+	return nil
+}
+
+// prepareRecovery marks the replica recovering and reserves counters
+// from the wall-clock floor before anything can issue one.
+func (n *Node) prepareRecovery() error {
+	n.replica.recovering.Store(true)
+	if err := n.counters.raise(uint64(time.Now().UnixMicro())); err != nil {
+		return fmt.Errorf("recover: reserve counters: %w", err)
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package kvnode
 
 import (
-	"errors"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -27,6 +26,7 @@ func (n *Node) startGossip() error {
 		return err
 	}
 	n.gossip = m
+	n.ops.gossip = m
 	n.peers.UseGossip(m)
 	return nil
 }
@@ -64,23 +64,6 @@ func (d gossipDelegate) NotifyMember(m membership.Member) {
 	if m.State == membership.Alive {
 		n.peers.Wake(m.Name)
 	}
-}
-
-// setStatus changes this node's ring status and spreads it.
-func (n *Node) setStatus(status string) error {
-	if n.gossip == nil {
-		return errors.New("static membership (--peers without --join): the ring cannot change")
-	}
-	from, err := n.ring.setStatus(status)
-	if err != nil {
-		return err
-	}
-	n.log.Info("ring: status changed", "from", from, "to", status)
-	// Waits for the broadcast to leave, not for every node to hear it.
-	if err := n.gossip.UpdateMeta(2 * time.Second); err != nil {
-		n.log.Debug("ring: status broadcast", "err", err)
-	}
-	return nil
 }
 
 // syncPeers connects to every node of the ring state that has an address

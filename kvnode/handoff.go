@@ -2,13 +2,16 @@ package kvnode
 
 import (
 	"context"
+	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/quorumlab/quorumlab/kvnode/kvpb"
+	"github.com/quorumlab/quorumlab/kvnode/peer"
 	"github.com/quorumlab/quorumlab/kvnode/placement"
 	"github.com/quorumlab/quorumlab/kvnode/ring"
-	"github.com/quorumlab/quorumlab/kvnode/version"
+	"github.com/quorumlab/quorumlab/kvnode/storage"
 )
 
 // Handoff moves data to where it belongs:
@@ -21,54 +24,46 @@ import (
 // Every removal is conditional on the local copy being exactly what was
 // shipped, so a write that lands meanwhile is kept and shipped next round.
 
+// upkeep is the node's background care of its data: hinted handoff,
+// moving ranges after ring changes, anti-entropy and tombstone
+// collection. It works through the ring, the coordinator's liveness and the
+// mover, and knows nothing of the node.
+type upkeep struct {
+	cfg   Config
+	log   *slog.Logger
+	met   *metrics
+	ring  *ringManager
+	peers *peer.Set
+	coord *coordinator
+	mover *mover
+	store *storage.Store
+	// bg and stop are the node's: loops end, and are waited for, at Close.
+	bg   *sync.WaitGroup
+	stop context.Context
+}
+
 // hintsPerRound bounds the hints collected per owner in one round.
 const hintsPerRound = 4096
 
 // every runs f every interval until the node stops.
-func (n *Node) every(interval time.Duration, f func(ctx context.Context)) {
-	n.bg.Add(1)
+func (u *upkeep) every(interval time.Duration, f func(ctx context.Context)) {
+	u.bg.Add(1)
 	go func() {
-		defer n.bg.Done()
+		defer u.bg.Done()
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			select {
-			case <-n.stop.Done():
+			case <-u.stop.Done():
 				return
 			case <-t.C:
 			}
-			if n.store.Damage() != nil {
+			if u.store.Damage() != nil {
 				continue // nothing here may touch a damaged store
 			}
-			f(n.stop)
+			f(u.stop)
 		}
 	}()
-}
-
-// startBackground starts the node's maintenance loops.
-func (n *Node) startBackground() {
-	n.bg.Add(1)
-	go func() {
-		defer n.bg.Done()
-		n.ringLoop()
-	}()
-	if n.replica.recovering.Load() {
-		n.bg.Add(1)
-		go func() {
-			defer n.bg.Done()
-			n.recoverRanges(n.stop)
-		}()
-	}
-	n.every(n.cfg.HandoffInterval, func(ctx context.Context) {
-		n.deliverHints(ctx)
-		n.rebalance(ctx)
-	})
-	if n.cfg.AntiEntropyInterval > 0 {
-		n.every(n.cfg.AntiEntropyInterval, n.antiEntropy)
-	}
-	if n.cfg.TombstoneGrace > 0 && n.cfg.Mode != version.Linearizable {
-		n.every(tombstoneSweepInterval(n.cfg.TombstoneGrace), n.collectTombstones)
-	}
 }
 
 type hint struct {
@@ -80,71 +75,71 @@ type hint struct {
 
 // deliverHints hands every hint whose home replica is reachable to it. A
 // hint for a node that left the ring goes to the key's current replicas.
-func (n *Node) deliverHints(ctx context.Context) {
+func (u *upkeep) deliverHints(ctx context.Context) {
 	byOwner := map[string][]hint{}
 	var total int
-	err := n.store.ScanHints(func(owner string, token uint64, key []byte, set *kvpb.VersionSet) error {
+	err := u.store.ScanHints(func(owner string, token uint64, key []byte, set *kvpb.VersionSet) error {
 		total++
 		if len(byOwner[owner]) < hintsPerRound {
 			byOwner[owner] = append(byOwner[owner], hint{owner, token, key, set})
 		}
 		return nil
 	})
-	n.met.hintsPending.Set(float64(total))
+	u.met.hintsPending.Set(float64(total))
 	if err != nil {
-		n.log.Error("handoff: scan hints", "err", err)
+		u.log.Error("handoff: scan hints", "err", err)
 		return
 	}
-	v := n.ring.View()
+	v := u.ring.View()
 	for owner, hs := range byOwner {
 		if ctx.Err() != nil {
 			return
 		}
 		if st := v.Status(owner); st == kvpb.StatusLeft || st == kvpb.StatusNone {
-			n.rehome(ctx, v, hs)
+			u.rehome(ctx, v, hs)
 			continue
 		}
-		if !n.coord.live(ctx, owner) {
+		if !u.coord.live(ctx, owner) {
 			continue
 		}
 		entries := make([]*kvpb.Entry, len(hs))
 		for i, h := range hs {
 			entries[i] = &kvpb.Entry{Key: h.key, Set: h.set}
 		}
-		acked, err := n.mover.push(ctx, owner, entries)
-		n.dropHints(hs[:acked])
+		acked, err := u.mover.push(ctx, owner, entries)
+		u.dropHints(hs[:acked])
 		if err != nil {
-			n.log.Debug("handoff: deliver hints", "owner", owner, "delivered", acked, "err", err)
+			u.log.Debug("handoff: deliver hints", "owner", owner, "delivered", acked, "err", err)
 		} else if acked > 0 {
-			n.log.Info("handoff: delivered hints", "owner", owner, "keys", acked)
+			u.log.Info("handoff: delivered hints", "owner", owner, "keys", acked)
 		}
 	}
 }
 
 // dropHints removes delivered hints that did not change since.
-func (n *Node) dropHints(hs []hint) {
+func (u *upkeep) dropHints(hs []hint) {
 	for _, h := range hs {
-		ok, err := n.store.DeleteHintIf(h.owner, h.token, h.key, h.set)
+		ok, err := u.store.DeleteHintIf(h.owner, h.token, h.key, h.set)
 		if err != nil {
-			n.log.Error("handoff: remove hint", "err", err)
+			u.log.Error("handoff: remove hint", "err", err)
 			return
 		}
 		if ok {
-			n.met.hintsDelivered.Inc()
+			u.met.hintsDelivered.Inc()
 		}
 	}
 }
 
 // rehome hands hints for a node that left the ring to the keys' replicas.
-func (n *Node) rehome(ctx context.Context, v *placement.View, hs []hint) {
+func (u *upkeep) rehome(ctx context.Context, v *placement.View, hs []hint) {
 	var es []entryOf
 	for _, h := range hs {
 		es = append(es, entryOf{token: h.token, key: h.key, set: h.set})
 	}
-	handed := n.handTo(ctx, es, func(token uint64) []string { return v.Current.PreferenceListForToken(token, n.cfg.N) })
+	handed := u.handTo(ctx, es, func(token uint64) []string { return v.Current.PreferenceListForToken(token, u.cfg.N) })
 	for i, ok := range handed {
 		if ok {
-			n.dropHints(hs[i : i+1])
+			u.dropHints(hs[i : i+1])
 		}
 	}
 }
@@ -159,12 +154,12 @@ type entryOf struct {
 // handTo ships each entry to the owners ownersOf names (this node left
 // out) and reports, per entry, whether every reachable owner and at least
 // one took it.
-func (n *Node) handTo(ctx context.Context, es []entryOf, ownersOf func(token uint64) []string) []bool {
+func (u *upkeep) handTo(ctx context.Context, es []entryOf, ownersOf func(token uint64) []string) []bool {
 	byOwner := map[string][]int{}
 	owners := make([][]string, len(es))
 	for i, e := range es {
 		for _, id := range ownersOf(e.token) {
-			if id == n.cfg.ID || !n.coord.live(ctx, id) {
+			if id == u.cfg.ID || !u.coord.live(ctx, id) {
 				continue
 			}
 			owners[i] = append(owners[i], id)
@@ -177,9 +172,9 @@ func (n *Node) handTo(ctx context.Context, es []entryOf, ownersOf func(token uin
 		for k, i := range idx {
 			entries[k] = &kvpb.Entry{Key: es[i].key, Set: es[i].set}
 		}
-		acked, err := n.mover.push(ctx, id, entries)
+		acked, err := u.mover.push(ctx, id, entries)
 		if err != nil {
-			n.log.Debug("handoff: push", "to", id, "acked", acked, "of", len(entries), "err", err)
+			u.log.Debug("handoff: push", "to", id, "acked", acked, "of", len(entries), "err", err)
 			failed[id] = acked
 		}
 	}
@@ -197,54 +192,54 @@ func (n *Node) handTo(ctx context.Context, es []entryOf, ownersOf func(token uin
 
 // rebalance hands the data this node no longer owns, in the current ring
 // nor in the one it is changing to, to its owners, and removes it here.
-func (n *Node) rebalance(ctx context.Context) {
-	v := n.ring.View()
+func (u *upkeep) rebalance(ctx context.Context) {
+	v := u.ring.View()
 	if v.Current.Len() == 0 {
 		return
 	}
-	self := n.cfg.ID
-	ranges := ring.Segments([]*ring.Ring{v.Current, v.Target}, n.cfg.N, func(prefs [][]string) bool {
+	self := u.cfg.ID
+	ranges := ring.Segments([]*ring.Ring{v.Current, v.Target}, u.cfg.N, func(prefs [][]string) bool {
 		return !slices.Contains(prefs[0], self) && !slices.Contains(prefs[1], self)
 	})
 	owners := func(token uint64) []string {
-		ids := v.Target.PreferenceListForToken(token, n.cfg.N)
-		for _, id := range v.Current.PreferenceListForToken(token, n.cfg.N) {
+		ids := v.Target.PreferenceListForToken(token, u.cfg.N)
+		for _, id := range v.Current.PreferenceListForToken(token, u.cfg.N) {
 			if !slices.Contains(ids, id) {
 				ids = append(ids, id)
 			}
 		}
 		return ids
 	}
-	moved, kept := n.handOff(ctx, ranges, owners, true, "rebalance")
+	moved, kept := u.handOff(ctx, ranges, owners, true, "rebalance")
 	if moved > 0 || kept > 0 {
-		n.log.Info("handoff: rebalanced data this node no longer owns", "moved", moved, "kept", kept)
+		u.log.Info("handoff: rebalanced data this node no longer owns", "moved", moved, "kept", kept)
 	}
 }
 
 // handOff ships the local entries in ranges to ownersOf, in batches, and
 // (drop) removes the ones every reachable owner took. It returns how many
 // entries were handed over and how many could not be.
-func (n *Node) handOff(ctx context.Context, ranges []ring.Range, ownersOf func(token uint64) []string, drop bool, reason string) (moved, kept int) {
+func (u *upkeep) handOff(ctx context.Context, ranges []ring.Range, ownersOf func(token uint64) []string, drop bool, reason string) (moved, kept int) {
 	var batch []entryOf
 	flush := func() {
-		handed := n.handTo(ctx, batch, ownersOf)
+		handed := u.handTo(ctx, batch, ownersOf)
 		for i, ok := range handed {
 			if !ok {
 				kept++
 				continue
 			}
 			moved++
-			n.met.transferred.WithLabelValues(reason).Inc()
+			u.met.transferred.WithLabelValues(reason).Inc()
 			if drop {
-				if _, err := n.store.DeleteIf(batch[i].token, batch[i].key, batch[i].set); err != nil {
-					n.log.Error("handoff: remove handed-over key", "err", err)
+				if _, err := u.store.DeleteIf(batch[i].token, batch[i].key, batch[i].set); err != nil {
+					u.log.Error("handoff: remove handed-over key", "err", err)
 				}
 			}
 		}
 		batch = batch[:0]
 	}
 	for _, rg := range ranges {
-		err := n.mover.scanRange(rg, func(token uint64, key []byte, set *kvpb.VersionSet) error {
+		err := u.mover.scanRange(rg, func(token uint64, key []byte, set *kvpb.VersionSet) error {
 			batch = append(batch, entryOf{token, key, set})
 			if len(batch) >= batchKeys {
 				flush()
@@ -253,7 +248,7 @@ func (n *Node) handOff(ctx context.Context, ranges []ring.Range, ownersOf func(t
 		})
 		if err != nil {
 			if ctx.Err() == nil {
-				n.log.Error("handoff: scan", "err", err)
+				u.log.Error("handoff: scan", "err", err)
 			}
 			return moved, kept
 		}

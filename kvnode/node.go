@@ -26,6 +26,7 @@ import (
 	"github.com/quorumlab/quorumlab/kvnode/peer"
 	"github.com/quorumlab/quorumlab/kvnode/secure"
 	"github.com/quorumlab/quorumlab/kvnode/storage"
+	"github.com/quorumlab/quorumlab/kvnode/version"
 )
 
 // Node is a running kvnode.
@@ -43,14 +44,12 @@ type Node struct {
 	replica *replica
 	coord   *coordinator
 	mover   *mover
+	upkeep  *upkeep
+	ops     *ringChanger
 	gossip  *membership.Membership // nil: static membership
 
 	clock    lwwClock
 	counters *counters
-
-	// ringOpCur is the join or decommission under way, or the last one.
-	ringOpMu  sync.Mutex
-	ringOpCur *ringOp
 
 	// inflight holds a token per client request being coordinated.
 	inflight chan struct{}
@@ -110,6 +109,10 @@ func New(cfg Config) (*Node, error) {
 	n.coord = &coordinator{cfg: cfg, log: n.log, met: met, ring: n.ring, peers: n.peers, replica: n.replica,
 		clock: &n.clock, counters: n.counters, bg: &n.bg, stop: n.stop}
 	n.mover = &mover{cfg: cfg, met: met, peers: n.peers, replica: n.replica, store: st}
+	n.upkeep = &upkeep{cfg: cfg, log: n.log, met: met, ring: n.ring, peers: n.peers, coord: n.coord, mover: n.mover,
+		store: st, bg: &n.bg, stop: n.stop}
+	n.ops = &ringChanger{cfg: cfg, log: n.log, met: met, ring: n.ring, coord: n.coord, mover: n.mover, upkeep: n.upkeep,
+		replica: n.replica, counters: n.counters, store: st, bg: &n.bg, stop: n.stop}
 	if err := n.syncPeers(); err != nil {
 		n.Close()
 		return nil, err
@@ -208,10 +211,36 @@ func (n *Node) Serve() error {
 		"sloppy", n.cfg.Sloppy, "fsync", n.cfg.Fsync)
 	if n.gossip != nil && n.cfg.RingJoin {
 		if st := n.ring.View().Status(n.cfg.ID); st == kvpb.StatusNone || st == kvpb.StatusJoining {
-			n.startRingOp("join", n.join)
+			n.ops.startRingOp("join", n.ops.join)
 		}
 	}
 	return nil
+}
+
+// startBackground starts the node's maintenance loops.
+func (n *Node) startBackground() {
+	n.bg.Add(1)
+	go func() {
+		defer n.bg.Done()
+		n.ringLoop()
+	}()
+	if n.replica.recovering.Load() {
+		n.bg.Add(1)
+		go func() {
+			defer n.bg.Done()
+			n.ops.recoverRanges(n.stop)
+		}()
+	}
+	n.upkeep.every(n.cfg.HandoffInterval, func(ctx context.Context) {
+		n.upkeep.deliverHints(ctx)
+		n.upkeep.rebalance(ctx)
+	})
+	if n.cfg.AntiEntropyInterval > 0 {
+		n.upkeep.every(n.cfg.AntiEntropyInterval, n.upkeep.antiEntropy)
+	}
+	if n.cfg.TombstoneGrace > 0 && n.cfg.Mode != version.Linearizable {
+		n.upkeep.every(tombstoneSweepInterval(n.cfg.TombstoneGrace), n.upkeep.collectTombstones)
+	}
 }
 
 // Addr is the address the node listens on (after Serve).

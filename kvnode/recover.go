@@ -1,20 +1,12 @@
 package kvnode
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"math"
 	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
-	"github.com/quorumlab/quorumlab/kvnode/kvpb"
-	"github.com/quorumlab/quorumlab/kvnode/placement"
 	"github.com/quorumlab/quorumlab/kvnode/storage"
 )
 
@@ -101,73 +93,4 @@ func moveAside(dir string) (string, error) {
 		return "", fmt.Errorf("recover: sync %s: %w", filepath.Dir(dir), err)
 	}
 	return aside, nil
-}
-
-// prepareRecovery marks the replica recovering and reserves counters
-// from the wall-clock floor before anything can issue one.
-func (n *Node) prepareRecovery() error {
-	n.replica.recovering.Store(true)
-	if err := n.counters.raise(uint64(time.Now().UnixMicro())); err != nil {
-		return fmt.Errorf("recover: reserve counters: %w", err)
-	}
-	return nil
-}
-
-// recoverRanges pulls this node's ranges from their other replicas until
-// every range is covered, then lets the replica serve.
-func (n *Node) recoverRanges(ctx context.Context) {
-	start := time.Now()
-	pulled := map[string]bool{}
-	total := 0
-	lastWarn := time.Time{}
-	for {
-		v := n.ring.View()
-		total += n.pullFromLive(ctx, v, v.Current.Ranges(n.cfg.ID, n.cfg.N), pulled, "recover")
-		if placement.Rebuilt(v, n.cfg.ID, n.cfg.N, n.cfg.W, pulled) {
-			break
-		}
-		if time.Since(lastWarn) > 10*time.Second {
-			lastWarn = time.Now()
-			n.log.Warn("recover: waiting for more replicas of this node's ranges to pull from", "pulled_from", slices.Sorted(maps.Keys(pulled)))
-		}
-		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
-			return
-		}
-	}
-	if err := n.raiseCounters(); err != nil {
-		n.log.Error("recover: raising the vclock counters failed; the replica stays out of service", "err", err)
-		return
-	}
-	n.replica.recovering.Store(false)
-	n.log.Info("recover: rebuilt this node's ranges from their replicas; serving", "pulled_keys", total,
-		"from", slices.Sorted(maps.Keys(pulled)), "took", time.Since(start).Round(time.Millisecond))
-}
-
-// raiseCounters reserves counters above every counter of this node in the
-// rebuilt data: its dots, clock entries and stand-in actors (<id>~<n>).
-func (n *Node) raiseCounters() error {
-	self, standIn := n.cfg.ID, n.cfg.ID+"~"
-	var top uint64
-	err := n.store.Scan(0, math.MaxUint64, func(_ uint64, _ []byte, set *kvpb.VersionSet) error {
-		for _, v := range set.GetVersions() {
-			d := v.GetDot()
-			if d.GetNode() == self {
-				top = max(top, d.GetCounter())
-			} else if s, ok := strings.CutPrefix(d.GetNode(), standIn); ok {
-				if c, err := strconv.ParseUint(s, 10, 64); err == nil {
-					top = max(top, c)
-				}
-			}
-			for _, e := range v.GetClock() {
-				if e.GetNode() == self {
-					top = max(top, e.GetCounter())
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return n.counters.raise(top + 1)
 }

@@ -4,12 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
+	"math"
 	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/quorumlab/quorumlab/kvnode/kvpb"
+	"github.com/quorumlab/quorumlab/kvnode/membership"
 	"github.com/quorumlab/quorumlab/kvnode/placement"
 	"github.com/quorumlab/quorumlab/kvnode/ring"
+	"github.com/quorumlab/quorumlab/kvnode/storage"
 )
 
 // Ring changes. A node changes only its own ring entry:
@@ -29,6 +37,29 @@ import (
 //
 // A node that is merely down keeps its status: it stays in the ring.
 
+// ringChanger carries out this node's ring changes (join, decommission)
+// and the rebuilding of a damaged replica: it sets the node's status, waits
+// for gossip to spread it and moves the data, through the ring manager, the
+// mover and upkeep. It knows nothing of the node.
+type ringChanger struct {
+	cfg      Config
+	log      *slog.Logger
+	met      *metrics
+	ring     *ringManager
+	coord    *coordinator
+	mover    *mover
+	upkeep   *upkeep
+	replica  *replica
+	counters *counters
+	store    *storage.Store
+	gossip   *membership.Membership // set once gossip starts; nil: static membership
+	bg       *sync.WaitGroup
+	stop     context.Context
+
+	mu  sync.Mutex
+	cur *ringOp // the change under way, or the last one
+}
+
 // ringOp is a join or decommission under way.
 type ringOp struct {
 	kind string
@@ -38,10 +69,10 @@ type ringOp struct {
 
 // startRingOp runs op in the background unless a ring change is under way:
 // the same kind is joined, another kind is refused.
-func (n *Node) startRingOp(kind string, op func(context.Context) error) (*ringOp, error) {
-	n.ringOpMu.Lock()
-	defer n.ringOpMu.Unlock()
-	if cur := n.ringOpCur; cur != nil {
+func (rc *ringChanger) startRingOp(kind string, op func(context.Context) error) (*ringOp, error) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if cur := rc.cur; cur != nil {
 		select {
 		case <-cur.done:
 		default:
@@ -52,13 +83,13 @@ func (n *Node) startRingOp(kind string, op func(context.Context) error) (*ringOp
 		}
 	}
 	o := &ringOp{kind: kind, done: make(chan struct{})}
-	n.ringOpCur = o
-	n.bg.Add(1)
+	rc.cur = o
+	rc.bg.Add(1)
 	go func() {
-		defer n.bg.Done()
-		o.err = op(n.stop)
-		if o.err != nil && n.stop.Err() == nil {
-			n.log.Error("ring: "+kind+" failed", "err", o.err)
+		defer rc.bg.Done()
+		o.err = op(rc.stop)
+		if o.err != nil && rc.stop.Err() == nil {
+			rc.log.Error("ring: "+kind+" failed", "err", o.err)
 		}
 		close(o.done)
 	}()
@@ -78,9 +109,9 @@ func (o *ringOp) wait(ctx context.Context) error {
 // settle waits long enough for a status change to reach every reachable
 // node by gossip, so coordinators send writes to the new replicas before
 // data moves.
-func (n *Node) settle(ctx context.Context) error {
+func (rc *ringChanger) settle(ctx context.Context) error {
 	d := time.Second
-	if g := n.cfg.Gossip; g != nil {
+	if g := rc.cfg.Gossip; g != nil {
 		d = max(d, 10*g.GossipInterval, 2*g.ProbeInterval)
 	}
 	return sleepCtx(ctx, d)
@@ -98,24 +129,24 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 }
 
 // join makes this node a ring member.
-func (n *Node) join(ctx context.Context) error {
-	v := n.ring.View()
-	switch st := v.Status(n.cfg.ID); st {
+func (rc *ringChanger) join(ctx context.Context) error {
+	v := rc.ring.View()
+	switch st := v.Status(rc.cfg.ID); st {
 	case kvpb.StatusMember:
 		return nil
 	case kvpb.StatusLeaving:
 		return errors.New("join: the node is leaving the ring; decommission it first")
 	}
-	others := slices.DeleteFunc(v.Current.Nodes(), func(r ring.Node) bool { return r.ID == n.cfg.ID })
+	others := slices.DeleteFunc(v.Current.Nodes(), func(r ring.Node) bool { return r.ID == rc.cfg.ID })
 	if len(others) == 0 {
 		// The first node of a ring: there is nothing to pull.
-		return n.setStatus(kvpb.StatusMember)
+		return rc.setStatus(kvpb.StatusMember)
 	}
-	if v.Status(n.cfg.ID) != kvpb.StatusJoining {
-		if err := n.setStatus(kvpb.StatusJoining); err != nil {
+	if v.Status(rc.cfg.ID) != kvpb.StatusJoining {
+		if err := rc.setStatus(kvpb.StatusJoining); err != nil {
 			return err
 		}
-		if err := n.settle(ctx); err != nil {
+		if err := rc.settle(ctx); err != nil {
 			return err
 		}
 	}
@@ -123,19 +154,19 @@ func (n *Node) join(ctx context.Context) error {
 	pulled := map[string]bool{}
 	total := 0
 	for {
-		v = n.ring.View()
-		total += n.pullFromLive(ctx, v, v.Target.Ranges(n.cfg.ID, n.cfg.N), pulled, "join")
-		if placement.Covered(v, n.cfg.ID, n.cfg.N, n.cfg.W, pulled) {
+		v = rc.ring.View()
+		total += rc.pullFromLive(ctx, v, v.Target.Ranges(rc.cfg.ID, rc.cfg.N), pulled, "join")
+		if placement.Covered(v, rc.cfg.ID, rc.cfg.N, rc.cfg.W, pulled) {
 			break
 		}
 		if err := sleepCtx(ctx, time.Second); err != nil {
 			return fmt.Errorf("join: waiting for enough replicas of every range to pull from: %w", err)
 		}
 	}
-	if err := n.setStatus(kvpb.StatusMember); err != nil {
+	if err := rc.setStatus(kvpb.StatusMember); err != nil {
 		return err
 	}
-	n.log.Info("ring: joined", "pulled_keys", total, "took", time.Since(start).Round(time.Millisecond))
+	rc.log.Info("ring: joined", "pulled_keys", total, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -146,83 +177,83 @@ func (n *Node) join(ctx context.Context) error {
 // marks those that answered in full, and returns how many keys came; a
 // failed pull is retried by the caller's next round. reason labels the
 // metric and the log.
-func (n *Node) pullFromLive(ctx context.Context, v *placement.View, ranges []ring.Range, pulled map[string]bool, reason string) int {
+func (rc *ringChanger) pullFromLive(ctx context.Context, v *placement.View, ranges []ring.Range, pulled map[string]bool, reason string) int {
 	total := 0
 	for _, src := range v.Current.Nodes() {
-		if src.ID == n.cfg.ID || pulled[src.ID] || !n.coord.live(ctx, src.ID) {
+		if src.ID == rc.cfg.ID || pulled[src.ID] || !rc.coord.live(ctx, src.ID) {
 			continue
 		}
-		got, _, err := n.mover.pull(ctx, src.ID, ranges, 0, nil)
+		got, _, err := rc.mover.pull(ctx, src.ID, ranges, 0, nil)
 		total += got
-		n.met.transferred.WithLabelValues(reason).Add(float64(got))
+		rc.met.transferred.WithLabelValues(reason).Add(float64(got))
 		if err != nil {
-			n.log.Warn(reason+": pull failed; will retry", "from", src.ID, "err", err)
+			rc.log.Warn(reason+": pull failed; will retry", "from", src.ID, "err", err)
 			continue
 		}
 		pulled[src.ID] = true
-		n.log.Info(reason+": pulled ranges", "from", src.ID, "keys", got)
+		rc.log.Info(reason+": pulled ranges", "from", src.ID, "keys", got)
 	}
 	return total
 }
 
 // decommission takes this node out of the ring.
-func (n *Node) decommission(ctx context.Context) error {
-	v := n.ring.View()
-	switch st := v.Status(n.cfg.ID); st {
+func (rc *ringChanger) decommission(ctx context.Context) error {
+	v := rc.ring.View()
+	switch st := v.Status(rc.cfg.ID); st {
 	case kvpb.StatusLeft:
 		return nil
 	case kvpb.StatusMember, kvpb.StatusLeaving:
 	default:
 		return fmt.Errorf("decommission: the node is not a ring member (%s)", st)
 	}
-	if n.gossip == nil {
+	if rc.gossip == nil {
 		return errors.New("decommission: static membership (--peers without --join): the ring cannot change")
 	}
-	if v.Target.Len() == 0 || (v.Target.Len() == 1 && v.Status(n.cfg.ID) == kvpb.StatusMember) {
+	if v.Target.Len() == 0 || (v.Target.Len() == 1 && v.Status(rc.cfg.ID) == kvpb.StatusMember) {
 		return errors.New("decommission: this is the last node of the ring")
 	}
-	if v.Status(n.cfg.ID) == kvpb.StatusMember {
-		if err := n.setStatus(kvpb.StatusLeaving); err != nil {
+	if v.Status(rc.cfg.ID) == kvpb.StatusMember {
+		if err := rc.setStatus(kvpb.StatusLeaving); err != nil {
 			return err
 		}
-		if err := n.settle(ctx); err != nil {
+		if err := rc.settle(ctx); err != nil {
 			return err
 		}
 	}
 	start := time.Now()
 	moved := 0
 	for {
-		v = n.ring.View()
+		v = rc.ring.View()
 		all := []ring.Range{{Start: 0, End: 0}} // the whole ring
-		m, kept := n.handOff(ctx, all, func(token uint64) []string {
-			return v.Target.PreferenceListForToken(token, n.cfg.N)
+		m, kept := rc.upkeep.handOff(ctx, all, func(token uint64) []string {
+			return v.Target.PreferenceListForToken(token, rc.cfg.N)
 		}, false, "decommission")
 		moved += m
 		if kept == 0 {
 			break
 		}
-		n.log.Warn("ring: decommission: some keys found no reachable new owner; retrying", "kept", kept)
+		rc.log.Warn("ring: decommission: some keys found no reachable new owner; retrying", "kept", kept)
 		if err := sleepCtx(ctx, time.Second); err != nil {
 			return fmt.Errorf("decommission: %d keys not handed over: %w", kept, err)
 		}
 	}
-	if err := n.handHintsOn(ctx, v); err != nil {
+	if err := rc.handHintsOn(ctx, v); err != nil {
 		return err
 	}
-	if err := n.setStatus(kvpb.StatusLeft); err != nil {
+	if err := rc.setStatus(kvpb.StatusLeft); err != nil {
 		return err
 	}
-	n.log.Info("ring: decommissioned", "pushed_keys", moved, "took", time.Since(start).Round(time.Millisecond))
+	rc.log.Info("ring: decommissioned", "pushed_keys", moved, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
 // handHintsOn gives every hint to its owner if reachable, else to a
 // reachable node that stays in the ring, as a hint: a leaving node will not
 // be around to deliver them.
-func (n *Node) handHintsOn(ctx context.Context, v *placement.View) error {
+func (rc *ringChanger) handHintsOn(ctx context.Context, v *placement.View) error {
 	for {
 		var hs []hint
-		err := n.store.ScanHints(func(owner string, token uint64, key []byte, set *kvpb.VersionSet) error {
+		err := rc.store.ScanHints(func(owner string, token uint64, key []byte, set *kvpb.VersionSet) error {
 			hs = append(hs, hint{owner, token, key, set})
 			if len(hs) >= batchKeys {
 				return errStop
@@ -241,19 +272,19 @@ func (n *Node) handHintsOn(ctx context.Context, v *placement.View) error {
 			switch {
 			case v.Status(h.owner) == kvpb.StatusLeft || v.Status(h.owner) == kvpb.StatusNone:
 				// Its owner is gone too: the data goes to a current replica.
-				to = n.firstLive(ctx, v.Target.PreferenceListForToken(h.token, n.cfg.N), "")
-			case n.coord.live(ctx, h.owner):
+				to = rc.firstLive(ctx, v.Target.PreferenceListForToken(h.token, rc.cfg.N), "")
+			case rc.coord.live(ctx, h.owner):
 				to = h.owner
 			default:
-				to, hintFor = n.firstLive(ctx, v.Target.PreferenceListForToken(h.token, v.Target.Len()), h.owner), h.owner
+				to, hintFor = rc.firstLive(ctx, v.Target.PreferenceListForToken(h.token, v.Target.Len()), h.owner), h.owner
 			}
 			if to == "" {
 				continue
 			}
-			if _, err := n.mover.push(ctx, to, []*kvpb.Entry{{Key: h.key, Set: h.set, HintFor: hintFor}}); err != nil {
+			if _, err := rc.mover.push(ctx, to, []*kvpb.Entry{{Key: h.key, Set: h.set, HintFor: hintFor}}); err != nil {
 				continue
 			}
-			n.dropHints([]hint{h})
+			rc.upkeep.dropHints([]hint{h})
 			progress = true
 		}
 		if !progress {
@@ -267,11 +298,87 @@ func (n *Node) handHintsOn(ctx context.Context, v *placement.View) error {
 var errStop = errors.New("stop")
 
 // firstLive returns the first reachable id other than this node and skip.
-func (n *Node) firstLive(ctx context.Context, ids []string, skip string) string {
+func (rc *ringChanger) firstLive(ctx context.Context, ids []string, skip string) string {
 	for _, id := range ids {
-		if id != n.cfg.ID && id != skip && n.coord.live(ctx, id) {
+		if id != rc.cfg.ID && id != skip && rc.coord.live(ctx, id) {
 			return id
 		}
 	}
 	return ""
+}
+
+// setStatus changes this node's ring status and spreads it.
+func (rc *ringChanger) setStatus(status string) error {
+	if rc.gossip == nil {
+		return errors.New("static membership (--peers without --join): the ring cannot change")
+	}
+	from, err := rc.ring.setStatus(status)
+	if err != nil {
+		return err
+	}
+	rc.log.Info("ring: status changed", "from", from, "to", status)
+	// Waits for the broadcast to leave, not for every node to hear it.
+	if err := rc.gossip.UpdateMeta(2 * time.Second); err != nil {
+		rc.log.Debug("ring: status broadcast", "err", err)
+	}
+	return nil
+}
+
+// recoverRanges pulls this node's ranges from their other replicas until
+// every range is covered, then lets the replica serve.
+func (rc *ringChanger) recoverRanges(ctx context.Context) {
+	start := time.Now()
+	pulled := map[string]bool{}
+	total := 0
+	lastWarn := time.Time{}
+	for {
+		v := rc.ring.View()
+		total += rc.pullFromLive(ctx, v, v.Current.Ranges(rc.cfg.ID, rc.cfg.N), pulled, "recover")
+		if placement.Rebuilt(v, rc.cfg.ID, rc.cfg.N, rc.cfg.W, pulled) {
+			break
+		}
+		if time.Since(lastWarn) > 10*time.Second {
+			lastWarn = time.Now()
+			rc.log.Warn("recover: waiting for more replicas of this node's ranges to pull from", "pulled_from", slices.Sorted(maps.Keys(pulled)))
+		}
+		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
+			return
+		}
+	}
+	if err := rc.raiseCounters(); err != nil {
+		rc.log.Error("recover: raising the vclock counters failed; the replica stays out of service", "err", err)
+		return
+	}
+	rc.replica.recovering.Store(false)
+	rc.log.Info("recover: rebuilt this node's ranges from their replicas; serving", "pulled_keys", total,
+		"from", slices.Sorted(maps.Keys(pulled)), "took", time.Since(start).Round(time.Millisecond))
+}
+
+// raiseCounters reserves counters above every counter of this node in the
+// rebuilt data: its dots, clock entries and stand-in actors (<id>~<n>).
+func (rc *ringChanger) raiseCounters() error {
+	self, standIn := rc.cfg.ID, rc.cfg.ID+"~"
+	var top uint64
+	err := rc.store.Scan(0, math.MaxUint64, func(_ uint64, _ []byte, set *kvpb.VersionSet) error {
+		for _, v := range set.GetVersions() {
+			d := v.GetDot()
+			if d.GetNode() == self {
+				top = max(top, d.GetCounter())
+			} else if s, ok := strings.CutPrefix(d.GetNode(), standIn); ok {
+				if c, err := strconv.ParseUint(s, 10, 64); err == nil {
+					top = max(top, c)
+				}
+			}
+			for _, e := range v.GetClock() {
+				if e.GetNode() == self {
+					top = max(top, e.GetCounter())
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return rc.counters.raise(top + 1)
 }

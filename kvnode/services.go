@@ -346,14 +346,14 @@ func (s *adminService) LocalTree(ctx context.Context, req *kvpb.TreeRequest) (*k
 }
 
 func (s *adminService) Join(ctx context.Context, _ *kvpb.JoinRequest) (*kvpb.JoinResponse, error) {
-	if err := s.n.ringOp(ctx, "join", s.n.join); err != nil {
+	if err := s.n.ringOp(ctx, "join", s.n.ops.join); err != nil {
 		return nil, err
 	}
 	return &kvpb.JoinResponse{}, nil
 }
 
 func (s *adminService) Decommission(ctx context.Context, _ *kvpb.DecommissionRequest) (*kvpb.DecommissionResponse, error) {
-	if err := s.n.ringOp(ctx, "decommission", s.n.decommission); err != nil {
+	if err := s.n.ringOp(ctx, "decommission", s.n.ops.decommission); err != nil {
 		return nil, err
 	}
 	return &kvpb.DecommissionResponse{}, nil
@@ -378,7 +378,7 @@ func (n *Node) ringOp(ctx context.Context, kind string, op func(context.Context)
 	if n.gossip == nil {
 		return status.Error(codes.FailedPrecondition, kind+": static membership (--peers without --join): the ring cannot change")
 	}
-	o, err := n.startRingOp(kind, op)
+	o, err := n.ops.startRingOp(kind, op)
 	if err != nil {
 		return status.Errorf(codes.FailedPrecondition, "%s: %v", kind, err)
 	}

@@ -39,15 +39,15 @@ func (c Config) tombstoneCutoff() int64 {
 
 // collectTombstones removes the keys whose tombstones outlived the grace
 // period.
-func (n *Node) collectTombstones(ctx context.Context) {
-	n.sweepTombstones(ctx, tombstonesPerSweep)
+func (u *upkeep) collectTombstones(ctx context.Context) {
+	u.sweepTombstones(ctx, tombstonesPerSweep)
 }
 
 // sweepTombstones scans the whole store, batch expired keys at a time. A
 // key written meanwhile is kept: the delete applies only to the version set
 // that was found expired.
-func (n *Node) sweepTombstones(ctx context.Context, batch int) {
-	cutoff := n.cfg.tombstoneCutoff()
+func (u *upkeep) sweepTombstones(ctx context.Context, batch int) {
+	cutoff := u.cfg.tombstoneCutoff()
 	type dead struct {
 		token uint64
 		key   []byte
@@ -55,18 +55,18 @@ func (n *Node) sweepTombstones(ctx context.Context, batch int) {
 	}
 	collected := 0
 	defer func() {
-		n.met.tombstonesGC.Add(float64(collected))
+		u.met.tombstonesGC.Add(float64(collected))
 		if collected > 0 {
-			n.log.Debug("tombstones: collected", "keys", collected)
+			u.log.Debug("tombstones: collected", "keys", collected)
 		}
 	}()
 	for from := uint64(0); ; {
 		var found []dead
-		err := n.store.Scan(from, ^uint64(0), func(token uint64, key []byte, set *kvpb.VersionSet) error {
+		err := u.store.Scan(from, ^uint64(0), func(token uint64, key []byte, set *kvpb.VersionSet) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if version.Expired(n.cfg.Mode, set.GetVersions(), cutoff) {
+			if version.Expired(u.cfg.Mode, set.GetVersions(), cutoff) {
 				found = append(found, dead{token, key, set})
 				if len(found) == batch {
 					return errSweepFull
@@ -77,14 +77,14 @@ func (n *Node) sweepTombstones(ctx context.Context, batch int) {
 		full := errors.Is(err, errSweepFull)
 		if err != nil && !full {
 			if ctx.Err() == nil {
-				n.log.Warn("tombstones: scan failed", "err", err)
+				u.log.Warn("tombstones: scan failed", "err", err)
 			}
 			return
 		}
 		for _, d := range found {
-			ok, err := n.store.DeleteIf(d.token, d.key, d.set)
+			ok, err := u.store.DeleteIf(d.token, d.key, d.set)
 			if err != nil {
-				n.log.Warn("tombstones: delete failed", "key", string(d.key), "err", err)
+				u.log.Warn("tombstones: delete failed", "key", string(d.key), "err", err)
 				return
 			}
 			if ok {

@@ -46,7 +46,7 @@ func TestSweepTombstones(t *testing.T) {
 		put(fmt.Sprintf("young%d", i), &kvpb.Version{Timestamp: young, Writer: "n1", Tombstone: true})
 		put(fmt.Sprintf("live%d", i), &kvpb.Version{Timestamp: old, Writer: "n1", Value: []byte("v")})
 	}
-	n.sweepTombstones(context.Background(), 7)
+	n.upkeep.sweepTombstones(context.Background(), 7)
 	left, err := n.store.Count()
 	if err != nil {
 		t.Fatal(err)
