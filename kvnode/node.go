@@ -36,20 +36,21 @@ type Node struct {
 	store *storage.Store
 	met   *metrics
 
-	// The pieces, each knowing nothing of the node: the ring state, the
-	// connections to peers, this node's own replica, the coordinator of
-	// client requests and the mover of entries between nodes over them.
-	ring    *ringManager
-	peers   *peer.Set
-	replica *replica
-	coord   *coordinator
-	mover   *mover
-	upkeep  *upkeep
-	ops     *ringChanger
-	gossip  *membership.Membership // nil: static membership
-
+	// The pieces, each knowing nothing of the node, each using only those
+	// listed before it: the ring state, the connections to peers, this
+	// node's own replica, its clock and counters, the coordinator of
+	// client requests, the mover of entries between nodes, the background
+	// upkeep of the data, and ring changes.
+	ring     *ringManager
+	peers    *peer.Set
+	replica  *replica
 	clock    lwwClock
 	counters *counters
+	coord    *coordinator
+	mover    *mover
+	upkeep   *upkeep
+	ops      *ringChanger
+	gossip   *membership.Membership // nil: static membership
 
 	// inflight holds a token per client request being coordinated.
 	inflight chan struct{}
