@@ -19,9 +19,6 @@ const (
 	Etcd   = "etcd"
 )
 
-// Names are the targets, in the order the flags list them.
-var Names = []string{KVNode, Etcd}
-
 // Result is what a read returned.
 type Result struct {
 	// Values are the values the key holds: none if absent, several if the
