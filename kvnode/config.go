@@ -128,6 +128,10 @@ type Config struct {
 	AdminToken string
 	// MetricsListen serves Prometheus metrics on /metrics; empty disables it.
 	MetricsListen string
+	// Pprof adds Go's profiler (/debug/pprof/) to the metrics listener, so
+	// a node under load can be profiled in place. Off by default: a CPU
+	// profile costs the node while it runs.
+	Pprof bool
 
 	Logger *slog.Logger
 }
@@ -261,6 +265,9 @@ func (c Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		return errors.New("data dir is empty")
+	}
+	if c.Pprof && c.MetricsListen == "" {
+		return errors.New("--pprof serves on the metrics listener: set --metrics-listen too")
 	}
 	if c.PeerListen == "" {
 		if _, err := DefaultPeerAddr(c.Listen); err != nil {

@@ -190,6 +190,7 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 	f.StringVar(&cfg.AdminToken, "admin-token", "", "enable the admin service (status, ring, clock offset) with this bearer token; visible in ps, so prefer --admin-token-file or $KVNODE_ADMIN_TOKEN")
 	f.StringVar(&tokenFile, "admin-token-file", "", "read the admin token from this file (one line)")
 	f.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve Prometheus metrics on this address (/metrics)")
+	f.BoolVar(&cfg.Pprof, "pprof", false, "also serve Go's profiler on --metrics-listen (/debug/pprof/), e.g. go tool pprof http://ADDR/debug/pprof/profile?seconds=10")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
 }
