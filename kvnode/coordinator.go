@@ -36,6 +36,32 @@ type coordinator struct {
 	// for, and cut short, at Close.
 	bg   *sync.WaitGroup
 	stop context.Context
+
+	batchMu  sync.Mutex
+	batchers map[string]*batcher // by peer id
+}
+
+// batcherFor is the batcher of writes to peer id.
+func (co *coordinator) batcherFor(id string) *batcher {
+	co.batchMu.Lock()
+	defer co.batchMu.Unlock()
+	if b := co.batchers[id]; b != nil {
+		return b
+	}
+	b := &batcher{stop: co.stop, bg: co.bg, send: func(ctx context.Context, req *kvpb.ReplicaWriteBatch) (metadata.MD, error) {
+		p := co.peers.Get(id)
+		if p == nil {
+			return nil, fmt.Errorf("no connection to %s", id)
+		}
+		var hdr metadata.MD
+		_, err := p.Replica.WriteBatch(ctx, req, grpc.Header(&hdr))
+		return hdr, err
+	}}
+	if co.batchers == nil {
+		co.batchers = map[string]*batcher{}
+	}
+	co.batchers[id] = b
+	return b
 }
 
 // live reports whether a replica can be sent a request now. Writes are only
@@ -149,15 +175,10 @@ func (co *coordinator) writeReplica(ctx context.Context, id string, token uint64
 		co.met.local(start, "w", "a")
 		return reply{id: id, err: err}
 	}
-	p := co.peers.Get(id)
-	if p == nil {
-		return reply{id: id, err: fmt.Errorf("no connection to %s", id)}
-	}
-	var hdr metadata.MD
-	_, err := p.Replica.Write(stampSent(ctx), &kvpb.ReplicaWriteRequest{Key: key, Set: &kvpb.VersionSet{Versions: vs}, HintFor: hintFor}, grpc.Header(&hdr))
+	hdr, err := co.batcherFor(id).write(ctx, &kvpb.ReplicaWriteRequest{Key: key, Set: &kvpb.VersionSet{Versions: vs}, HintFor: hintFor})
 	if err != nil {
 		co.met.replicaErrors.WithLabelValues(id, "write").Inc()
-	} else {
+	} else if hintFor == "" {
 		co.met.answered(hdr, "a")
 	}
 	return reply{id: id, err: err}
@@ -191,7 +212,13 @@ func (co *coordinator) replicate(ctx context.Context, token uint64, key []byte, 
 		}
 		return indeterminate("write acknowledged by %d of W=%d replicas", acks, w)
 	}
-	ch := co.fanout(ctx, all, func(ctx context.Context, id string) reply {
+	// This node's own copy, when it still counts, is written inline once
+	// the others are on their way: no goroutine and no call for it.
+	remote := all
+	if acks < w && slices.Contains(all, co.cfg.ID) {
+		remote = slices.DeleteFunc(slices.Clone(all), func(id string) bool { return id == co.cfg.ID })
+	}
+	ch := co.fanout(ctx, remote, func(ctx context.Context, id string) reply {
 		return co.writeReplica(ctx, id, token, key, vs, pl.HintFor[id])
 	})
 	if acks >= w {
@@ -200,23 +227,32 @@ func (co *coordinator) replicate(ctx context.Context, token uint64, key []byte, 
 	counted := len(ids)
 	failed := 0
 	var lastErr error
-	for range all {
+	// take counts one reply; done once the outcome is known.
+	take := func(r reply) (done bool, err error) {
+		if !slices.Contains(ids, r.id) {
+			return false, nil
+		}
+		if r.err == nil {
+			acks++
+			return acks >= w, nil
+		}
+		failed++
+		lastErr = r.err
+		if acks+counted-failed < w {
+			return true, indeterminate("write reached %d of W=%d replicas; %d failed (last: %v)", acks, w, failed, lastErr)
+		}
+		return false, nil
+	}
+	if len(remote) < len(all) {
+		if done, err := take(co.writeReplica(ctx, co.cfg.ID, token, key, vs, pl.HintFor[co.cfg.ID])); done {
+			return err
+		}
+	}
+	for range remote {
 		select {
 		case r := <-ch:
-			if !slices.Contains(ids, r.id) {
-				continue
-			}
-			if r.err == nil {
-				acks++
-				if acks >= w {
-					return nil
-				}
-				continue
-			}
-			failed++
-			lastErr = r.err
-			if acks+counted-failed < w {
-				return indeterminate("write reached %d of W=%d replicas; %d failed (last: %v)", acks, w, failed, lastErr)
+			if done, err := take(r); done {
+				return err
 			}
 		case <-ctx.Done():
 			return indeterminate("write acknowledged by %d of W=%d replicas before the deadline", acks, w)

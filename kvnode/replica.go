@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/quorumlab/quorumlab/kvnode/kvpb"
+	"github.com/quorumlab/quorumlab/kvnode/ring"
 	"github.com/quorumlab/quorumlab/kvnode/storage"
 	"github.com/quorumlab/quorumlab/kvnode/version"
 )
@@ -67,6 +68,33 @@ func (r *replica) update(token uint64, key []byte, f func(old *kvpb.VersionSet) 
 // apply is merge for a caller that needs no answer.
 func (r *replica) apply(token uint64, key []byte, vs []*kvpb.Version) error {
 	_, err := r.merge(token, key, vs)
+	return err
+}
+
+// applyBatch merges every write of a batch in one synced commit; the
+// rare hints among them are stored one by one.
+func (r *replica) applyBatch(ws []*kvpb.ReplicaWriteRequest) error {
+	us := make([]storage.KeyUpdate, 0, len(ws))
+	for _, w := range ws {
+		token, vs := ring.Token(w.GetKey()), w.GetSet().GetVersions()
+		if owner := w.GetHintFor(); owner != "" {
+			if err := r.hint(owner, token, w.GetKey(), vs); err != nil {
+				return err
+			}
+			continue
+		}
+		us = append(us, storage.KeyUpdate{Token: token, Key: w.GetKey(), Fn: func(old *kvpb.VersionSet) (*kvpb.VersionSet, bool) {
+			merged, ch := version.Merge(r.mode, old.GetVersions(), vs)
+			if !ch {
+				return old, false
+			}
+			return &kvpb.VersionSet{Versions: merged}, true
+		}})
+	}
+	if len(us) == 0 {
+		return nil
+	}
+	_, err := r.store.UpdateMany(us)
 	return err
 }
 

@@ -126,6 +126,29 @@ func (s *replicaService) Write(ctx context.Context, req *kvpb.ReplicaWriteReques
 	return &kvpb.ReplicaWriteResponse{}, nil
 }
 
+// WriteBatch applies a coordinator's queued writes together. A batch that
+// is too long or holds a bad key is refused whole, before anything is
+// applied.
+func (s *replicaService) WriteBatch(ctx context.Context, req *kvpb.ReplicaWriteBatch) (*kvpb.ReplicaWriteResponse, error) {
+	ws := req.GetWrites()
+	if len(ws) > maxBatchWrites {
+		return nil, invalid("batch of %d writes; the limit is %d", len(ws), maxBatchWrites)
+	}
+	for _, w := range ws {
+		if err := checkKey(w.GetKey()); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.n.replica.refusal(true); err != nil {
+		return nil, err
+	}
+	if err := s.n.replica.applyBatch(ws); err != nil {
+		return nil, status.Errorf(codes.Internal, "replica write: %v", err)
+	}
+	s.n.met.reachedBatch(ctx, ws, req.GetQueuedUnixNs())
+	return &kvpb.ReplicaWriteResponse{}, nil
+}
+
 func (s *replicaService) Transfer(ctx context.Context, req *kvpb.TransferRequest) (*kvpb.TransferResponse, error) {
 	if err := s.n.replica.refusal(true); err != nil {
 		return nil, err

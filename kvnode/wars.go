@@ -8,6 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+
+	"github.com/quorumlab/quorumlab/kvnode/kvpb"
 )
 
 // One-way replica latencies, as PBS's WARS model names them: w, the write
@@ -49,6 +51,19 @@ func (m *metrics) reached(ctx context.Context, leg string) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	if sent, ok := unixNs(md.Get(warsSentKey)); ok {
 		m.wars.WithLabelValues(leg).Observe(max(now.Sub(sent), 0).Seconds())
+	}
+	_ = grpc.SetHeader(ctx, metadata.Pairs(warsReplyKey, strconv.FormatInt(now.UnixNano(), 10)))
+}
+
+// reachedBatch is reached for a batch of writes, each of which left its
+// coordinator's queue at its own time (hints are not counted: they are not
+// visible to reads).
+func (m *metrics) reachedBatch(ctx context.Context, ws []*kvpb.ReplicaWriteRequest, queued []int64) {
+	now := time.Now()
+	for i, w := range ws {
+		if i < len(queued) && queued[i] > 0 && w.GetHintFor() == "" {
+			m.wars.WithLabelValues("w").Observe(max(now.Sub(time.Unix(0, queued[i])), 0).Seconds())
+		}
 	}
 	_ = grpc.SetHeader(ctx, metadata.Pairs(warsReplyKey, strconv.FormatInt(now.UnixNano(), 10)))
 }

@@ -739,6 +739,60 @@ func (*ReplicaWriteResponse) Descriptor() ([]byte, []int) {
 	return file_kvnode_proto_rawDescGZIP(), []int{12}
 }
 
+type ReplicaWriteBatch struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Writes []*ReplicaWriteRequest `protobuf:"bytes,1,rep,name=writes,proto3" json:"writes,omitempty"`
+	// queued_unix_ns[i] is when writes[i] was queued at its coordinator: its
+	// send time for the WARS write leg, queueing included.
+	QueuedUnixNs  []int64 `protobuf:"varint,2,rep,packed,name=queued_unix_ns,json=queuedUnixNs,proto3" json:"queued_unix_ns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaWriteBatch) Reset() {
+	*x = ReplicaWriteBatch{}
+	mi := &file_kvnode_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaWriteBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaWriteBatch) ProtoMessage() {}
+
+func (x *ReplicaWriteBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_kvnode_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaWriteBatch.ProtoReflect.Descriptor instead.
+func (*ReplicaWriteBatch) Descriptor() ([]byte, []int) {
+	return file_kvnode_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ReplicaWriteBatch) GetWrites() []*ReplicaWriteRequest {
+	if x != nil {
+		return x.Writes
+	}
+	return nil
+}
+
+func (x *ReplicaWriteBatch) GetQueuedUnixNs() []int64 {
+	if x != nil {
+		return x.QueuedUnixNs
+	}
+	return nil
+}
+
 // Entry is one key's whole version set. Every path that moves data between
 // nodes ships whole sets: a single version would lose siblings in vclock mode.
 type Entry struct {
@@ -753,7 +807,7 @@ type Entry struct {
 
 func (x *Entry) Reset() {
 	*x = Entry{}
-	mi := &file_kvnode_proto_msgTypes[13]
+	mi := &file_kvnode_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -765,7 +819,7 @@ func (x *Entry) String() string {
 func (*Entry) ProtoMessage() {}
 
 func (x *Entry) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[13]
+	mi := &file_kvnode_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -778,7 +832,7 @@ func (x *Entry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Entry.ProtoReflect.Descriptor instead.
 func (*Entry) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{13}
+	return file_kvnode_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Entry) GetKey() []byte {
@@ -813,7 +867,7 @@ type TransferRequest struct {
 
 func (x *TransferRequest) Reset() {
 	*x = TransferRequest{}
-	mi := &file_kvnode_proto_msgTypes[14]
+	mi := &file_kvnode_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -825,7 +879,7 @@ func (x *TransferRequest) String() string {
 func (*TransferRequest) ProtoMessage() {}
 
 func (x *TransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[14]
+	mi := &file_kvnode_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -838,7 +892,7 @@ func (x *TransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferRequest.ProtoReflect.Descriptor instead.
 func (*TransferRequest) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{14}
+	return file_kvnode_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TransferRequest) GetEntries() []*Entry {
@@ -863,7 +917,7 @@ type TransferResponse struct {
 
 func (x *TransferResponse) Reset() {
 	*x = TransferResponse{}
-	mi := &file_kvnode_proto_msgTypes[15]
+	mi := &file_kvnode_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -875,7 +929,7 @@ func (x *TransferResponse) String() string {
 func (*TransferResponse) ProtoMessage() {}
 
 func (x *TransferResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[15]
+	mi := &file_kvnode_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -888,7 +942,7 @@ func (x *TransferResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferResponse.ProtoReflect.Descriptor instead.
 func (*TransferResponse) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{15}
+	return file_kvnode_proto_rawDescGZIP(), []int{16}
 }
 
 // TokenRange is the token range (start, end]; it wraps past zero when
@@ -903,7 +957,7 @@ type TokenRange struct {
 
 func (x *TokenRange) Reset() {
 	*x = TokenRange{}
-	mi := &file_kvnode_proto_msgTypes[16]
+	mi := &file_kvnode_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -915,7 +969,7 @@ func (x *TokenRange) String() string {
 func (*TokenRange) ProtoMessage() {}
 
 func (x *TokenRange) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[16]
+	mi := &file_kvnode_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -928,7 +982,7 @@ func (x *TokenRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenRange.ProtoReflect.Descriptor instead.
 func (*TokenRange) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{16}
+	return file_kvnode_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *TokenRange) GetStart() uint64 {
@@ -958,7 +1012,7 @@ type ScanRequest struct {
 
 func (x *ScanRequest) Reset() {
 	*x = ScanRequest{}
-	mi := &file_kvnode_proto_msgTypes[17]
+	mi := &file_kvnode_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -970,7 +1024,7 @@ func (x *ScanRequest) String() string {
 func (*ScanRequest) ProtoMessage() {}
 
 func (x *ScanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[17]
+	mi := &file_kvnode_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -983,7 +1037,7 @@ func (x *ScanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanRequest.ProtoReflect.Descriptor instead.
 func (*ScanRequest) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{17}
+	return file_kvnode_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ScanRequest) GetRanges() []*TokenRange {
@@ -1016,7 +1070,7 @@ type ScanResponse struct {
 
 func (x *ScanResponse) Reset() {
 	*x = ScanResponse{}
-	mi := &file_kvnode_proto_msgTypes[18]
+	mi := &file_kvnode_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1028,7 +1082,7 @@ func (x *ScanResponse) String() string {
 func (*ScanResponse) ProtoMessage() {}
 
 func (x *ScanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[18]
+	mi := &file_kvnode_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1041,7 +1095,7 @@ func (x *ScanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanResponse.ProtoReflect.Descriptor instead.
 func (*ScanResponse) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{18}
+	return file_kvnode_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ScanResponse) GetEntries() []*Entry {
@@ -1063,7 +1117,7 @@ type TreeRequest struct {
 
 func (x *TreeRequest) Reset() {
 	*x = TreeRequest{}
-	mi := &file_kvnode_proto_msgTypes[19]
+	mi := &file_kvnode_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1075,7 +1129,7 @@ func (x *TreeRequest) String() string {
 func (*TreeRequest) ProtoMessage() {}
 
 func (x *TreeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[19]
+	mi := &file_kvnode_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1088,7 +1142,7 @@ func (x *TreeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TreeRequest.ProtoReflect.Descriptor instead.
 func (*TreeRequest) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{19}
+	return file_kvnode_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *TreeRequest) GetRanges() []*TokenRange {
@@ -1124,7 +1178,7 @@ type TreeResponse struct {
 
 func (x *TreeResponse) Reset() {
 	*x = TreeResponse{}
-	mi := &file_kvnode_proto_msgTypes[20]
+	mi := &file_kvnode_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1136,7 +1190,7 @@ func (x *TreeResponse) String() string {
 func (*TreeResponse) ProtoMessage() {}
 
 func (x *TreeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[20]
+	mi := &file_kvnode_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1149,7 +1203,7 @@ func (x *TreeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TreeResponse.ProtoReflect.Descriptor instead.
 func (*TreeResponse) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{20}
+	return file_kvnode_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *TreeResponse) GetRoot() uint64 {
@@ -1195,7 +1249,7 @@ type RingMember struct {
 
 func (x *RingMember) Reset() {
 	*x = RingMember{}
-	mi := &file_kvnode_proto_msgTypes[21]
+	mi := &file_kvnode_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1207,7 +1261,7 @@ func (x *RingMember) String() string {
 func (*RingMember) ProtoMessage() {}
 
 func (x *RingMember) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[21]
+	mi := &file_kvnode_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1220,7 +1274,7 @@ func (x *RingMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RingMember.ProtoReflect.Descriptor instead.
 func (*RingMember) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{21}
+	return file_kvnode_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RingMember) GetId() string {
@@ -1288,7 +1342,7 @@ type RingState struct {
 
 func (x *RingState) Reset() {
 	*x = RingState{}
-	mi := &file_kvnode_proto_msgTypes[22]
+	mi := &file_kvnode_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1300,7 +1354,7 @@ func (x *RingState) String() string {
 func (*RingState) ProtoMessage() {}
 
 func (x *RingState) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[22]
+	mi := &file_kvnode_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1313,7 +1367,7 @@ func (x *RingState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RingState.ProtoReflect.Descriptor instead.
 func (*RingState) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{22}
+	return file_kvnode_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RingState) GetMembers() []*RingMember {
@@ -1333,7 +1387,7 @@ type Context struct {
 
 func (x *Context) Reset() {
 	*x = Context{}
-	mi := &file_kvnode_proto_msgTypes[23]
+	mi := &file_kvnode_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1345,7 +1399,7 @@ func (x *Context) String() string {
 func (*Context) ProtoMessage() {}
 
 func (x *Context) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[23]
+	mi := &file_kvnode_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1358,7 +1412,7 @@ func (x *Context) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Context.ProtoReflect.Descriptor instead.
 func (*Context) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{23}
+	return file_kvnode_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Context) GetClock() []*ClockEntry {
@@ -1376,7 +1430,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_kvnode_proto_msgTypes[24]
+	mi := &file_kvnode_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1388,7 +1442,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[24]
+	mi := &file_kvnode_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1401,7 +1455,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{24}
+	return file_kvnode_proto_rawDescGZIP(), []int{25}
 }
 
 type Member struct {
@@ -1424,7 +1478,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_kvnode_proto_msgTypes[25]
+	mi := &file_kvnode_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1436,7 +1490,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[25]
+	mi := &file_kvnode_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1449,7 +1503,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{25}
+	return file_kvnode_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Member) GetId() string {
@@ -1537,7 +1591,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_kvnode_proto_msgTypes[26]
+	mi := &file_kvnode_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1549,7 +1603,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[26]
+	mi := &file_kvnode_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1562,7 +1616,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{26}
+	return file_kvnode_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *StatusResponse) GetId() string {
@@ -1675,7 +1729,7 @@ type RingRequest struct {
 
 func (x *RingRequest) Reset() {
 	*x = RingRequest{}
-	mi := &file_kvnode_proto_msgTypes[27]
+	mi := &file_kvnode_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1687,7 +1741,7 @@ func (x *RingRequest) String() string {
 func (*RingRequest) ProtoMessage() {}
 
 func (x *RingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[27]
+	mi := &file_kvnode_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1700,7 +1754,7 @@ func (x *RingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RingRequest.ProtoReflect.Descriptor instead.
 func (*RingRequest) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{27}
+	return file_kvnode_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RingRequest) GetKey() []byte {
@@ -1728,7 +1782,7 @@ type ReplicaRange struct {
 
 func (x *ReplicaRange) Reset() {
 	*x = ReplicaRange{}
-	mi := &file_kvnode_proto_msgTypes[28]
+	mi := &file_kvnode_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1740,7 +1794,7 @@ func (x *ReplicaRange) String() string {
 func (*ReplicaRange) ProtoMessage() {}
 
 func (x *ReplicaRange) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[28]
+	mi := &file_kvnode_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1753,7 +1807,7 @@ func (x *ReplicaRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaRange.ProtoReflect.Descriptor instead.
 func (*ReplicaRange) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{28}
+	return file_kvnode_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ReplicaRange) GetRanges() []*TokenRange {
@@ -1780,7 +1834,7 @@ type TokenOwner struct {
 
 func (x *TokenOwner) Reset() {
 	*x = TokenOwner{}
-	mi := &file_kvnode_proto_msgTypes[29]
+	mi := &file_kvnode_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1792,7 +1846,7 @@ func (x *TokenOwner) String() string {
 func (*TokenOwner) ProtoMessage() {}
 
 func (x *TokenOwner) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[29]
+	mi := &file_kvnode_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1805,7 +1859,7 @@ func (x *TokenOwner) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenOwner.ProtoReflect.Descriptor instead.
 func (*TokenOwner) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{29}
+	return file_kvnode_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *TokenOwner) GetToken() uint64 {
@@ -1834,7 +1888,7 @@ type RingResponse struct {
 
 func (x *RingResponse) Reset() {
 	*x = RingResponse{}
-	mi := &file_kvnode_proto_msgTypes[30]
+	mi := &file_kvnode_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1846,7 +1900,7 @@ func (x *RingResponse) String() string {
 func (*RingResponse) ProtoMessage() {}
 
 func (x *RingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[30]
+	mi := &file_kvnode_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1859,7 +1913,7 @@ func (x *RingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RingResponse.ProtoReflect.Descriptor instead.
 func (*RingResponse) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{30}
+	return file_kvnode_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RingResponse) GetTokens() []*TokenOwner {
@@ -1899,7 +1953,7 @@ type SetClockOffsetRequest struct {
 
 func (x *SetClockOffsetRequest) Reset() {
 	*x = SetClockOffsetRequest{}
-	mi := &file_kvnode_proto_msgTypes[31]
+	mi := &file_kvnode_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1911,7 +1965,7 @@ func (x *SetClockOffsetRequest) String() string {
 func (*SetClockOffsetRequest) ProtoMessage() {}
 
 func (x *SetClockOffsetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[31]
+	mi := &file_kvnode_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1924,7 +1978,7 @@ func (x *SetClockOffsetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetClockOffsetRequest.ProtoReflect.Descriptor instead.
 func (*SetClockOffsetRequest) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{31}
+	return file_kvnode_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SetClockOffsetRequest) GetOffsetNs() int64 {
@@ -1943,7 +1997,7 @@ type SetClockOffsetResponse struct {
 
 func (x *SetClockOffsetResponse) Reset() {
 	*x = SetClockOffsetResponse{}
-	mi := &file_kvnode_proto_msgTypes[32]
+	mi := &file_kvnode_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1955,7 +2009,7 @@ func (x *SetClockOffsetResponse) String() string {
 func (*SetClockOffsetResponse) ProtoMessage() {}
 
 func (x *SetClockOffsetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[32]
+	mi := &file_kvnode_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1968,7 +2022,7 @@ func (x *SetClockOffsetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetClockOffsetResponse.ProtoReflect.Descriptor instead.
 func (*SetClockOffsetResponse) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{32}
+	return file_kvnode_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SetClockOffsetResponse) GetPreviousNs() int64 {
@@ -1986,7 +2040,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_kvnode_proto_msgTypes[33]
+	mi := &file_kvnode_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1998,7 +2052,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[33]
+	mi := &file_kvnode_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2011,7 +2065,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{33}
+	return file_kvnode_proto_rawDescGZIP(), []int{34}
 }
 
 type JoinResponse struct {
@@ -2022,7 +2076,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_kvnode_proto_msgTypes[34]
+	mi := &file_kvnode_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2034,7 +2088,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[34]
+	mi := &file_kvnode_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2047,7 +2101,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{34}
+	return file_kvnode_proto_rawDescGZIP(), []int{35}
 }
 
 type DecommissionRequest struct {
@@ -2058,7 +2112,7 @@ type DecommissionRequest struct {
 
 func (x *DecommissionRequest) Reset() {
 	*x = DecommissionRequest{}
-	mi := &file_kvnode_proto_msgTypes[35]
+	mi := &file_kvnode_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2070,7 +2124,7 @@ func (x *DecommissionRequest) String() string {
 func (*DecommissionRequest) ProtoMessage() {}
 
 func (x *DecommissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[35]
+	mi := &file_kvnode_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2083,7 +2137,7 @@ func (x *DecommissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecommissionRequest.ProtoReflect.Descriptor instead.
 func (*DecommissionRequest) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{35}
+	return file_kvnode_proto_rawDescGZIP(), []int{36}
 }
 
 type DecommissionResponse struct {
@@ -2094,7 +2148,7 @@ type DecommissionResponse struct {
 
 func (x *DecommissionResponse) Reset() {
 	*x = DecommissionResponse{}
-	mi := &file_kvnode_proto_msgTypes[36]
+	mi := &file_kvnode_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2106,7 +2160,7 @@ func (x *DecommissionResponse) String() string {
 func (*DecommissionResponse) ProtoMessage() {}
 
 func (x *DecommissionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvnode_proto_msgTypes[36]
+	mi := &file_kvnode_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2119,7 +2173,7 @@ func (x *DecommissionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecommissionResponse.ProtoReflect.Descriptor instead.
 func (*DecommissionResponse) Descriptor() ([]byte, []int) {
-	return file_kvnode_proto_rawDescGZIP(), []int{36}
+	return file_kvnode_proto_rawDescGZIP(), []int{37}
 }
 
 var File_kvnode_proto protoreflect.FileDescriptor
@@ -2172,7 +2226,10 @@ const file_kvnode_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x121\n" +
 	"\x03set\x18\x02 \x01(\v2\x1f.quorumlab.kvnode.v1.VersionSetR\x03set\x12\x19\n" +
 	"\bhint_for\x18\x03 \x01(\tR\ahintFor\"\x16\n" +
-	"\x14ReplicaWriteResponse\"g\n" +
+	"\x14ReplicaWriteResponse\"{\n" +
+	"\x11ReplicaWriteBatch\x12@\n" +
+	"\x06writes\x18\x01 \x03(\v2(.quorumlab.kvnode.v1.ReplicaWriteRequestR\x06writes\x12$\n" +
+	"\x0equeued_unix_ns\x18\x02 \x03(\x03R\fqueuedUnixNs\"g\n" +
 	"\x05Entry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x121\n" +
 	"\x03set\x18\x02 \x01(\v2\x1f.quorumlab.kvnode.v1.VersionSetR\x03set\x12\x19\n" +
@@ -2271,10 +2328,12 @@ const file_kvnode_proto_rawDesc = "" +
 	"\x02KV\x12H\n" +
 	"\x03Get\x12\x1f.quorumlab.kvnode.v1.GetRequest\x1a .quorumlab.kvnode.v1.GetResponse\x12H\n" +
 	"\x03Put\x12\x1f.quorumlab.kvnode.v1.PutRequest\x1a .quorumlab.kvnode.v1.PutResponse\x12Q\n" +
-	"\x06Delete\x12\".quorumlab.kvnode.v1.DeleteRequest\x1a#.quorumlab.kvnode.v1.DeleteResponse2\xb7\x03\n" +
+	"\x06Delete\x12\".quorumlab.kvnode.v1.DeleteRequest\x1a#.quorumlab.kvnode.v1.DeleteResponse2\x98\x04\n" +
 	"\aReplica\x12Y\n" +
 	"\x04Read\x12'.quorumlab.kvnode.v1.ReplicaReadRequest\x1a(.quorumlab.kvnode.v1.ReplicaReadResponse\x12\\\n" +
-	"\x05Write\x12(.quorumlab.kvnode.v1.ReplicaWriteRequest\x1a).quorumlab.kvnode.v1.ReplicaWriteResponse\x12W\n" +
+	"\x05Write\x12(.quorumlab.kvnode.v1.ReplicaWriteRequest\x1a).quorumlab.kvnode.v1.ReplicaWriteResponse\x12_\n" +
+	"\n" +
+	"WriteBatch\x12&.quorumlab.kvnode.v1.ReplicaWriteBatch\x1a).quorumlab.kvnode.v1.ReplicaWriteResponse\x12W\n" +
 	"\bTransfer\x12$.quorumlab.kvnode.v1.TransferRequest\x1a%.quorumlab.kvnode.v1.TransferResponse\x12M\n" +
 	"\x04Scan\x12 .quorumlab.kvnode.v1.ScanRequest\x1a!.quorumlab.kvnode.v1.ScanResponse0\x01\x12K\n" +
 	"\x04Tree\x12 .quorumlab.kvnode.v1.TreeRequest\x1a!.quorumlab.kvnode.v1.TreeResponse2\xf6\x04\n" +
@@ -2299,7 +2358,7 @@ func file_kvnode_proto_rawDescGZIP() []byte {
 	return file_kvnode_proto_rawDescData
 }
 
-var file_kvnode_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_kvnode_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_kvnode_proto_goTypes = []any{
 	(*GetRequest)(nil),             // 0: quorumlab.kvnode.v1.GetRequest
 	(*GetResponse)(nil),            // 1: quorumlab.kvnode.v1.GetResponse
@@ -2314,30 +2373,31 @@ var file_kvnode_proto_goTypes = []any{
 	(*ReplicaReadResponse)(nil),    // 10: quorumlab.kvnode.v1.ReplicaReadResponse
 	(*ReplicaWriteRequest)(nil),    // 11: quorumlab.kvnode.v1.ReplicaWriteRequest
 	(*ReplicaWriteResponse)(nil),   // 12: quorumlab.kvnode.v1.ReplicaWriteResponse
-	(*Entry)(nil),                  // 13: quorumlab.kvnode.v1.Entry
-	(*TransferRequest)(nil),        // 14: quorumlab.kvnode.v1.TransferRequest
-	(*TransferResponse)(nil),       // 15: quorumlab.kvnode.v1.TransferResponse
-	(*TokenRange)(nil),             // 16: quorumlab.kvnode.v1.TokenRange
-	(*ScanRequest)(nil),            // 17: quorumlab.kvnode.v1.ScanRequest
-	(*ScanResponse)(nil),           // 18: quorumlab.kvnode.v1.ScanResponse
-	(*TreeRequest)(nil),            // 19: quorumlab.kvnode.v1.TreeRequest
-	(*TreeResponse)(nil),           // 20: quorumlab.kvnode.v1.TreeResponse
-	(*RingMember)(nil),             // 21: quorumlab.kvnode.v1.RingMember
-	(*RingState)(nil),              // 22: quorumlab.kvnode.v1.RingState
-	(*Context)(nil),                // 23: quorumlab.kvnode.v1.Context
-	(*StatusRequest)(nil),          // 24: quorumlab.kvnode.v1.StatusRequest
-	(*Member)(nil),                 // 25: quorumlab.kvnode.v1.Member
-	(*StatusResponse)(nil),         // 26: quorumlab.kvnode.v1.StatusResponse
-	(*RingRequest)(nil),            // 27: quorumlab.kvnode.v1.RingRequest
-	(*ReplicaRange)(nil),           // 28: quorumlab.kvnode.v1.ReplicaRange
-	(*TokenOwner)(nil),             // 29: quorumlab.kvnode.v1.TokenOwner
-	(*RingResponse)(nil),           // 30: quorumlab.kvnode.v1.RingResponse
-	(*SetClockOffsetRequest)(nil),  // 31: quorumlab.kvnode.v1.SetClockOffsetRequest
-	(*SetClockOffsetResponse)(nil), // 32: quorumlab.kvnode.v1.SetClockOffsetResponse
-	(*JoinRequest)(nil),            // 33: quorumlab.kvnode.v1.JoinRequest
-	(*JoinResponse)(nil),           // 34: quorumlab.kvnode.v1.JoinResponse
-	(*DecommissionRequest)(nil),    // 35: quorumlab.kvnode.v1.DecommissionRequest
-	(*DecommissionResponse)(nil),   // 36: quorumlab.kvnode.v1.DecommissionResponse
+	(*ReplicaWriteBatch)(nil),      // 13: quorumlab.kvnode.v1.ReplicaWriteBatch
+	(*Entry)(nil),                  // 14: quorumlab.kvnode.v1.Entry
+	(*TransferRequest)(nil),        // 15: quorumlab.kvnode.v1.TransferRequest
+	(*TransferResponse)(nil),       // 16: quorumlab.kvnode.v1.TransferResponse
+	(*TokenRange)(nil),             // 17: quorumlab.kvnode.v1.TokenRange
+	(*ScanRequest)(nil),            // 18: quorumlab.kvnode.v1.ScanRequest
+	(*ScanResponse)(nil),           // 19: quorumlab.kvnode.v1.ScanResponse
+	(*TreeRequest)(nil),            // 20: quorumlab.kvnode.v1.TreeRequest
+	(*TreeResponse)(nil),           // 21: quorumlab.kvnode.v1.TreeResponse
+	(*RingMember)(nil),             // 22: quorumlab.kvnode.v1.RingMember
+	(*RingState)(nil),              // 23: quorumlab.kvnode.v1.RingState
+	(*Context)(nil),                // 24: quorumlab.kvnode.v1.Context
+	(*StatusRequest)(nil),          // 25: quorumlab.kvnode.v1.StatusRequest
+	(*Member)(nil),                 // 26: quorumlab.kvnode.v1.Member
+	(*StatusResponse)(nil),         // 27: quorumlab.kvnode.v1.StatusResponse
+	(*RingRequest)(nil),            // 28: quorumlab.kvnode.v1.RingRequest
+	(*ReplicaRange)(nil),           // 29: quorumlab.kvnode.v1.ReplicaRange
+	(*TokenOwner)(nil),             // 30: quorumlab.kvnode.v1.TokenOwner
+	(*RingResponse)(nil),           // 31: quorumlab.kvnode.v1.RingResponse
+	(*SetClockOffsetRequest)(nil),  // 32: quorumlab.kvnode.v1.SetClockOffsetRequest
+	(*SetClockOffsetResponse)(nil), // 33: quorumlab.kvnode.v1.SetClockOffsetResponse
+	(*JoinRequest)(nil),            // 34: quorumlab.kvnode.v1.JoinRequest
+	(*JoinResponse)(nil),           // 35: quorumlab.kvnode.v1.JoinResponse
+	(*DecommissionRequest)(nil),    // 36: quorumlab.kvnode.v1.DecommissionRequest
+	(*DecommissionResponse)(nil),   // 37: quorumlab.kvnode.v1.DecommissionResponse
 }
 var file_kvnode_proto_depIdxs = []int32{
 	6,  // 0: quorumlab.kvnode.v1.Version.clock:type_name -> quorumlab.kvnode.v1.ClockEntry
@@ -2345,52 +2405,55 @@ var file_kvnode_proto_depIdxs = []int32{
 	7,  // 2: quorumlab.kvnode.v1.VersionSet.versions:type_name -> quorumlab.kvnode.v1.Version
 	8,  // 3: quorumlab.kvnode.v1.ReplicaReadResponse.set:type_name -> quorumlab.kvnode.v1.VersionSet
 	8,  // 4: quorumlab.kvnode.v1.ReplicaWriteRequest.set:type_name -> quorumlab.kvnode.v1.VersionSet
-	8,  // 5: quorumlab.kvnode.v1.Entry.set:type_name -> quorumlab.kvnode.v1.VersionSet
-	13, // 6: quorumlab.kvnode.v1.TransferRequest.entries:type_name -> quorumlab.kvnode.v1.Entry
-	16, // 7: quorumlab.kvnode.v1.ScanRequest.ranges:type_name -> quorumlab.kvnode.v1.TokenRange
-	13, // 8: quorumlab.kvnode.v1.ScanResponse.entries:type_name -> quorumlab.kvnode.v1.Entry
-	16, // 9: quorumlab.kvnode.v1.TreeRequest.ranges:type_name -> quorumlab.kvnode.v1.TokenRange
-	21, // 10: quorumlab.kvnode.v1.RingState.members:type_name -> quorumlab.kvnode.v1.RingMember
-	6,  // 11: quorumlab.kvnode.v1.Context.clock:type_name -> quorumlab.kvnode.v1.ClockEntry
-	25, // 12: quorumlab.kvnode.v1.StatusResponse.members:type_name -> quorumlab.kvnode.v1.Member
-	16, // 13: quorumlab.kvnode.v1.ReplicaRange.ranges:type_name -> quorumlab.kvnode.v1.TokenRange
-	29, // 14: quorumlab.kvnode.v1.RingResponse.tokens:type_name -> quorumlab.kvnode.v1.TokenOwner
-	28, // 15: quorumlab.kvnode.v1.RingResponse.replica_ranges:type_name -> quorumlab.kvnode.v1.ReplicaRange
-	0,  // 16: quorumlab.kvnode.v1.KV.Get:input_type -> quorumlab.kvnode.v1.GetRequest
-	2,  // 17: quorumlab.kvnode.v1.KV.Put:input_type -> quorumlab.kvnode.v1.PutRequest
-	4,  // 18: quorumlab.kvnode.v1.KV.Delete:input_type -> quorumlab.kvnode.v1.DeleteRequest
-	9,  // 19: quorumlab.kvnode.v1.Replica.Read:input_type -> quorumlab.kvnode.v1.ReplicaReadRequest
-	11, // 20: quorumlab.kvnode.v1.Replica.Write:input_type -> quorumlab.kvnode.v1.ReplicaWriteRequest
-	14, // 21: quorumlab.kvnode.v1.Replica.Transfer:input_type -> quorumlab.kvnode.v1.TransferRequest
-	17, // 22: quorumlab.kvnode.v1.Replica.Scan:input_type -> quorumlab.kvnode.v1.ScanRequest
-	19, // 23: quorumlab.kvnode.v1.Replica.Tree:input_type -> quorumlab.kvnode.v1.TreeRequest
-	24, // 24: quorumlab.kvnode.v1.Admin.Status:input_type -> quorumlab.kvnode.v1.StatusRequest
-	27, // 25: quorumlab.kvnode.v1.Admin.Ring:input_type -> quorumlab.kvnode.v1.RingRequest
-	31, // 26: quorumlab.kvnode.v1.Admin.SetClockOffset:input_type -> quorumlab.kvnode.v1.SetClockOffsetRequest
-	33, // 27: quorumlab.kvnode.v1.Admin.Join:input_type -> quorumlab.kvnode.v1.JoinRequest
-	35, // 28: quorumlab.kvnode.v1.Admin.Decommission:input_type -> quorumlab.kvnode.v1.DecommissionRequest
-	9,  // 29: quorumlab.kvnode.v1.Admin.LocalRead:input_type -> quorumlab.kvnode.v1.ReplicaReadRequest
-	19, // 30: quorumlab.kvnode.v1.Admin.LocalTree:input_type -> quorumlab.kvnode.v1.TreeRequest
-	1,  // 31: quorumlab.kvnode.v1.KV.Get:output_type -> quorumlab.kvnode.v1.GetResponse
-	3,  // 32: quorumlab.kvnode.v1.KV.Put:output_type -> quorumlab.kvnode.v1.PutResponse
-	5,  // 33: quorumlab.kvnode.v1.KV.Delete:output_type -> quorumlab.kvnode.v1.DeleteResponse
-	10, // 34: quorumlab.kvnode.v1.Replica.Read:output_type -> quorumlab.kvnode.v1.ReplicaReadResponse
-	12, // 35: quorumlab.kvnode.v1.Replica.Write:output_type -> quorumlab.kvnode.v1.ReplicaWriteResponse
-	15, // 36: quorumlab.kvnode.v1.Replica.Transfer:output_type -> quorumlab.kvnode.v1.TransferResponse
-	18, // 37: quorumlab.kvnode.v1.Replica.Scan:output_type -> quorumlab.kvnode.v1.ScanResponse
-	20, // 38: quorumlab.kvnode.v1.Replica.Tree:output_type -> quorumlab.kvnode.v1.TreeResponse
-	26, // 39: quorumlab.kvnode.v1.Admin.Status:output_type -> quorumlab.kvnode.v1.StatusResponse
-	30, // 40: quorumlab.kvnode.v1.Admin.Ring:output_type -> quorumlab.kvnode.v1.RingResponse
-	32, // 41: quorumlab.kvnode.v1.Admin.SetClockOffset:output_type -> quorumlab.kvnode.v1.SetClockOffsetResponse
-	34, // 42: quorumlab.kvnode.v1.Admin.Join:output_type -> quorumlab.kvnode.v1.JoinResponse
-	36, // 43: quorumlab.kvnode.v1.Admin.Decommission:output_type -> quorumlab.kvnode.v1.DecommissionResponse
-	10, // 44: quorumlab.kvnode.v1.Admin.LocalRead:output_type -> quorumlab.kvnode.v1.ReplicaReadResponse
-	20, // 45: quorumlab.kvnode.v1.Admin.LocalTree:output_type -> quorumlab.kvnode.v1.TreeResponse
-	31, // [31:46] is the sub-list for method output_type
-	16, // [16:31] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	11, // 5: quorumlab.kvnode.v1.ReplicaWriteBatch.writes:type_name -> quorumlab.kvnode.v1.ReplicaWriteRequest
+	8,  // 6: quorumlab.kvnode.v1.Entry.set:type_name -> quorumlab.kvnode.v1.VersionSet
+	14, // 7: quorumlab.kvnode.v1.TransferRequest.entries:type_name -> quorumlab.kvnode.v1.Entry
+	17, // 8: quorumlab.kvnode.v1.ScanRequest.ranges:type_name -> quorumlab.kvnode.v1.TokenRange
+	14, // 9: quorumlab.kvnode.v1.ScanResponse.entries:type_name -> quorumlab.kvnode.v1.Entry
+	17, // 10: quorumlab.kvnode.v1.TreeRequest.ranges:type_name -> quorumlab.kvnode.v1.TokenRange
+	22, // 11: quorumlab.kvnode.v1.RingState.members:type_name -> quorumlab.kvnode.v1.RingMember
+	6,  // 12: quorumlab.kvnode.v1.Context.clock:type_name -> quorumlab.kvnode.v1.ClockEntry
+	26, // 13: quorumlab.kvnode.v1.StatusResponse.members:type_name -> quorumlab.kvnode.v1.Member
+	17, // 14: quorumlab.kvnode.v1.ReplicaRange.ranges:type_name -> quorumlab.kvnode.v1.TokenRange
+	30, // 15: quorumlab.kvnode.v1.RingResponse.tokens:type_name -> quorumlab.kvnode.v1.TokenOwner
+	29, // 16: quorumlab.kvnode.v1.RingResponse.replica_ranges:type_name -> quorumlab.kvnode.v1.ReplicaRange
+	0,  // 17: quorumlab.kvnode.v1.KV.Get:input_type -> quorumlab.kvnode.v1.GetRequest
+	2,  // 18: quorumlab.kvnode.v1.KV.Put:input_type -> quorumlab.kvnode.v1.PutRequest
+	4,  // 19: quorumlab.kvnode.v1.KV.Delete:input_type -> quorumlab.kvnode.v1.DeleteRequest
+	9,  // 20: quorumlab.kvnode.v1.Replica.Read:input_type -> quorumlab.kvnode.v1.ReplicaReadRequest
+	11, // 21: quorumlab.kvnode.v1.Replica.Write:input_type -> quorumlab.kvnode.v1.ReplicaWriteRequest
+	13, // 22: quorumlab.kvnode.v1.Replica.WriteBatch:input_type -> quorumlab.kvnode.v1.ReplicaWriteBatch
+	15, // 23: quorumlab.kvnode.v1.Replica.Transfer:input_type -> quorumlab.kvnode.v1.TransferRequest
+	18, // 24: quorumlab.kvnode.v1.Replica.Scan:input_type -> quorumlab.kvnode.v1.ScanRequest
+	20, // 25: quorumlab.kvnode.v1.Replica.Tree:input_type -> quorumlab.kvnode.v1.TreeRequest
+	25, // 26: quorumlab.kvnode.v1.Admin.Status:input_type -> quorumlab.kvnode.v1.StatusRequest
+	28, // 27: quorumlab.kvnode.v1.Admin.Ring:input_type -> quorumlab.kvnode.v1.RingRequest
+	32, // 28: quorumlab.kvnode.v1.Admin.SetClockOffset:input_type -> quorumlab.kvnode.v1.SetClockOffsetRequest
+	34, // 29: quorumlab.kvnode.v1.Admin.Join:input_type -> quorumlab.kvnode.v1.JoinRequest
+	36, // 30: quorumlab.kvnode.v1.Admin.Decommission:input_type -> quorumlab.kvnode.v1.DecommissionRequest
+	9,  // 31: quorumlab.kvnode.v1.Admin.LocalRead:input_type -> quorumlab.kvnode.v1.ReplicaReadRequest
+	20, // 32: quorumlab.kvnode.v1.Admin.LocalTree:input_type -> quorumlab.kvnode.v1.TreeRequest
+	1,  // 33: quorumlab.kvnode.v1.KV.Get:output_type -> quorumlab.kvnode.v1.GetResponse
+	3,  // 34: quorumlab.kvnode.v1.KV.Put:output_type -> quorumlab.kvnode.v1.PutResponse
+	5,  // 35: quorumlab.kvnode.v1.KV.Delete:output_type -> quorumlab.kvnode.v1.DeleteResponse
+	10, // 36: quorumlab.kvnode.v1.Replica.Read:output_type -> quorumlab.kvnode.v1.ReplicaReadResponse
+	12, // 37: quorumlab.kvnode.v1.Replica.Write:output_type -> quorumlab.kvnode.v1.ReplicaWriteResponse
+	12, // 38: quorumlab.kvnode.v1.Replica.WriteBatch:output_type -> quorumlab.kvnode.v1.ReplicaWriteResponse
+	16, // 39: quorumlab.kvnode.v1.Replica.Transfer:output_type -> quorumlab.kvnode.v1.TransferResponse
+	19, // 40: quorumlab.kvnode.v1.Replica.Scan:output_type -> quorumlab.kvnode.v1.ScanResponse
+	21, // 41: quorumlab.kvnode.v1.Replica.Tree:output_type -> quorumlab.kvnode.v1.TreeResponse
+	27, // 42: quorumlab.kvnode.v1.Admin.Status:output_type -> quorumlab.kvnode.v1.StatusResponse
+	31, // 43: quorumlab.kvnode.v1.Admin.Ring:output_type -> quorumlab.kvnode.v1.RingResponse
+	33, // 44: quorumlab.kvnode.v1.Admin.SetClockOffset:output_type -> quorumlab.kvnode.v1.SetClockOffsetResponse
+	35, // 45: quorumlab.kvnode.v1.Admin.Join:output_type -> quorumlab.kvnode.v1.JoinResponse
+	37, // 46: quorumlab.kvnode.v1.Admin.Decommission:output_type -> quorumlab.kvnode.v1.DecommissionResponse
+	10, // 47: quorumlab.kvnode.v1.Admin.LocalRead:output_type -> quorumlab.kvnode.v1.ReplicaReadResponse
+	21, // 48: quorumlab.kvnode.v1.Admin.LocalTree:output_type -> quorumlab.kvnode.v1.TreeResponse
+	33, // [33:49] is the sub-list for method output_type
+	17, // [17:33] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_kvnode_proto_init() }
@@ -2404,7 +2467,7 @@ func file_kvnode_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kvnode_proto_rawDesc), len(file_kvnode_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   37,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

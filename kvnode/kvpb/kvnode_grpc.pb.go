@@ -227,11 +227,12 @@ var KV_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	Replica_Read_FullMethodName     = "/quorumlab.kvnode.v1.Replica/Read"
-	Replica_Write_FullMethodName    = "/quorumlab.kvnode.v1.Replica/Write"
-	Replica_Transfer_FullMethodName = "/quorumlab.kvnode.v1.Replica/Transfer"
-	Replica_Scan_FullMethodName     = "/quorumlab.kvnode.v1.Replica/Scan"
-	Replica_Tree_FullMethodName     = "/quorumlab.kvnode.v1.Replica/Tree"
+	Replica_Read_FullMethodName       = "/quorumlab.kvnode.v1.Replica/Read"
+	Replica_Write_FullMethodName      = "/quorumlab.kvnode.v1.Replica/Write"
+	Replica_WriteBatch_FullMethodName = "/quorumlab.kvnode.v1.Replica/WriteBatch"
+	Replica_Transfer_FullMethodName   = "/quorumlab.kvnode.v1.Replica/Transfer"
+	Replica_Scan_FullMethodName       = "/quorumlab.kvnode.v1.Replica/Scan"
+	Replica_Tree_FullMethodName       = "/quorumlab.kvnode.v1.Replica/Tree"
 )
 
 // ReplicaClient is the client API for Replica service.
@@ -244,6 +245,10 @@ type ReplicaClient interface {
 	Read(ctx context.Context, in *ReplicaReadRequest, opts ...grpc.CallOption) (*ReplicaReadResponse, error)
 	// Write merges versions into the replica's version set of a key.
 	Write(ctx context.Context, in *ReplicaWriteRequest, opts ...grpc.CallOption) (*ReplicaWriteResponse, error)
+	// WriteBatch is Write for the writes a coordinator queued for this
+	// replica while its previous call was in flight: applied in one synced
+	// commit, and answered as a whole once that commit is durable.
+	WriteBatch(ctx context.Context, in *ReplicaWriteBatch, opts ...grpc.CallOption) (*ReplicaWriteResponse, error)
 	// Transfer merges the whole version sets of many keys, or stores them as
 	// hints: hinted handoff, decommission and rebalancing push data with it.
 	Transfer(ctx context.Context, in *TransferRequest, opts ...grpc.CallOption) (*TransferResponse, error)
@@ -277,6 +282,16 @@ func (c *replicaClient) Write(ctx context.Context, in *ReplicaWriteRequest, opts
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ReplicaWriteResponse)
 	err := c.cc.Invoke(ctx, Replica_Write_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *replicaClient) WriteBatch(ctx context.Context, in *ReplicaWriteBatch, opts ...grpc.CallOption) (*ReplicaWriteResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReplicaWriteResponse)
+	err := c.cc.Invoke(ctx, Replica_WriteBatch_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -332,6 +347,10 @@ type ReplicaServer interface {
 	Read(context.Context, *ReplicaReadRequest) (*ReplicaReadResponse, error)
 	// Write merges versions into the replica's version set of a key.
 	Write(context.Context, *ReplicaWriteRequest) (*ReplicaWriteResponse, error)
+	// WriteBatch is Write for the writes a coordinator queued for this
+	// replica while its previous call was in flight: applied in one synced
+	// commit, and answered as a whole once that commit is durable.
+	WriteBatch(context.Context, *ReplicaWriteBatch) (*ReplicaWriteResponse, error)
 	// Transfer merges the whole version sets of many keys, or stores them as
 	// hints: hinted handoff, decommission and rebalancing push data with it.
 	Transfer(context.Context, *TransferRequest) (*TransferResponse, error)
@@ -356,6 +375,9 @@ func (UnimplementedReplicaServer) Read(context.Context, *ReplicaReadRequest) (*R
 }
 func (UnimplementedReplicaServer) Write(context.Context, *ReplicaWriteRequest) (*ReplicaWriteResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Write not implemented")
+}
+func (UnimplementedReplicaServer) WriteBatch(context.Context, *ReplicaWriteBatch) (*ReplicaWriteResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method WriteBatch not implemented")
 }
 func (UnimplementedReplicaServer) Transfer(context.Context, *TransferRequest) (*TransferResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Transfer not implemented")
@@ -423,6 +445,24 @@ func _Replica_Write_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Replica_WriteBatch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReplicaWriteBatch)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReplicaServer).WriteBatch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Replica_WriteBatch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReplicaServer).WriteBatch(ctx, req.(*ReplicaWriteBatch))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Replica_Transfer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(TransferRequest)
 	if err := dec(in); err != nil {
@@ -484,6 +524,10 @@ var Replica_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Write",
 			Handler:    _Replica_Write_Handler,
+		},
+		{
+			MethodName: "WriteBatch",
+			Handler:    _Replica_WriteBatch_Handler,
 		},
 		{
 			MethodName: "Transfer",
