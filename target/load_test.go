@@ -114,6 +114,7 @@ func load(b *testing.B, store string, addrs []string, op string, clients int, sh
 		wg.Wait()
 	}
 	var next, failed atomic.Int64
+	var lastErr atomic.Pointer[error]
 	hists := make([]*hdrhistogram.Histogram, clients)
 	b.ResetTimer()
 	start := time.Now()
@@ -133,6 +134,7 @@ func load(b *testing.B, store string, addrs []string, op string, clients int, sh
 				}
 				if err != nil {
 					failed.Add(1)
+					lastErr.Store(&err)
 					continue
 				}
 				hists[g].RecordValue(time.Since(t).Microseconds())
@@ -147,7 +149,7 @@ func load(b *testing.B, store string, addrs []string, op string, clients int, sh
 		all.Merge(h)
 	}
 	if f := failed.Load(); f > int64(b.N)/100 {
-		b.Fatalf("%d of %d operations failed", f, b.N)
+		b.Fatalf("%d of %d operations failed (the last: %v)", f, b.N, *lastErr.Load())
 	}
 	b.ReportMetric(float64(all.TotalCount())/elapsed.Seconds(), "ops/s")
 	b.ReportMetric(float64(all.ValueAtQuantile(50))/1000, "p50-ms")
@@ -219,6 +221,28 @@ func startStore(b *testing.B, store string) []string {
 		if err := launch.CheckHealth(ctx, a, nil, 30*time.Second); err != nil {
 			b.Fatalf("%s: %v (logs in %s)", store, err, dir)
 		}
+	}
+	// Serving is not yet connected to the peers: wait until every member
+	// takes a write.
+	name := target.Etcd
+	if store != target.Etcd {
+		name = target.KVNode
+	}
+	for _, a := range addrs {
+		c, err := target.Dial(name, a, target.Options{Timeout: time.Second})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			err := c.Put(ctx, "warm-up", []byte("v"), nil)
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("%s at %s takes no write: %v", store, a, err)
+			}
+		}
+		c.Close()
 	}
 	return addrs
 }
