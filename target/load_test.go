@@ -35,11 +35,12 @@ import (
 // etcd,kvnode-lww,kvnode-linearizable), LOAD_CLIENTS (default 1,32,128) and
 // LOAD_OPS (default put,get) narrow it; LOAD_SHARED=1 makes the clients of
 // one member share one connection, as the harness's clients do. Each
-// result reports ops/s and the p50 and p99 latency in ms.
+// result reports ops/s and the p50 and p99 latency in ms. With
+// LOAD_PPROF=1 (and -v) each kvnode serves its profiler and says where.
 func BenchmarkLoad(b *testing.B) {
 	for _, store := range envList("LOAD_STORES", "etcd,kvnode-lww,kvnode-linearizable") {
 		b.Run(store, func(b *testing.B) {
-			addrs := startStore(b, store)
+			addrs, pids := startStore(b, store)
 			for _, op := range envList("LOAD_OPS", "put,get") {
 				for _, c := range envList("LOAD_CLIENTS", "1,32,128") {
 					clients, err := strconv.Atoi(c)
@@ -47,7 +48,7 @@ func BenchmarkLoad(b *testing.B) {
 						b.Fatalf("LOAD_CLIENTS: %v", err)
 					}
 					b.Run(fmt.Sprintf("%s/clients=%d", op, clients), func(b *testing.B) {
-						load(b, store, addrs, op, clients, os.Getenv("LOAD_SHARED") == "1")
+						load(b, store, addrs, pids, op, clients, os.Getenv("LOAD_SHARED") == "1")
 					})
 				}
 			}
@@ -69,7 +70,7 @@ func envList(name, def string) []string {
 }
 
 // load runs b.N operations over clients closed-loop clients.
-func load(b *testing.B, store string, addrs []string, op string, clients int, shared bool) {
+func load(b *testing.B, store string, addrs []string, pids []int, op string, clients int, shared bool) {
 	name := target.Etcd
 	if strings.HasPrefix(store, "kvnode") {
 		name = target.KVNode
@@ -117,6 +118,7 @@ func load(b *testing.B, store string, addrs []string, op string, clients int, sh
 	var lastErr atomic.Pointer[error]
 	hists := make([]*hdrhistogram.Histogram, clients)
 	b.ResetTimer()
+	nodeCPU, selfCPU := processCPU(b, pids...), selfTime()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for g := range clients {
@@ -143,6 +145,7 @@ func load(b *testing.B, store string, addrs []string, op string, clients int, sh
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	nodeCPU, selfCPU = processCPU(b, pids...)-nodeCPU, selfTime()-selfCPU
 	b.StopTimer()
 	all := hdrhistogram.New(1, int64(time.Minute/time.Microsecond), 3)
 	for _, h := range hists {
@@ -154,6 +157,9 @@ func load(b *testing.B, store string, addrs []string, op string, clients int, sh
 	b.ReportMetric(float64(all.TotalCount())/elapsed.Seconds(), "ops/s")
 	b.ReportMetric(float64(all.ValueAtQuantile(50))/1000, "p50-ms")
 	b.ReportMetric(float64(all.ValueAtQuantile(99))/1000, "p99-ms")
+	ops := float64(all.TotalCount())
+	b.ReportMetric(nodeCPU.Seconds()*1e6/ops, "node-cpu-µs/op")
+	b.ReportMetric(selfCPU.Seconds()*1e6/ops, "client-cpu-µs/op")
 	b.ReportMetric(0, "ns/op") // closed-loop over many clients: ops/s says it
 }
 
@@ -161,7 +167,7 @@ func loadKey(i int) string { return fmt.Sprintf("key-%05d", i) }
 
 // startStore starts a 3-member cluster of store and returns its client
 // addresses; the processes are stopped at the end of b.
-func startStore(b *testing.B, store string) []string {
+func startStore(b *testing.B, store string) (addrs []string, pids []int) {
 	b.Helper()
 	ctx := context.Background()
 	var bin string
@@ -182,7 +188,6 @@ func startStore(b *testing.B, store string) []string {
 		peers = append(peers, id+"="+nodes[i].PeerAddr)
 	}
 	dir := b.TempDir()
-	var addrs []string
 	for _, n := range nodes {
 		data := filepath.Join(dir, n.ID)
 		var args []string
@@ -191,8 +196,14 @@ func startStore(b *testing.B, store string) []string {
 		} else {
 			cfg := cluster.Config{N: 3, W: 2, R: 2, Fsync: true, Mode: strings.TrimPrefix(store, "kvnode-")}
 			args = launch.ServeArgs(cfg, n, data, strings.Join(peers, ","))
-			// No metrics listener: the members share one IP here.
+			// The members share one IP here: a metrics listener each, and
+			// the profiler on it with LOAD_PPROF=1.
 			args = dropFlag(args, "--metrics-listen")
+			if os.Getenv("LOAD_PPROF") == "1" {
+				m := freeAddr(b)
+				args = append(args, "--metrics-listen", m, "--pprof")
+				b.Logf("%s: go tool pprof http://%s/debug/pprof/profile?seconds=10", n.ID, m)
+			}
 		}
 		cmd := exec.Command(bin, args...)
 		log, err := os.Create(data + ".log")
@@ -215,7 +226,7 @@ func startStore(b *testing.B, store string) []string {
 			}
 			log.Close()
 		})
-		addrs = append(addrs, n.Addr)
+		addrs, pids = append(addrs, n.Addr), append(pids, cmd.Process.Pid)
 	}
 	for _, a := range addrs {
 		if err := launch.CheckHealth(ctx, a, nil, 30*time.Second); err != nil {
@@ -244,7 +255,34 @@ func startStore(b *testing.B, store string) []string {
 		}
 		c.Close()
 	}
-	return addrs
+	return addrs, pids
+}
+
+// processCPU is the user and system time the processes used so far.
+func processCPU(b *testing.B, pids ...int) time.Duration {
+	var total time.Duration
+	for _, pid := range pids {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			b.Fatal(err)
+		}
+		// Fields after the command name, which is in parentheses: utime
+		// and stime are the 12th and 13th, in clock ticks (100 a second).
+		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
+		for _, v := range f[11:13] {
+			t, _ := strconv.ParseInt(v, 10, 64)
+			total += time.Duration(t) * 10 * time.Millisecond
+		}
+	}
+	return total
+}
+
+// selfTime is this process's user and system time so far: the load
+// generator's.
+func selfTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // dropFlag drops flag and its value from args.
