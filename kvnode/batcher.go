@@ -9,6 +9,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/quorumlab/quorumlab/kvnode/kvpb"
 )
 
@@ -21,10 +23,17 @@ const maxBatchWrites = 512
 // turns a call and an fsync per write into one per batch; a lone write
 // goes at once, as before. A write's caller waits for the call that carried
 // it or for its own deadline, whichever comes first: either way an error
-// leaves the write indeterminate, as a single call's would.
+// leaves the write indeterminate, as a single call's would. The call runs
+// until the latest deadline among its writes, so a write may still be
+// applied after its own caller gave up on it, which indeterminate allows.
 type batcher struct {
 	// send makes one call; it returns the response header (WARS stamps).
 	send func(ctx context.Context, b *kvpb.ReplicaWriteBatch) (metadata.MD, error)
+	// maxBytes bounds a call's writes (one is always sent, however large),
+	// below the peer's message limit.
+	maxBytes int
+	// timeout bounds a call carrying a write without a deadline.
+	timeout time.Duration
 	// stop and bg are the node's: a call in flight is cut short, and the
 	// sender waited for, at Close.
 	stop context.Context
@@ -73,7 +82,14 @@ func (b *batcher) loop() {
 	defer b.bg.Done()
 	for {
 		b.mu.Lock()
-		n := min(len(b.queue), maxBatchWrites)
+		n, size := 0, 0
+		for n < len(b.queue) && n < maxBatchWrites {
+			size += proto.Size(b.queue[n].req)
+			if n > 0 && size > b.maxBytes {
+				break
+			}
+			n++
+		}
 		batch := b.queue[:n:n]
 		b.queue = b.queue[n:]
 		if n == 0 {
@@ -95,7 +111,6 @@ func (b *batcher) flush(batch []*queued) {
 	req := &kvpb.ReplicaWriteBatch{}
 	var live []*queued
 	var deadline time.Time
-	unbounded := false
 	for _, q := range batch {
 		if !q.deadline.IsZero() && !q.deadline.After(now) {
 			q.done <- batchResult{err: status.Error(codes.DeadlineExceeded, "deadline passed while queued")}
@@ -104,19 +119,18 @@ func (b *batcher) flush(batch []*queued) {
 		live = append(live, q)
 		req.Writes = append(req.Writes, q.req)
 		req.QueuedUnixNs = append(req.QueuedUnixNs, q.at.UnixNano())
-		if q.deadline.IsZero() {
-			unbounded = true
-		} else if q.deadline.After(deadline) {
-			deadline = q.deadline
+		dl := q.deadline
+		if dl.IsZero() {
+			dl = now.Add(b.timeout)
+		}
+		if dl.After(deadline) {
+			deadline = dl
 		}
 	}
 	if len(live) == 0 {
 		return
 	}
-	ctx, cancel := b.stop, context.CancelFunc(func() {})
-	if !unbounded {
-		ctx, cancel = context.WithDeadline(b.stop, deadline)
-	}
+	ctx, cancel := context.WithDeadline(b.stop, deadline)
 	hdr, err := b.send(ctx, req)
 	cancel()
 	for _, q := range live {

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/quorumlab/quorumlab/kvnode/kvpb"
 )
@@ -59,7 +60,7 @@ func waitFor(t *testing.T, what string, f func() bool) {
 func TestBatcherCoalesces(t *testing.T) {
 	var bg sync.WaitGroup
 	g := &gate{release: make(chan error)}
-	b := &batcher{send: g.send, stop: context.Background(), bg: &bg}
+	b := &batcher{send: g.send, stop: context.Background(), bg: &bg, maxBytes: 1 << 20, timeout: 10 * time.Second}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	errs := make(chan error, 11)
@@ -99,7 +100,7 @@ func TestBatcherCoalesces(t *testing.T) {
 func TestBatcherDropsExpired(t *testing.T) {
 	var bg sync.WaitGroup
 	g := &gate{release: make(chan error)}
-	b := &batcher{send: g.send, stop: context.Background(), bg: &bg}
+	b := &batcher{send: g.send, stop: context.Background(), bg: &bg, maxBytes: 1 << 20, timeout: 10 * time.Second}
 	long, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	first := make(chan error, 1)
@@ -120,5 +121,50 @@ func TestBatcherDropsExpired(t *testing.T) {
 	bg.Wait()
 	if n := len(g.sent()); n != 1 {
 		t.Fatalf("%d calls, want only the first: the expired write was sent", n)
+	}
+}
+
+// Writes queued beyond a call's byte budget wait for the next call, so no
+// call outgrows the peer's message limit; a write larger than the budget
+// still goes, alone.
+func TestBatcherSplitsByBytes(t *testing.T) {
+	var bg sync.WaitGroup
+	g := &gate{release: make(chan error, 16)}
+	req := func(key string, n int) *kvpb.ReplicaWriteRequest {
+		return &kvpb.ReplicaWriteRequest{Key: []byte(key), Set: &kvpb.VersionSet{Versions: []*kvpb.Version{{Value: make([]byte, n)}}}}
+	}
+	one := proto.Size(req("k0", 100))
+	b := &batcher{send: g.send, stop: context.Background(), bg: &bg, maxBytes: 3 * one, timeout: 10 * time.Second}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	errs := make(chan error, 9)
+	write := func(r *kvpb.ReplicaWriteRequest) {
+		_, err := b.write(ctx, r)
+		errs <- err
+	}
+	go write(req("first", 100))
+	waitFor(t, "the first call", func() bool { return len(g.sent()) == 1 })
+	for i := range 7 {
+		go write(req(fmt.Sprint("k", i), 100))
+	}
+	waitFor(t, "seven writes queued", func() bool { b.mu.Lock(); defer b.mu.Unlock(); return len(b.queue) == 7 })
+	go write(req("huge", 10*one))
+	waitFor(t, "the huge write queued", func() bool { b.mu.Lock(); defer b.mu.Unlock(); return len(b.queue) == 8 })
+	for range 5 {
+		g.release <- nil
+	}
+	for range 9 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	bg.Wait()
+	sizes := []int{}
+	for _, c := range g.sent() {
+		sizes = append(sizes, len(c))
+	}
+	// first; then 3, 3, 1 of the seven; then the huge one alone.
+	if want := []int{1, 3, 3, 1, 1}; fmt.Sprint(sizes) != fmt.Sprint(want) {
+		t.Fatalf("calls carried %v writes, want %v", sizes, want)
 	}
 }

@@ -39,29 +39,50 @@ type coordinator struct {
 
 	batchMu  sync.Mutex
 	batchers map[string]*batcher // by peer id
+	single   map[string]bool     // peers without WriteBatch
 }
 
-// batcherFor is the batcher of writes to peer id.
+// batcherFor is the batcher of writes to peer id. Batchers are kept for
+// every id ever written to: a handful, and none holds a goroutine while
+// idle.
 func (co *coordinator) batcherFor(id string) *batcher {
 	co.batchMu.Lock()
 	defer co.batchMu.Unlock()
 	if b := co.batchers[id]; b != nil {
 		return b
 	}
-	b := &batcher{stop: co.stop, bg: co.bg, send: func(ctx context.Context, req *kvpb.ReplicaWriteBatch) (metadata.MD, error) {
-		p := co.peers.Get(id)
-		if p == nil {
-			return nil, fmt.Errorf("no connection to %s", id)
-		}
-		var hdr metadata.MD
-		_, err := p.Replica.WriteBatch(ctx, req, grpc.Header(&hdr))
-		return hdr, err
-	}}
+	b := &batcher{stop: co.stop, bg: co.bg, maxBytes: co.cfg.maxMsg() / 2, timeout: co.cfg.RequestTimeout,
+		send: func(ctx context.Context, req *kvpb.ReplicaWriteBatch) (metadata.MD, error) {
+			p := co.peers.Get(id)
+			if p == nil {
+				return nil, fmt.Errorf("no connection to %s", id)
+			}
+			var hdr metadata.MD
+			_, err := p.Replica.WriteBatch(ctx, req, grpc.Header(&hdr))
+			return hdr, err
+		}}
 	if co.batchers == nil {
 		co.batchers = map[string]*batcher{}
 	}
 	co.batchers[id] = b
 	return b
+}
+
+// unbatched marks peer id as one without WriteBatch (an older kvnode): its
+// writes go one call each from now on.
+func (co *coordinator) unbatched(id string) {
+	co.batchMu.Lock()
+	defer co.batchMu.Unlock()
+	if co.single == nil {
+		co.single = map[string]bool{}
+	}
+	co.single[id] = true
+}
+
+func (co *coordinator) isUnbatched(id string) bool {
+	co.batchMu.Lock()
+	defer co.batchMu.Unlock()
+	return co.single[id]
 }
 
 // live reports whether a replica can be sent a request now. Writes are only
@@ -175,7 +196,23 @@ func (co *coordinator) writeReplica(ctx context.Context, id string, token uint64
 		co.met.local(start, "w", "a")
 		return reply{id: id, err: err}
 	}
-	hdr, err := co.batcherFor(id).write(ctx, &kvpb.ReplicaWriteRequest{Key: key, Set: &kvpb.VersionSet{Versions: vs}, HintFor: hintFor})
+	req := &kvpb.ReplicaWriteRequest{Key: key, Set: &kvpb.VersionSet{Versions: vs}, HintFor: hintFor}
+	var hdr metadata.MD
+	var err error
+	if !co.isUnbatched(id) {
+		hdr, err = co.batcherFor(id).write(ctx, req)
+		if status.Code(err) == codes.Unimplemented {
+			co.unbatched(id) // nothing of the batch was applied: resend alone
+		}
+	}
+	if co.isUnbatched(id) {
+		hdr = nil
+		if p := co.peers.Get(id); p == nil {
+			err = fmt.Errorf("no connection to %s", id)
+		} else {
+			_, err = p.Replica.Write(stampSent(ctx), req, grpc.Header(&hdr))
+		}
+	}
 	if err != nil {
 		co.met.replicaErrors.WithLabelValues(id, "write").Inc()
 	} else if hintFor == "" {
@@ -212,10 +249,12 @@ func (co *coordinator) replicate(ctx context.Context, token uint64, key []byte, 
 		}
 		return indeterminate("write acknowledged by %d of W=%d replicas", acks, w)
 	}
-	// This node's own copy, when it still counts, is written inline once
-	// the others are on their way: no goroutine and no call for it.
+	// This node's own copy, when it counts, is written inline once the
+	// others are on their way rather than on a goroutine of its own. The
+	// local write takes no deadline: a stalled disk holds the request past
+	// it, and the client's own deadline makes the write indeterminate.
 	remote := all
-	if acks < w && slices.Contains(all, co.cfg.ID) {
+	if acks < w && slices.Contains(ids, co.cfg.ID) {
 		remote = slices.DeleteFunc(slices.Clone(all), func(id string) bool { return id == co.cfg.ID })
 	}
 	ch := co.fanout(ctx, remote, func(ctx context.Context, id string) reply {

@@ -71,20 +71,29 @@ func (r *replica) apply(token uint64, key []byte, vs []*kvpb.Version) error {
 	return err
 }
 
-// applyBatch merges every write of a batch in one synced commit; the
-// rare hints among them are stored one by one.
-func (r *replica) applyBatch(ws []*kvpb.ReplicaWriteRequest) error {
-	us := make([]storage.KeyUpdate, 0, len(ws))
-	for _, w := range ws {
-		token, vs := ring.Token(w.GetKey()), w.GetSet().GetVersions()
-		if owner := w.GetHintFor(); owner != "" {
-			if err := r.hint(owner, token, w.GetKey(), vs); err != nil {
-				return err
+// keyedSet is one key's versions to merge, or to keep as a hint: a replica
+// write or a transferred entry.
+type keyedSet interface {
+	GetKey() []byte
+	GetSet() *kvpb.VersionSet
+	GetHintFor() string
+}
+
+// mergeMany merges every set into r's store in one synced commit and
+// reports how many keys changed; the rare hints among them are stored
+// first, one by one, so an error may leave some of them applied.
+func mergeMany[T keyedSet](r *replica, sets []T) (int, error) {
+	us := make([]storage.KeyUpdate, 0, len(sets))
+	for _, e := range sets {
+		token, in := ring.Token(e.GetKey()), e.GetSet().GetVersions()
+		if owner := e.GetHintFor(); owner != "" {
+			if err := r.hint(owner, token, e.GetKey(), in); err != nil {
+				return 0, err
 			}
 			continue
 		}
-		us = append(us, storage.KeyUpdate{Token: token, Key: w.GetKey(), Fn: func(old *kvpb.VersionSet) (*kvpb.VersionSet, bool) {
-			merged, ch := version.Merge(r.mode, old.GetVersions(), vs)
+		us = append(us, storage.KeyUpdate{Token: token, Key: e.GetKey(), Fn: func(old *kvpb.VersionSet) (*kvpb.VersionSet, bool) {
+			merged, ch := version.Merge(r.mode, old.GetVersions(), in)
 			if !ch {
 				return old, false
 			}
@@ -92,10 +101,16 @@ func (r *replica) applyBatch(ws []*kvpb.ReplicaWriteRequest) error {
 		}})
 	}
 	if len(us) == 0 {
-		return nil
+		return 0, nil
 	}
-	_, err := r.store.UpdateMany(us)
-	return err
+	changed, err := r.store.UpdateMany(us)
+	count := 0
+	for _, c := range changed {
+		if c {
+			count++
+		}
+	}
+	return count, err
 }
 
 // hint merges vs into the hint kept for owner.

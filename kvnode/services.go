@@ -127,8 +127,7 @@ func (s *replicaService) Write(ctx context.Context, req *kvpb.ReplicaWriteReques
 }
 
 // WriteBatch applies a coordinator's queued writes together. A batch that
-// is too long or holds a bad key is refused whole, before anything is
-// applied.
+// is too long or holds a bad key is refused before any of it is applied.
 func (s *replicaService) WriteBatch(ctx context.Context, req *kvpb.ReplicaWriteBatch) (*kvpb.ReplicaWriteResponse, error) {
 	ws := req.GetWrites()
 	if len(ws) > maxBatchWrites {
@@ -142,7 +141,7 @@ func (s *replicaService) WriteBatch(ctx context.Context, req *kvpb.ReplicaWriteB
 	if err := s.n.replica.refusal(true); err != nil {
 		return nil, err
 	}
-	if err := s.n.replica.applyBatch(ws); err != nil {
+	if _, err := mergeMany(s.n.replica, ws); err != nil {
 		return nil, status.Errorf(codes.Internal, "replica write: %v", err)
 	}
 	s.n.met.reachedBatch(ctx, ws, req.GetQueuedUnixNs())

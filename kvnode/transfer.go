@@ -75,40 +75,7 @@ func (mv *mover) push(ctx context.Context, id string, entries []*kvpb.Entry) (in
 
 // applyEntries merges entries received from another node, the data ones
 // in one storage commit, and returns how many changed the local data.
-func (mv *mover) applyEntries(es []*kvpb.Entry) (int, error) {
-	var us []storage.KeyUpdate
-	for _, e := range es {
-		token := ring.Token(e.GetKey())
-		if e.GetHintFor() != "" {
-			if err := mv.replica.hint(e.GetHintFor(), token, e.GetKey(), e.GetSet().GetVersions()); err != nil {
-				return 0, err
-			}
-			continue
-		}
-		in := e.GetSet().GetVersions()
-		us = append(us, storage.KeyUpdate{Token: token, Key: e.GetKey(), Fn: func(old *kvpb.VersionSet) (*kvpb.VersionSet, bool) {
-			merged, ch := version.Merge(mv.cfg.Mode, old.GetVersions(), in)
-			if !ch {
-				return old, false
-			}
-			return &kvpb.VersionSet{Versions: merged}, true
-		}})
-	}
-	if len(us) == 0 {
-		return 0, nil
-	}
-	changed, err := mv.store.UpdateMany(us)
-	if err != nil {
-		return 0, err
-	}
-	count := 0
-	for _, c := range changed {
-		if c {
-			count++
-		}
-	}
-	return count, nil
-}
+func (mv *mover) applyEntries(es []*kvpb.Entry) (int, error) { return mergeMany(mv.replica, es) }
 
 // scanRange calls fn for every local key in rg, in token order.
 func (mv *mover) scanRange(rg ring.Range, fn func(token uint64, key []byte, set *kvpb.VersionSet) error) error {
